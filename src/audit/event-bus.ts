@@ -1,0 +1,60 @@
+import { EventEmitter } from 'node:events';
+import type { AuditEventRecord } from './event-types.js';
+
+/** A key whose cached record is stale and whose open sockets may have to close. */
+export interface KeyChange {
+  keyId: string;
+  digest: string;
+  status: 'ACTIVE' | 'DISABLED' | 'REVOKED' | 'EXPIRED';
+}
+
+/**
+ * Publish/subscribe between the parts of one instance, and (with Redis) between
+ * instances. Events are only ever published after the transaction that wrote them committed.
+ */
+export interface EventBus {
+  publishEvents(events: readonly AuditEventRecord[]): void;
+  onEvents(listener: (events: readonly AuditEventRecord[]) => void): () => void;
+  publishKeyChange(change: KeyChange): void;
+  onKeyChange(listener: (change: KeyChange) => void): () => void;
+  /** False while a shared backend cannot be reached. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** In-process bus: delivery is deferred to the next turn so a writer never waits on its subscribers. */
+export class LocalEventBus implements EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  publishEvents(events: readonly AuditEventRecord[]): void {
+    if (events.length === 0) return;
+    setImmediate(() => this.emitter.emit('events', events));
+  }
+
+  onEvents(listener: (events: readonly AuditEventRecord[]) => void): () => void {
+    this.emitter.on('events', listener);
+    return () => this.emitter.off('events', listener);
+  }
+
+  publishKeyChange(change: KeyChange): void {
+    // Synchronous: a revoked key must stop working before the revoking request answers.
+    this.emitter.emit('key', change);
+  }
+
+  onKeyChange(listener: (change: KeyChange) => void): () => void {
+    this.emitter.on('key', listener);
+    return () => this.emitter.off('key', listener);
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.emitter.removeAllListeners();
+  }
+}

@@ -1,0 +1,44 @@
+/** Every kind of event the ledger records. */
+export const AuditEventType = {
+  KEY_CREATED: 'KEY_CREATED',
+  KEY_USED: 'KEY_USED',
+  KEY_DISABLED: 'KEY_DISABLED',
+  KEY_ENABLED: 'KEY_ENABLED',
+  KEY_REVOKED: 'KEY_REVOKED',
+  KEY_ROTATED: 'KEY_ROTATED',
+  KEY_EXPIRED: 'KEY_EXPIRED',
+  AUTH_FAILED: 'AUTH_FAILED',
+  ACCESS_DENIED: 'ACCESS_DENIED',
+  RATE_LIMITED: 'RATE_LIMITED',
+} as const;
+export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
+
+/** Events that record a change to a key; retention never prunes them. */
+export const LIFECYCLE_EVENTS: readonly AuditEventType[] = [
+  'KEY_CREATED',
+  'KEY_DISABLED',
+  'KEY_ENABLED',
+  'KEY_REVOKED',
+  'KEY_ROTATED',
+  'KEY_EXPIRED',
+];
+
+/** An event as it is written: everything but the id the database gives it. */
+export interface NewAuditEvent {
+  type: AuditEventType;
+  occurredAt?: Date;
+  merchantId?: string | null;
+  keyId?: string | null;
+  actorKeyId?: string | null;
+  requestId?: string | null;
+  operationName?: string | null;
+  ip?: string | null;
+  reason?: string | null;
+  metadata?: Record<string, unknown> | null;
+}
+
+/** A stored event, as it is published and served. */
+export interface AuditEventRecord extends Required<Omit<NewAuditEvent, 'occurredAt'>> {
+  id: string;
+  occurredAt: Date;
+}

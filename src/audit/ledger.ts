@@ -1,0 +1,160 @@
+import type { Logger } from 'pino';
+import { raw } from '@mikro-orm/core';
+import { ApiKeyEntity } from '../keys/api-key.entity.js';
+import type { Database, Em } from '../db/orm.js';
+import { AuditEventEntity } from './audit-event.entity.js';
+import type { EventBus } from './event-bus.js';
+import type { AuditEventRecord, NewAuditEvent } from './event-types.js';
+
+export function toRecord(entity: AuditEventEntity): AuditEventRecord {
+  return {
+    id: String(entity.id),
+    type: entity.type,
+    occurredAt: entity.occurredAt,
+    merchantId: entity.merchantId ?? null,
+    keyId: entity.keyId ?? null,
+    actorKeyId: entity.actorKeyId ?? null,
+    requestId: entity.requestId ?? null,
+    operationName: entity.operationName ?? null,
+    ip: entity.ip ?? null,
+    reason: entity.reason ?? null,
+    metadata: entity.metadata ?? null,
+  };
+}
+
+function toEntity(em: Em, event: NewAuditEvent): AuditEventEntity {
+  return em.create(AuditEventEntity, {
+    type: event.type,
+    occurredAt: event.occurredAt ?? new Date(),
+    merchantId: event.merchantId ?? null,
+    keyId: event.keyId ?? null,
+    actorKeyId: event.actorKeyId ?? null,
+    requestId: event.requestId ?? null,
+    operationName: event.operationName?.slice(0, 200) ?? null,
+    ip: event.ip?.slice(0, 64) ?? null,
+    reason: event.reason?.slice(0, 500) ?? null,
+    metadata: event.metadata ?? null,
+  });
+}
+
+export interface LedgerStats {
+  written: number;
+  pending: number;
+  flushes: number;
+  lastFlushLagMs: number;
+}
+
+/**
+ * The append-only event ledger.
+ *
+ * Lifecycle events go through `stage()` inside the transaction of the change they record
+ * and are published by `published()` after it commits. High-volume events (KEY_USED and the
+ * refusals) go through `append()`: buffered and written in one transaction per flush, with
+ * the keys' usage counters, so a request never waits for a synchronous write.
+ */
+export class Ledger {
+  private buffer: Array<NewAuditEvent & { occurredAt: Date }> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private stopped = false;
+  readonly stats: LedgerStats = { written: 0, pending: 0, flushes: 0, lastFlushLagMs: 0 };
+
+  constructor(
+    private readonly db: Database,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    private readonly flushMs: number,
+    private readonly maxBatch = 1_000,
+  ) {}
+
+  /** Persists events in the caller's transaction; returns the entities to pass to `published()` after commit. */
+  stage(em: Em, events: readonly NewAuditEvent[]): AuditEventEntity[] {
+    const entities = events.map((event) => toEntity(em, event));
+    for (const entity of entities) em.persist(entity);
+    return entities;
+  }
+
+  /** Publishes staged events once their transaction has committed. */
+  published(entities: readonly AuditEventEntity[]): void {
+    this.stats.written += entities.length;
+    this.bus.publishEvents(entities.map(toRecord));
+  }
+
+  /** Queues an event for the next batched write. Never throws and never waits. */
+  append(event: NewAuditEvent): void {
+    if (this.stopped) {
+      this.logger.warn({ type: event.type }, 'ledger stopped; event written directly');
+    }
+    this.buffer.push({ ...event, occurredAt: event.occurredAt ?? new Date() });
+    this.stats.pending = this.buffer.length;
+    if (this.buffer.length >= this.maxBatch) this.schedule(0);
+    else this.schedule(this.flushMs);
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer && delay > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  /** Writes everything buffered so far; resolves when it is committed and published. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.writeBatch());
+    return this.flushing;
+  }
+
+  private async writeBatch(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, this.maxBatch);
+      this.stats.pending = this.buffer.length;
+      const started = Date.now();
+      try {
+        const entities = await this.db.fork().transactional(async (em) => {
+          const staged = this.stage(em, batch);
+          await em.flush();
+          await this.recordUsage(em, batch);
+          return staged;
+        });
+        this.stats.flushes += 1;
+        this.stats.lastFlushLagMs = Date.now() - (batch[0]?.occurredAt.getTime() ?? started);
+        this.published(entities);
+      } catch (error) {
+        // Nothing is dropped: the batch goes back to the front and is retried on the next tick.
+        this.buffer.unshift(...batch);
+        this.stats.pending = this.buffer.length;
+        this.logger.error({ err: error, events: batch.length }, 'ledger flush failed; will retry');
+        if (this.stopped) throw error;
+        this.schedule(Math.max(this.flushMs, 500));
+        return;
+      }
+    }
+  }
+
+  private async recordUsage(em: Em, batch: readonly NewAuditEvent[]): Promise<void> {
+    const usage = new Map<string, { count: number; last: Date }>();
+    for (const event of batch) {
+      if (event.type !== 'KEY_USED' || !event.keyId) continue;
+      const at = event.occurredAt ?? new Date();
+      const entry = usage.get(event.keyId);
+      if (entry) {
+        entry.count += 1;
+        if (at > entry.last) entry.last = at;
+      } else usage.set(event.keyId, { count: 1, last: at });
+    }
+    for (const [keyId, { count, last }] of usage) {
+      await em.nativeUpdate(ApiKeyEntity, { id: keyId }, { usageCount: raw('usage_count + ?', [count]), lastUsedAt: last });
+    }
+  }
+
+  /** Flushes what is pending and stops accepting timers; used on shutdown. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}

@@ -1,0 +1,55 @@
+import type { Database } from '../db/orm.js';
+import { ApiKeyEntity } from '../keys/api-key.entity.js';
+import type { KeyCache } from '../keys/key-cache.js';
+import { digestKey, parseKey, sameDigest } from '../keys/key-material.js';
+import { isExpired, toKeyRecord, type KeyRecord } from '../keys/key-record.js';
+
+/** Why a presented key was or was not accepted. A value, not an exception. */
+export type KeyCheck =
+  | { status: 'VALID'; record: KeyRecord }
+  | { status: 'MALFORMED' }
+  | { status: 'NOT_FOUND' }
+  | { status: 'DISABLED' | 'REVOKED' | 'EXPIRED'; record: KeyRecord };
+
+/**
+ * Turns a presented key string into a key record, reading the database only on a cache
+ * miss. A malformed key (shape or checksum) is refused without any lookup.
+ */
+export class Authenticator {
+  private readonly inflight = new Map<string, Promise<KeyRecord | null>>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly cache: KeyCache,
+  ) {}
+
+  async check(presented: string): Promise<KeyCheck> {
+    if (!parseKey(presented)) return { status: 'MALFORMED' };
+    const digest = digestKey(presented);
+    const record = this.cache.get(digest) ?? (await this.load(digest));
+    // Found by digest already; the constant-time compare guards against a cache keyed wrongly.
+    if (!record || !sameDigest(record.digest, digest)) return { status: 'NOT_FOUND' };
+    if (record.status === 'REVOKED') return { status: 'REVOKED', record };
+    if (isExpired(record)) return { status: 'EXPIRED', record };
+    if (record.status === 'DISABLED') return { status: 'DISABLED', record };
+    return { status: 'VALID', record };
+  }
+
+  private load(digest: string): Promise<KeyRecord | null> {
+    const pending = this.inflight.get(digest);
+    if (pending) return pending;
+    const token = this.cache.begin();
+    const promise = this.db
+      .fork()
+      .findOne(ApiKeyEntity, { digest })
+      .then((entity) => {
+        if (!entity) return null;
+        const record = toKeyRecord(entity);
+        this.cache.fill(digest, record, token);
+        return record;
+      })
+      .finally(() => this.inflight.delete(digest));
+    this.inflight.set(digest, promise);
+    return promise;
+  }
+}

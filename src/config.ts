@@ -1,0 +1,123 @@
+/**
+ * One validated, frozen configuration read from the environment. Anything wrong fails
+ * loudly at start, naming the variable, never later at the first request.
+ */
+export interface Config {
+  readonly nodeEnv: string;
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly redisUrl: string | undefined;
+  /** Prefix for every Redis key and channel, so several deployments can share one Redis. */
+  readonly redisPrefix: string;
+  readonly introspection: boolean;
+  readonly logLevel: string;
+  /** Extra scopes for the catalogue: `name` or `name=description`, comma separated. */
+  readonly extraScopes: ReadonlyArray<{ name: string; description: string }>;
+  readonly defaultRateLimit: number;
+  readonly defaultRateWindowSeconds: number;
+  readonly ipRateLimit: number;
+  readonly ipRateWindowSeconds: number;
+  /** What a request does while the shared (Redis) limiter cannot be reached. */
+  readonly limiterFailOpenForKeys: boolean;
+  readonly limiterFailOpenForAnonymous: boolean;
+  readonly maxBodyBytes: number;
+  readonly ledgerFlushMs: number;
+  readonly expirySweepMs: number;
+  readonly auditRetentionDays: number;
+  readonly keyCacheSize: number;
+  /** Outgoing bytes a WebSocket may have queued before it is closed as a slow consumer. */
+  readonly wsMaxBufferedBytes: number;
+  readonly console: boolean;
+  readonly trustProxy: boolean;
+  readonly batchRequests: boolean;
+  readonly shutdownGraceMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be true or false (got "${raw}")`);
+}
+
+const SCOPE_NAME = /^[a-z][a-z0-9_-]*([.:][a-z0-9_-]+)*$/i;
+
+function scopes(env: Env): Array<{ name: string; description: string }> {
+  const raw = env.KEYRING_SCOPES ?? '';
+  return raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const [name, ...rest] = part.split('=');
+      const scope = name!.trim();
+      if (!SCOPE_NAME.test(scope) || scope.length > 64) {
+        throw new ConfigError('KEYRING_SCOPES', `has an invalid scope name "${scope}"`);
+      }
+      return { name: scope, description: rest.join('=').trim() || `Custom scope ${scope}.` };
+    });
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = env.NODE_ENV || 'development';
+  const production = nodeEnv === 'production';
+  const databaseUrl = env.DATABASE_URL || 'sqlite:./data/keyring.db';
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must start with sqlite: or postgres://');
+  }
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  }
+  const config: Config = {
+    nodeEnv,
+    production,
+    port: int(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    databaseUrl,
+    redisUrl,
+    redisPrefix: env.REDIS_PREFIX || 'keyring:',
+    introspection: bool(env, 'INTROSPECTION', !production),
+    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
+    extraScopes: scopes(env),
+    defaultRateLimit: int(env, 'RATE_LIMIT', 30, 1, 100_000),
+    defaultRateWindowSeconds: int(env, 'RATE_WINDOW_SECONDS', 60, 1, 86_400),
+    ipRateLimit: int(env, 'IP_RATE_LIMIT', 30, 1, 1_000_000),
+    ipRateWindowSeconds: int(env, 'IP_RATE_WINDOW_SECONDS', 60, 1, 86_400),
+    limiterFailOpenForKeys: bool(env, 'LIMITER_FAIL_OPEN_KEYS', true),
+    limiterFailOpenForAnonymous: bool(env, 'LIMITER_FAIL_OPEN_ANONYMOUS', false),
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', 100_000, 1_000, 10_000_000),
+    ledgerFlushMs: int(env, 'LEDGER_FLUSH_MS', 50, 1, 10_000),
+    expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 250, 10, 60_000),
+    auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),
+    keyCacheSize: int(env, 'KEY_CACHE_SIZE', 100_000, 1, 10_000_000),
+    wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1_048_576, 1_024, 1_073_741_824),
+    console: bool(env, 'CONSOLE', !production),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    batchRequests: bool(env, 'BATCH_REQUESTS', false),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,9 @@
+import { InitialPostgresql } from './20261123-initial.postgresql.js';
+import { InitialSqlite } from './20261123-initial.sqlite.js';
+
+/**
+ * Committed migrations, in order, one list per driver (their DDL differs: autoincrement
+ * against bigserial, json against jsonb). A new migration is added to both lists.
+ */
+export const sqliteMigrations = [{ name: '20261123-initial', class: InitialSqlite }];
+export const postgresMigrations = [{ name: '20261123-initial', class: InitialPostgresql }];

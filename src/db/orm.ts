@@ -1,0 +1,126 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
+import { Migrator } from '@mikro-orm/migrations';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { ApiKeyEntity } from '../keys/api-key.entity.js';
+import { AuditEventEntity } from '../audit/audit-event.entity.js';
+import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
+
+export type Orm = MikroORM;
+export type Em = SqlEntityManager;
+export type Dialect = 'sqlite' | 'postgresql';
+
+export interface Database {
+  orm: Orm;
+  dialect: Dialect;
+  /** A fresh EntityManager for one request or one unit of work. */
+  fork(): Em;
+  /** True when a trivial query answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export const ENTITIES = [ApiKeyEntity, AuditEventEntity];
+
+export interface DatabaseOptions {
+  /** Schema to use on PostgreSQL (created if missing); tests give each run its own. */
+  schema?: string;
+  debug?: boolean;
+}
+
+/** Parses `sqlite:path` or `postgres://…` into MikroORM options. */
+export async function ormOptions(databaseUrl: string, options: DatabaseOptions = {}): Promise<{ dialect: Dialect; options: Options }> {
+  const common = {
+    entities: ENTITIES,
+    metadataProvider: ReflectMetadataProvider,
+    extensions: [Migrator],
+    debug: options.debug ?? false,
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    discovery: { warnWhenNoEntities: true },
+  } satisfies Partial<Options>;
+  if (databaseUrl.startsWith('sqlite:')) {
+    const { SqliteDriver } = await import('@mikro-orm/sqlite');
+    const raw = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    const dbName = raw === ':memory:' ? raw : resolve(raw || './data/keyring.db');
+    if (dbName !== ':memory:') mkdirSync(dirname(dbName), { recursive: true });
+    return {
+      dialect: 'sqlite',
+      options: {
+        ...common,
+        driver: SqliteDriver,
+        dbName,
+        migrations: { migrationsList: sqliteMigrations, snapshot: false, silent: true },
+      } as unknown as Options,
+    };
+  }
+  const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
+  return {
+    dialect: 'postgresql',
+    options: {
+      ...common,
+      driver: PostgreSqlDriver,
+      clientUrl: databaseUrl,
+      schema: options.schema,
+      pool: { min: 0, max: 10 },
+      migrations: {
+        migrationsList: postgresMigrations,
+        snapshot: false,
+        silent: true,
+        schema: options.schema,
+      },
+    } as unknown as Options,
+  };
+}
+
+/** Opens the database and applies every committed migration that has not run yet. */
+export async function openDatabase(databaseUrl: string, options: DatabaseOptions = {}): Promise<Database> {
+  const { dialect, options: ormOpts } = await ormOptions(databaseUrl, options);
+  if (dialect === 'postgresql' && options.schema) await ensureSchema(databaseUrl, options.schema);
+  const orm = await MikroORM.init(ormOpts);
+  const em = orm.em as unknown as Em;
+  if (dialect === 'sqlite') {
+    const native = (await em.getConnection().getNativeClient()) as {
+      pragma(sql: string): unknown;
+    };
+    // WAL keeps readers off the writer's back; FULL makes every commit durable across a crash.
+    native.pragma('journal_mode = WAL');
+    native.pragma('synchronous = FULL');
+    native.pragma('busy_timeout = 5000');
+    native.pragma('foreign_keys = ON');
+  }
+  await orm.migrator.up();
+  return {
+    orm,
+    dialect,
+    fork: () => orm.em.fork() as unknown as Em,
+    async ping() {
+      try {
+        await em.fork().getConnection().execute('select 1 as ok');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => orm.close(true),
+  };
+}
+
+async function ensureSchema(databaseUrl: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid PostgreSQL schema name: ${schema}`);
+  const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
+  const orm = await MikroORM.init({
+    driver: PostgreSqlDriver,
+    clientUrl: databaseUrl,
+    entities: ENTITIES,
+    metadataProvider: ReflectMetadataProvider,
+    pool: { min: 0, max: 1 },
+  } as unknown as Options);
+  try {
+    await (orm.em as unknown as Em).getConnection().execute(`create schema if not exists "${schema}"`);
+  } finally {
+    await orm.close(true);
+  }
+}

@@ -1,0 +1,144 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+
+/**
+ * The closed set of coded errors a client can see, each with its HTTP status.
+ * Everything else is masked as INTERNAL_SERVER_ERROR by `formatError` below.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  RATE_LIMITED: 'RATE_LIMITED',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  BAD_REQUEST: 'BAD_REQUEST',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+abstract class CodedError extends GraphQLError {
+  constructor(message: string, code: ErrorCode, status: number, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extensions, http: { status } } });
+  }
+}
+
+export class UnauthenticatedError extends CodedError {
+  constructor() {
+    super('Unauthenticated.', ErrorCode.UNAUTHENTICATED, 401);
+  }
+}
+
+export class ForbiddenError extends CodedError {
+  constructor() {
+    super('This action is unauthorized.', ErrorCode.FORBIDDEN, 200);
+  }
+}
+
+export class RateLimitedError extends CodedError {
+  readonly retryAfter: number;
+  constructor(retryAfterSeconds: number) {
+    const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
+    super(`Too many requests. Retry in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`, ErrorCode.RATE_LIMITED, 429, {
+      retryAfter,
+    });
+    this.retryAfter = retryAfter;
+  }
+}
+
+export class BadUserInputError extends CodedError {
+  constructor(problems: readonly string[]) {
+    super(problems[0] ?? 'Invalid input.', ErrorCode.BAD_USER_INPUT, 200, { errors: [...problems] });
+  }
+}
+
+export class NotFoundError extends CodedError {
+  constructor(what = 'API key') {
+    super(`${what} not found.`, ErrorCode.NOT_FOUND, 200);
+  }
+}
+
+export class QueryTooComplexError extends CodedError {
+  constructor(message: string) {
+    super(message, ErrorCode.QUERY_TOO_COMPLEX, 400);
+  }
+}
+
+export class PayloadTooLargeError extends CodedError {
+  constructor(limit: number) {
+    super(`Request body is larger than ${limit} bytes.`, ErrorCode.PAYLOAD_TOO_LARGE, 413);
+  }
+}
+
+export class BadRequestError extends CodedError {
+  constructor(message: string) {
+    super(message, ErrorCode.BAD_REQUEST, 400);
+  }
+}
+
+/** Codes Apollo and graphql-js produce themselves, mapped onto the contract's set. */
+const PASSTHROUGH: Record<string, ErrorCode> = {
+  BAD_USER_INPUT: ErrorCode.BAD_USER_INPUT,
+  GRAPHQL_PARSE_FAILED: ErrorCode.BAD_REQUEST,
+  GRAPHQL_VALIDATION_FAILED: ErrorCode.BAD_REQUEST,
+  BAD_REQUEST: ErrorCode.BAD_REQUEST,
+  OPERATION_RESOLUTION_FAILURE: ErrorCode.BAD_REQUEST,
+  PERSISTED_QUERY_NOT_SUPPORTED: ErrorCode.BAD_REQUEST,
+  PERSISTED_QUERY_NOT_FOUND: ErrorCode.BAD_REQUEST,
+};
+
+const ARMOR_MESSAGE = /^Syntax Error: (Query Cost limit|Token limit|Aliases limit|Directives limit|Query depth limit)/;
+
+/** Argument and variable problems graphql-js reports as validation failures; they are the caller's input. */
+const INPUT_MESSAGE = /(Variable "\$[^"]+" got invalid value|Expected value of type|does not exist in "[^"]+" enum|cannot represent|Field "[^"]+" of required type "[^"]+" was not provided|is not defined by type|Argument "[^"]+" of required type)/;
+
+export interface FormatOptions {
+  requestId: string | undefined;
+  development: boolean;
+  /** Called for every error that is masked, so it is logged with its stack and request id. */
+  onInternal?: (error: unknown) => void;
+}
+
+/** The one place that turns any error into what the client sees. */
+export function formatError(formatted: GraphQLFormattedError, error: unknown, options: FormatOptions): GraphQLFormattedError {
+  const original = unwrap(error);
+  const extensions = { ...(formatted.extensions ?? {}) } as Record<string, unknown>;
+  delete extensions.http;
+  let code = extensions.code as string | undefined;
+  let message = formatted.message;
+
+  if (original instanceof CodedError) {
+    code = original.extensions.code as string;
+  } else if (ARMOR_MESSAGE.test(message)) {
+    code = ErrorCode.QUERY_TOO_COMPLEX;
+  } else if (code && code in PASSTHROUGH) {
+    code = INPUT_MESSAGE.test(message) ? ErrorCode.BAD_USER_INPUT : PASSTHROUGH[code];
+  } else if (code && (Object.values(ErrorCode) as string[]).includes(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+    // already one of ours (for example thrown by a plugin as a plain GraphQLError)
+  } else {
+    options.onInternal?.(original ?? error);
+    code = ErrorCode.INTERNAL_SERVER_ERROR;
+    message = 'Internal server error.';
+    if (!options.development) delete extensions.stacktrace;
+    for (const key of Object.keys(extensions)) if (key !== 'stacktrace') delete extensions[key];
+  }
+  if (!options.development) delete extensions.stacktrace;
+  if (code === ErrorCode.BAD_USER_INPUT && !Array.isArray(extensions.errors)) extensions.errors = [message];
+  extensions.code = code;
+  extensions.requestId = options.requestId;
+  return { ...formatted, message, extensions };
+}
+
+function unwrap(error: unknown): unknown {
+  let current = error;
+  for (let i = 0; i < 5 && current instanceof GraphQLError && current.originalError; i++) {
+    current = current.originalError;
+  }
+  return current;
+}
+
+/** HTTP status for an error thrown before GraphQL execution begins. */
+export function httpStatusOf(error: GraphQLError): number {
+  const http = error.extensions?.http as { status?: number } | undefined;
+  return http?.status ?? 200;
+}

@@ -1,0 +1,47 @@
+import type { Actor, Principal } from '../auth/principal.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { EventBus } from '../audit/event-bus.js';
+import type { Ledger } from '../audit/ledger.js';
+import type { Database } from '../db/orm.js';
+import type { KeysService } from '../keys/keys.service.js';
+import type { ScopeCatalogue } from '../keys/scopes.js';
+
+/** Limit figures of the key (or client address) that made the request. */
+export interface RateLimitFigures {
+  limit: number;
+  remaining: number;
+  resetAt: Date;
+}
+
+/** The domain services resolvers call; built once per process in server/app.ts. */
+export interface Services {
+  db: Database;
+  keys: KeysService;
+  catalogue: ScopeCatalogue;
+  ledger: Ledger;
+  bus: EventBus;
+  authenticator: Authenticator;
+}
+
+/** Per request (HTTP) or per operation (WebSocket). */
+export interface GraphQLContext {
+  requestId: string;
+  ip: string | null;
+  principal: Principal | null;
+  services: Services;
+  /**
+   * Filled in while the request runs. A nested object on purpose: Apollo clones the
+   * context shallowly per operation, and the HTTP layer reads these after execution.
+   */
+  state: { operationName: string | null };
+  rateLimit: RateLimitFigures | null;
+}
+
+export function actorOf(context: GraphQLContext): Actor {
+  return {
+    principal: context.principal,
+    requestId: context.requestId,
+    ip: context.ip,
+    operationName: context.state.operationName,
+  };
+}

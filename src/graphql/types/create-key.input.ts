@@ -1,0 +1,36 @@
+import { Field, InputType, Int } from 'type-graphql';
+import { DateTimeScalar } from '../scalars.js';
+import { ApiKeyType, KeyEnvironment } from './enums.js';
+
+@InputType()
+export class RateLimitInput {
+  @Field(() => Int, { description: '1 to 100000 requests.' })
+  limit!: number;
+
+  @Field(() => Int, { description: '1 to 86400 seconds.' })
+  windowSeconds!: number;
+}
+
+@InputType()
+export class CreateKeyInput {
+  @Field(() => String, { nullable: true, description: "Defaults to the caller's merchant; another one needs admin." })
+  merchantId?: string | null;
+
+  @Field(() => String, { description: '1 to 100 characters, without < or >.' })
+  name!: string;
+
+  @Field(() => ApiKeyType)
+  type!: ApiKeyType;
+
+  @Field(() => KeyEnvironment, { defaultValue: KeyEnvironment.TEST })
+  environment!: KeyEnvironment;
+
+  @Field(() => [String], { description: 'Scopes from the catalogue; at most those the caller holds.' })
+  scopes!: string[];
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  expiresAt?: Date | null;
+
+  @Field(() => RateLimitInput, { nullable: true, description: 'Defaults to 30 requests per 60 seconds.' })
+  rateLimit?: RateLimitInput | null;
+}

@@ -1,0 +1,91 @@
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { OptionalProps } from '@mikro-orm/core';
+import type { KeyEnvironment, KeyType } from './key-material.js';
+
+export type KeyStatus = 'ACTIVE' | 'DISABLED' | 'REVOKED';
+
+/**
+ * A stored API key. It holds the SHA-256 digest of the key, never the value of a SECRET
+ * key; `value` is kept only for PUBLIC and TOKENIZATION keys, which are meant to be shown.
+ * This class is never exposed through GraphQL directly (see graphql/types/api-key.type.ts).
+ */
+@Entity({ tableName: 'api_key' })
+@Index({ properties: ['merchantId', 'createdAt'] })
+export class ApiKeyEntity {
+  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'usageCount' | 'status';
+
+  @PrimaryKey({ type: 'string', length: 40 })
+  id!: string;
+
+  @Property({ type: 'string', length: 64 })
+  merchantId!: string;
+
+  @Property({ type: 'string', length: 100 })
+  name!: string;
+
+  @Property({ type: 'string', length: 16 })
+  type!: KeyType;
+
+  @Property({ type: 'string', length: 8 })
+  environment!: KeyEnvironment;
+
+  @Property({ type: 'string', length: 16 })
+  status: KeyStatus = 'ACTIVE';
+
+  @Property({ type: 'json' })
+  scopes!: string[];
+
+  @Property({ type: 'string', length: 16 })
+  prefix!: string;
+
+  @Property({ type: 'string', length: 4 })
+  last4!: string;
+
+  @Property({ type: 'string', length: 64, unique: true })
+  digest!: string;
+
+  /** Only for PUBLIC and TOKENIZATION keys. */
+  @Property({ type: 'string', length: 64, nullable: true })
+  value?: string | null;
+
+  @Property({ type: 'integer' })
+  rateLimit!: number;
+
+  @Property({ type: 'integer' })
+  rateWindowSeconds!: number;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime' })
+  updatedAt: Date = new Date();
+
+  @Property({ type: 'datetime', nullable: true, index: true })
+  expiresAt?: Date | null;
+
+  /** When the KEY_EXPIRED event was written, so the sweeper writes it once. */
+  @Property({ type: 'datetime', nullable: true })
+  expiryRecordedAt?: Date | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastUsedAt?: Date | null;
+
+  @Property({ type: 'integer' })
+  usageCount: number = 0;
+
+  @Property({ type: 'datetime', nullable: true })
+  disabledAt?: Date | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  revokedAt?: Date | null;
+
+  @Property({ type: 'string', length: 500, nullable: true })
+  statusReason?: string | null;
+
+  @Property({ type: 'string', length: 40, nullable: true })
+  createdById?: string | null;
+
+  /** The key this one replaced through rotateKey, if any. */
+  @Property({ type: 'string', length: 40, nullable: true })
+  rotatedFromId?: string | null;
+}

@@ -1,0 +1,49 @@
+import { LRUCache } from 'lru-cache';
+import type { KeyRecord } from './key-record.js';
+
+/**
+ * Bounded in-memory cache of key records by digest, so the hot path (authentication and
+ * verifyKey) does not read the database for a key it has seen recently.
+ *
+ * A fill that started before an invalidation of the same digest is not stored, so a
+ * revocation racing with a cache miss can never leave a stale ACTIVE record behind.
+ */
+export class KeyCache {
+  private readonly lru: LRUCache<string, KeyRecord>;
+  private readonly invalidatedAt = new Map<string, number>();
+  private epoch = 0;
+
+  constructor(max: number) {
+    this.lru = new LRUCache({ max });
+  }
+
+  get(digest: string): KeyRecord | undefined {
+    return this.lru.get(digest);
+  }
+
+  /** A token to take before reading the database; pass it to `fill`. */
+  begin(): number {
+    return this.epoch;
+  }
+
+  fill(digest: string, record: KeyRecord, token: number): void {
+    const invalidated = this.invalidatedAt.get(digest);
+    if (invalidated !== undefined && invalidated > token) return;
+    this.lru.set(digest, record);
+  }
+
+  invalidate(digest: string): void {
+    this.epoch += 1;
+    this.lru.delete(digest);
+    this.invalidatedAt.set(digest, this.epoch);
+    // The invalidation marks only matter to fills in flight; keep the map small.
+    if (this.invalidatedAt.size > 10_000) {
+      const floor = this.epoch - 5_000;
+      for (const [key, at] of this.invalidatedAt) if (at < floor) this.invalidatedAt.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+}

@@ -1,0 +1,93 @@
+import type { ApiKeyEntity, KeyStatus } from './api-key.entity.js';
+import type { KeyEnvironment, KeyType } from './key-material.js';
+
+/**
+ * What the hot path needs to know of a key, as a plain immutable snapshot: the cache
+ * holds these, never entities bound to an EntityManager.
+ */
+export interface KeyRecord {
+  readonly id: string;
+  readonly merchantId: string;
+  readonly name: string;
+  readonly type: KeyType;
+  readonly environment: KeyEnvironment;
+  readonly status: KeyStatus;
+  readonly scopes: readonly string[];
+  readonly digest: string;
+  readonly rateLimit: number;
+  readonly rateWindowSeconds: number;
+  readonly expiresAt: Date | null;
+}
+
+export function toKeyRecord(entity: ApiKeyEntity): KeyRecord {
+  return Object.freeze({
+    id: entity.id,
+    merchantId: entity.merchantId,
+    name: entity.name,
+    type: entity.type,
+    environment: entity.environment,
+    status: entity.status,
+    scopes: Object.freeze([...entity.scopes]),
+    digest: entity.digest,
+    rateLimit: entity.rateLimit,
+    rateWindowSeconds: entity.rateWindowSeconds,
+    expiresAt: entity.expiresAt ?? null,
+  });
+}
+
+export function isExpired(record: { expiresAt?: Date | null }, now = Date.now()): boolean {
+  return !!record.expiresAt && record.expiresAt.getTime() <= now;
+}
+
+/** A key as clients see it: no digest, and no value for SECRET keys. */
+export interface ApiKeyView {
+  id: string;
+  merchantId: string;
+  name: string;
+  type: KeyType;
+  environment: KeyEnvironment;
+  status: KeyStatus;
+  scopes: string[];
+  prefix: string;
+  last4: string;
+  value: string | null;
+  rateLimit: { limit: number; windowSeconds: number };
+  createdAt: Date;
+  updatedAt: Date;
+  expiresAt: Date | null;
+  expired: boolean;
+  lastUsedAt: Date | null;
+  usageCount: number;
+  disabledAt: Date | null;
+  revokedAt: Date | null;
+  statusReason: string | null;
+  createdById: string | null;
+  rotatedFromId: string | null;
+}
+
+export function toView(entity: ApiKeyEntity): ApiKeyView {
+  return {
+    id: entity.id,
+    merchantId: entity.merchantId,
+    name: entity.name,
+    type: entity.type,
+    environment: entity.environment,
+    status: entity.status,
+    scopes: [...entity.scopes],
+    prefix: entity.prefix,
+    last4: entity.last4,
+    value: entity.type === 'SECRET' ? null : (entity.value ?? null),
+    rateLimit: { limit: entity.rateLimit, windowSeconds: entity.rateWindowSeconds },
+    createdAt: entity.createdAt,
+    updatedAt: entity.updatedAt,
+    expiresAt: entity.expiresAt ?? null,
+    expired: isExpired(entity),
+    lastUsedAt: entity.lastUsedAt ?? null,
+    usageCount: entity.usageCount,
+    disabledAt: entity.disabledAt ?? null,
+    revokedAt: entity.revokedAt ?? null,
+    statusReason: entity.statusReason ?? null,
+    createdById: entity.createdById ?? null,
+    rotatedFromId: entity.rotatedFromId ?? null,
+  };
+}

@@ -1,0 +1,108 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import {
+  ApolloServerPluginLandingPageLocalDefault,
+  ApolloServerPluginLandingPageProductionDefault,
+} from '@apollo/server/plugin/landingPage/default';
+import { Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import type { Config } from '../config.js';
+import { formatError, UnauthenticatedError } from '../errors.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
+
+/** What each request carries through async calls: its id and its logger. */
+export interface RequestScope {
+  requestId: string;
+  logger: Logger;
+}
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+const INTROSPECTION_FIELDS = new Set(['__schema', '__type', '__typename']);
+
+/** True when every root field of the operation (through fragments) is an introspection field. */
+export function isIntrospectionOnly(document: DocumentNode, operation: OperationDefinitionNode): boolean {
+  const fragments = new Map(
+    document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d.selectionSet] as const),
+  );
+  const seen = new Set<string>();
+  const check = (set: SelectionSetNode): boolean =>
+    set.selections.every((selection) => {
+      if (selection.kind === Kind.FIELD) return INTROSPECTION_FIELDS.has(selection.name.value);
+      if (selection.kind === Kind.INLINE_FRAGMENT) return check(selection.selectionSet);
+      const name = selection.name.value;
+      if (seen.has(name)) return true;
+      seen.add(name);
+      const fragment = fragments.get(name);
+      return fragment ? check(fragment) : false;
+    });
+  return operation.operation === 'query' && check(operation.selectionSet);
+}
+
+/** Root field names, for logs and events when the operation has no name. */
+function rootFields(operation: OperationDefinitionNode): string {
+  return operation.selectionSet.selections
+    .map((s) => (s.kind === Kind.FIELD ? s.name.value : '…'))
+    .join(',')
+    .slice(0, 200);
+}
+
+/**
+ * Requests without a key may only introspect (so Sandbox can load the schema); anything
+ * else is 401, and recorded as a refused credential.
+ */
+function authenticationPlugin(config: Config): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, document, operation, operationName }) {
+          if (!operation) return;
+          contextValue.state.operationName = operationName ?? rootFields(operation);
+          if (contextValue.principal) return;
+          if (config.introspection && isIntrospectionOnly(document, operation)) return;
+          contextValue.services.ledger.append({
+            type: 'AUTH_FAILED',
+            requestId: contextValue.requestId,
+            ip: contextValue.ip,
+            operationName: contextValue.state.operationName,
+            reason: 'MISSING',
+          });
+          throw new UnauthenticatedError();
+        },
+      };
+    },
+  };
+}
+
+export function createApollo(schema: GraphQLSchema, config: Config, logger: Logger, extraPlugins: ApolloServerPlugin<GraphQLContext>[] = []) {
+  const development = config.nodeEnv === 'development';
+  return new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: config.introspection,
+    // Keys travel in headers, never cookies: a CSRF preflight guard buys nothing, and GET must work plainly.
+    csrfPrevention: false,
+    allowBatchedHttpRequests: config.batchRequests,
+    includeStacktraceInErrorResponses: development,
+    hideSchemaDetailsFromClientErrors: config.production,
+    logger: {
+      debug: (m) => logger.debug(m),
+      info: (m) => logger.info(m),
+      warn: (m) => logger.warn(m),
+      error: (m) => logger.error(m),
+    },
+    formatError: (formatted, error) => {
+      const scope = requestScope.getStore();
+      return formatError(formatted, error, {
+        requestId: scope?.requestId,
+        development,
+        onInternal: (err) => (scope?.logger ?? logger).error({ err, requestId: scope?.requestId }, 'unexpected error'),
+      });
+    },
+    plugins: [
+      authenticationPlugin(config),
+      config.production
+        ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false, includeCookies: false }),
+      ...extraPlugins,
+    ],
+  });
+}

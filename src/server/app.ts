@@ -1,0 +1,121 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
+import { Authenticator } from '../auth/authenticator.js';
+import { LocalEventBus } from '../audit/event-bus.js';
+import { Ledger } from '../audit/ledger.js';
+import type { Config } from '../config.js';
+import { openDatabase, type DatabaseOptions } from '../db/orm.js';
+import type { Services } from '../graphql/context.js';
+import { createSchema } from '../graphql/schema.js';
+import { KeyCache } from '../keys/key-cache.js';
+import { KeysService } from '../keys/keys.service.js';
+import { ScopeCatalogue } from '../keys/scopes.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createApollo } from './apollo.js';
+import { createHttpHandler } from './http.js';
+import { attachWebSockets, CloseCode } from './ws.js';
+
+export interface StartOptions {
+  /** Where JSON log lines go (default: stdout). */
+  logDestination?: DestinationStream;
+  /** Receives the first admin key's value (default: printed on stdout, once). */
+  onAdminKey?: (value: string) => void;
+  database?: DatabaseOptions;
+}
+
+export interface App {
+  url: string;
+  port: number;
+  services: Services;
+  logger: Logger;
+  server: Server;
+  /** Graceful stop: no new connections, in-flight requests finish, events flushed, sockets closed with 1001. */
+  stop(): Promise<void>;
+}
+
+/** Wires every part of the service and starts listening. Each resource gets one disposer, run in reverse order. */
+export async function start(config: Config, options: StartOptions = {}): Promise<App> {
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const disposers: Array<() => Promise<void> | void> = [];
+  const dispose = async () => {
+    for (const step of disposers.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        logger.error({ err: error }, 'error during shutdown');
+      }
+    }
+  };
+  try {
+    const db = await openDatabase(config.databaseUrl, options.database);
+    disposers.push(() => db.close());
+    const bus = new LocalEventBus();
+    disposers.push(() => bus.close());
+    const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs);
+    disposers.push(() => ledger.stop());
+    const cache = new KeyCache(config.keyCacheSize);
+    bus.onKeyChange((change) => cache.invalidate(change.digest));
+    const catalogue = new ScopeCatalogue(config.extraScopes);
+    const keys = new KeysService(db, ledger, bus, catalogue, {
+      defaultRateLimit: config.defaultRateLimit,
+      defaultRateWindowSeconds: config.defaultRateWindowSeconds,
+    });
+    const services: Services = { db, keys, catalogue, ledger, bus, authenticator: new Authenticator(db, cache) };
+
+    const adminKey = await keys.ensureAdminKey();
+    if (adminKey) {
+      if (options.onAdminKey) options.onAdminKey(adminKey);
+      else process.stdout.write(`Admin key (shown once): ${adminKey}\n`);
+    }
+
+    const sweeper = setInterval(() => {
+      keys.recordExpiries().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
+    }, config.expirySweepMs);
+    sweeper.unref();
+    disposers.push(() => clearInterval(sweeper));
+
+    const schema = await createSchema();
+    const apollo = createApollo(schema, config, logger);
+    await apollo.start();
+    disposers.push(() => apollo.stop());
+
+    const server = createServer({ keepAliveTimeout: 5_000 }, createHttpHandler({ config, logger, apollo, services }));
+    const ws = attachWebSockets(server, schema, config, services, logger);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    disposers.push(() => closeServer(server, config.shutdownGraceMs));
+    disposers.push(() => ws.closeAll(CloseCode.GoingAway, 'Server is shutting down'));
+
+    const port = (server.address() as AddressInfo).port;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    logger.info({ port, database: db.dialect }, 'keyring listening');
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+      port,
+      services,
+      logger,
+      server,
+      stop: () => (stopping ??= dispose().then(() => logger.flush?.())),
+    };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+/** Stops accepting, lets in-flight requests finish (up to the grace period), then closes what is left. */
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

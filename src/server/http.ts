@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer } from '@apollo/server';
+import type { GraphQLError } from 'graphql';
+import type { Config } from '../config.js';
+import { BadRequestError, formatError, httpStatusOf, PayloadTooLargeError, UnauthenticatedError } from '../errors.js';
+import type { GraphQLContext, Services } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
+import { principalOf, type Principal } from '../auth/principal.js';
+import { requestScope } from './apollo.js';
+import { credentialFromHeaders } from './credentials.js';
+
+export interface HttpDeps {
+  config: Config;
+  logger: Logger;
+  apollo: ApolloServer<GraphQLContext>;
+  services: Services;
+  /** Extra routes (metrics, console); return true when handled. */
+  routes?: Array<(req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,64}$/;
+
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    if (first) return first.slice(0, 64);
+  }
+  return (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** A GraphQL error response written by the HTTP layer itself, shaped like Apollo's. */
+export function sendGraphQLError(res: ServerResponse, error: GraphQLError, requestId: string, headers: Record<string, string> = {}): void {
+  const formatted = formatError(error.toJSON(), error, { requestId, development: false });
+  sendJson(res, httpStatusOf(error), { errors: [formatted] }, headers);
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLargeError(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new PayloadTooLargeError(limit);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseBody(req: IncomingMessage, text: string, batch: boolean): unknown {
+  if (req.method !== 'POST') return undefined;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/graphql') return { query: text };
+  if (type !== 'application/json' && type !== 'application/graphql-response+json') {
+    throw new BadRequestError('POST bodies must be JSON (Content-Type: application/json).');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new BadRequestError('The request body is not valid JSON.');
+  }
+  if (Array.isArray(body)) {
+    if (!batch) throw new BadRequestError('Batched requests are not enabled.');
+    return body;
+  }
+  if (!body || typeof body !== 'object') throw new BadRequestError('The request body must be a JSON object.');
+  const { query } = body as { query?: unknown };
+  if (typeof query !== 'string' || query.trim() === '') {
+    throw new BadRequestError('The request body must have a "query" string.');
+  }
+  return body;
+}
+
+/**
+ * The HTTP layer around Apollo: request ids, body limits, credentials, and one log line
+ * per request. Authentication happens here, before GraphQL parses anything.
+ */
+export function createHttpHandler(deps: HttpDeps) {
+  const { config, logger, apollo, services } = deps;
+
+  async function authenticate(req: IncomingMessage, requestId: string, ip: string): Promise<Principal | null> {
+    const credential = credentialFromHeaders(req.headers);
+    if (credential === null) return null;
+    const check = credential === undefined ? ({ status: 'MALFORMED' } as const) : await services.authenticator.check(credential);
+    if (check.status === 'VALID') return principalOf(check.record);
+    const record = 'record' in check ? check.record : null;
+    services.ledger.append({
+      type: 'AUTH_FAILED',
+      merchantId: record?.merchantId ?? null,
+      keyId: record?.id ?? null,
+      requestId,
+      ip,
+      reason: check.status,
+    });
+    throw new UnauthenticatedError();
+  }
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string, ip: string, log: Record<string, unknown>) {
+    const text = req.method === 'POST' ? await readBody(req, config.maxBodyBytes) : '';
+    const principal = await authenticate(req, requestId, ip);
+    if (principal) Object.assign(log, { keyId: principal.keyId, merchantId: principal.merchantId });
+    const body = parseBody(req, text, config.batchRequests);
+    const context: GraphQLContext = { requestId, ip, principal, services, state: { operationName: null }, rateLimit: null };
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const url = req.url ?? '/';
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.includes('?') ? url.slice(url.indexOf('?')) : '', body },
+      context: async () => context,
+    });
+    const operationName = context.state.operationName;
+    log.operationName = operationName;
+    if (principal && operationName !== null) {
+      services.ledger.append({
+        type: 'KEY_USED',
+        merchantId: principal.merchantId,
+        keyId: principal.keyId,
+        actorKeyId: principal.keyId,
+        requestId,
+        ip,
+        operationName,
+      });
+    }
+    for (const [name, value] of response.headers) res.setHeader(name, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const ip = clientIp(req, config.trustProxy);
+    const path = (req.url ?? '/').split('?')[0]!;
+    const log: Record<string, unknown> = { method: req.method, path, ip };
+    const child = logger.child({ requestId });
+    res.setHeader('x-request-id', requestId);
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      child.info({ ...log, status: res.statusCode, durationMs: Math.round(ms * 100) / 100 }, 'request');
+    });
+
+    void requestScope.run({ requestId, logger: child }, async () => {
+      try {
+        for (const route of deps.routes ?? []) if (await route(req, res)) return;
+        if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+          return sendJson(res, 200, { status: 'ok' });
+        }
+        if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+          const database = await services.db.ping();
+          const pubsub = services.bus.healthy();
+          return sendJson(res, database ? 200 : 503, { status: database ? 'ready' : 'unavailable', database, pubsub });
+        }
+        if (path === '/graphql' || path === '/graphql/') {
+          return await graphql(req, res, requestId, ip, log);
+        }
+        sendJson(res, 404, { error: 'Not found', requestId });
+      } catch (error) {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (error instanceof Error && 'extensions' in error && (error as GraphQLError).extensions?.code) {
+          if (error instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
+          return sendGraphQLError(res, error as GraphQLError, requestId);
+        }
+        child.error({ err: error }, 'unexpected error');
+        sendJson(res, 500, {
+          errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }],
+        });
+      }
+    });
+  };
+}
