@@ -23,6 +23,11 @@ export interface Config {
   readonly limiterFailOpenForKeys: boolean;
   readonly limiterFailOpenForAnonymous: boolean;
   readonly maxBodyBytes: number;
+  /** Abuse limits checked before execution (graphql-armor). */
+  readonly maxQueryDepth: number;
+  readonly maxQueryCost: number;
+  readonly maxTokens: number;
+  readonly maxAliases: number;
   readonly ledgerFlushMs: number;
   readonly expirySweepMs: number;
   readonly auditRetentionDays: number;
@@ -109,6 +114,10 @@ export function loadConfig(env: Env = process.env): Config {
     limiterFailOpenForKeys: bool(env, 'LIMITER_FAIL_OPEN_KEYS', true),
     limiterFailOpenForAnonymous: bool(env, 'LIMITER_FAIL_OPEN_ANONYMOUS', false),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 100_000, 1_000, 10_000_000),
+    maxQueryDepth: int(env, 'MAX_QUERY_DEPTH', 10, 1, 100),
+    maxQueryCost: int(env, 'MAX_QUERY_COST', 5_000, 10, 1_000_000),
+    maxTokens: int(env, 'MAX_TOKENS', 2_000, 50, 100_000),
+    maxAliases: int(env, 'MAX_ALIASES', 15, 1, 1_000),
     ledgerFlushMs: int(env, 'LEDGER_FLUSH_MS', 50, 1, 10_000),
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 250, 10, 60_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),

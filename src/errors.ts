@@ -87,7 +87,7 @@ const PASSTHROUGH: Record<string, ErrorCode> = {
   PERSISTED_QUERY_NOT_FOUND: ErrorCode.BAD_REQUEST,
 };
 
-const ARMOR_MESSAGE = /^Syntax Error: (Query Cost limit|Token limit|Aliases limit|Directives limit|Query depth limit)/;
+const ARMOR_MESSAGE = /(Query Cost|Token|Aliases|Directives|Query depth) limit of \d+ exceeded|Document contains more th(?:an|at) \d+ tokens/;
 
 /** Argument and variable problems graphql-js reports as validation failures; they are the caller's input. */
 const INPUT_MESSAGE = /(Variable "\$[^"]+" got invalid value|Expected value of type|does not exist in "[^"]+" enum|cannot represent|Field "[^"]+" of required type "[^"]+" was not provided|is not defined by type|Argument "[^"]+" of required type)/;

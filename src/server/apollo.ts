@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
@@ -73,10 +74,31 @@ function authenticationPlugin(config: Config): ApolloServerPlugin<GraphQLContext
   };
 }
 
+/**
+ * Abuse limits, refused before execution (graphql-armor): depth, aliases, directives,
+ * tokens and cost; field suggestions are hidden in production so the schema cannot be
+ * guessed from error messages.
+ */
+export function armor(config: Config) {
+  return new ApolloArmor({
+    maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true, flattenFragments: true },
+    maxAliases: { n: config.maxAliases },
+    maxDirectives: { n: 20 },
+    // Its Apollo token plugin throws from parsingDidStart, which Apollo answers with a 500;
+    // graphql-js's own parser limit (parseOptions below) refuses the same documents with a 400.
+    maxTokens: { enabled: false },
+    costLimit: { maxCost: config.maxQueryCost, ignoreIntrospection: true },
+    blockFieldSuggestion: { enabled: config.production },
+  }).protect();
+}
+
 export function createApollo(schema: GraphQLSchema, config: Config, logger: Logger, extraPlugins: ApolloServerPlugin<GraphQLContext>[] = []) {
   const development = config.nodeEnv === 'development';
+  const protection = armor(config);
   return new ApolloServer<GraphQLContext>({
     schema,
+    validationRules: protection.validationRules,
+    parseOptions: { maxTokens: config.maxTokens },
     introspection: config.introspection,
     // Keys travel in headers, never cookies: a CSRF preflight guard buys nothing, and GET must work plainly.
     csrfPrevention: false,
@@ -98,6 +120,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
       });
     },
     plugins: [
+      ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
       authenticationPlugin(config),
       config.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
