@@ -12,6 +12,7 @@ import { KeyCache } from '../keys/key-cache.js';
 import { KeysService } from '../keys/keys.service.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
 import { createLogger, type Logger } from '../logger.js';
+import { consoleRoute } from '../console/console.route.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http.js';
 import { attachWebSockets, CloseCode } from './ws.js';
@@ -80,7 +81,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     await apollo.start();
     disposers.push(() => apollo.stop());
 
-    const server = createServer({ keepAliveTimeout: 5_000 }, createHttpHandler({ config, logger, apollo, services }));
+    const server = createServer({ keepAliveTimeout: 5_000 }, createHttpHandler({ config, logger, apollo, services, routes: config.console ? [consoleRoute()] : [] }));
     const ws = attachWebSockets(server, schema, config, services, logger);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
