@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKey, startTestServer, type TestServer } from '../helpers/server.js';
+
+const CODES = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'RATE_LIMITED',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'QUERY_TOO_COMPLEX',
+  'PAYLOAD_TOO_LARGE',
+  'BAD_REQUEST',
+]);
+
+const FIELDS = ['viewer', 'apiKey', 'apiKeys', 'scopes', 'verifyKey', 'auditEvents', 'createKey', 'revokeKey', 'disableKey', 'rotateKey', '__typename', '__schema', 'nope'];
+const SUBFIELDS = ['id', 'keyId', 'name', 'edges', 'node', 'totalCount', 'secret', 'key', 'status', '__typename', 'x'];
+const ARG_VALUES = fc.oneof(
+  fc.string({ maxLength: 20 }).map((s) => JSON.stringify(s)),
+  fc.integer().map(String),
+  fc.constantFrom('true', 'null', 'SECRET', '[1,2]', '{a:1}', '$v', '"key_x"', '-1', '1e999'),
+);
+const ARGS = fc.array(fc.tuple(fc.constantFrom('id', 'first', 'after', 'key', 'input', 'reason', 'merchantId', 'filter', 'zzz'), ARG_VALUES), { maxLength: 3 });
+
+/** Documents that are almost GraphQL: right words, random shape, random arguments. */
+const document = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc
+    .tuple(fc.constantFrom('', 'query', 'mutation', 'subscription', 'query Q($v: String)', 'fragment F on Viewer'), fc.constantFrom(...FIELDS), ARGS, fc.array(fc.constantFrom(...SUBFIELDS), { maxLength: 4 }), fc.boolean())
+    .map(([op, field, args, sub, close]) => {
+      const argText = args.length ? `(${args.map(([k, v]) => `${k}: ${v}`).join(', ')})` : '';
+      const body = sub.length ? ` { ${sub.join(' ')} }` : '';
+      return `${op} { ${field}${argText}${body} ${close ? '}' : ''}`;
+    }),
+);
+
+const credential = (keys: string[]) =>
+  fc.oneof(
+    fc.constant(undefined),
+    fc.constantFrom(...keys).map((k) => `Bearer ${k}`),
+    fc.string({ maxLength: 60 }),
+    fc.stringMatching(/^Bearer (sk|pk|tk)_(live|test)_[0-9A-Za-z]{38}$/),
+    fc.constantFrom('Bearer', 'Basic YWxhZGRpbjpvcGVuc2VzYW1l', 'bearer  ', 'Bearer a b'),
+  );
+
+describe('hostile input (property-based)', () => {
+  let server: TestServer;
+  let readOnly: string;
+  let victimId: string;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { IP_RATE_LIMIT: '1000000', MAX_BODY_BYTES: '5000' } });
+    readOnly = (await createKey(server, { merchantId: 'fuzz', scopes: ['keys:read', 'audit:read'], rateLimit: { limit: 100000, windowSeconds: 60 } })).secret;
+    victimId = (await createKey(server, { merchantId: 'fuzz', name: 'victim' })).id;
+  });
+  afterAll(() => server?.stop());
+
+  it('answers every random request without a 5xx, with a coded error, and changes nothing', async () => {
+    const request = fc.record({
+      method: fc.constantFrom('POST', 'POST', 'GET', 'PUT', 'DELETE', 'PATCH'),
+      query: document,
+      variables: fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 3 })),
+      authorization: credential([readOnly]),
+      contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/graphql', '', 'multipart/form-data'),
+      rawBody: fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
+      extraHeader: fc.constantFrom('x-api-key', 'x-request-id', 'apollo-require-preflight', 'accept'),
+      extraValue: fc.string({ maxLength: 80 }).filter((v) => /^[\x20-\x7e]*$/.test(v)),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const headers: Record<string, string> = {};
+        if (r.contentType) headers['content-type'] = r.contentType;
+        if (r.authorization !== undefined && /^[\x20-\x7e]*$/.test(r.authorization)) headers.authorization = r.authorization;
+        headers[r.extraHeader] = r.extraValue;
+        let url = `${server.url}/graphql`;
+        let body: string | undefined;
+        if (r.method === 'GET') {
+          url += `?query=${encodeURIComponent(r.query)}${r.variables !== undefined ? `&variables=${encodeURIComponent(JSON.stringify(r.variables))}` : ''}`;
+        } else {
+          body = r.rawBody ?? JSON.stringify({ query: r.query, variables: r.variables });
+        }
+        const res = await fetch(url, { method: r.method, headers, body });
+        const text = await res.text();
+        expect(res.status, text).toBeLessThan(500);
+        expect(res.headers.get('x-request-id')).toBeTruthy();
+        if ((res.headers.get('content-type') ?? '').includes('json')) {
+          const parsed = JSON.parse(text) as { errors?: Array<{ extensions?: { code?: string } }> };
+          for (const error of parsed.errors ?? []) expect(CODES, text).toContain(error.extensions?.code);
+        } else if (res.status >= 400) {
+          throw new Error(`error response that is not JSON: ${res.status} ${text.slice(0, 200)}`);
+        }
+      }),
+      { numRuns: 300, seed: Number(process.env.FUZZ_SEED ?? 20261123) },
+    );
+    // nothing it should keep has changed, and the server is still up
+    const after = await server.gql('query($id: ID!) { apiKey(id: $id) { status } apiKeys(merchantId: "fuzz") { totalCount } }', { id: victimId });
+    expect(after.status).toBe(200);
+    expect(after.body.data.apiKey.status).toBe('ACTIVE');
+    expect(after.body.data.apiKeys.totalCount).toBe(2);
+  });
+});
