@@ -31,6 +31,8 @@ export interface Config {
   readonly ledgerFlushMs: number;
   readonly expirySweepMs: number;
   readonly auditRetentionDays: number;
+  /** How often the retention pruning runs (it also runs once shortly after start). */
+  readonly auditPruneIntervalMs: number;
   readonly keyCacheSize: number;
   /** Outgoing bytes a WebSocket may have queued before it is closed as a slow consumer. */
   readonly wsMaxBufferedBytes: number;
@@ -121,6 +123,7 @@ export function loadConfig(env: Env = process.env): Config {
     ledgerFlushMs: int(env, 'LEDGER_FLUSH_MS', 50, 1, 10_000),
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 250, 10, 60_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),
+    auditPruneIntervalMs: int(env, 'AUDIT_PRUNE_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),
     keyCacheSize: int(env, 'KEY_CACHE_SIZE', 100_000, 1, 10_000_000),
     wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1_048_576, 1_024, 1_073_741_824),
     console: bool(env, 'CONSOLE', !production),

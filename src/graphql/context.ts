@@ -1,6 +1,9 @@
 import type { Actor, Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { AuditFeed } from '../audit/audit-feed.js';
+import type { AuditService } from '../audit/audit.service.js';
 import type { EventBus } from '../audit/event-bus.js';
+import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Ledger } from '../audit/ledger.js';
 import type { Database } from '../db/orm.js';
 import type { KeysService } from '../keys/keys.service.js';
@@ -21,6 +24,8 @@ export interface Services {
   ledger: Ledger;
   bus: EventBus;
   authenticator: Authenticator;
+  audit: AuditService;
+  feed: AuditFeed;
 }
 
 /** Per request (HTTP) or per operation (WebSocket). */
@@ -35,6 +40,8 @@ export interface GraphQLContext {
    */
   state: { operationName: string | null };
   rateLimit: RateLimitFigures | null;
+  /** Over WebSocket only: the socket's flow control, so a subscription can be capped and closed as a slow consumer. */
+  socket?: FeedSink | null;
 }
 
 export function actorOf(context: GraphQLContext): Actor {

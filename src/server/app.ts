@@ -2,7 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Authenticator } from '../auth/authenticator.js';
+import { AuditFeed } from '../audit/audit-feed.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { AuditService } from '../audit/audit.service.js';
 import { LocalEventBus } from '../audit/event-bus.js';
+import { startRetention } from '../audit/retention.js';
 import { Ledger } from '../audit/ledger.js';
 import type { Config } from '../config.js';
 import { openDatabase, type DatabaseOptions } from '../db/orm.js';
@@ -62,7 +66,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       defaultRateLimit: config.defaultRateLimit,
       defaultRateWindowSeconds: config.defaultRateWindowSeconds,
     });
-    const services: Services = { db, keys, catalogue, ledger, bus, authenticator: new Authenticator(db, cache) };
+    const store = new AuditStore(db);
+    const audit = new AuditService(store, (actor, merchantId, operation) => keys.assertMerchant(actor, merchantId, operation));
+    const feed = new AuditFeed(store, audit, bus, logger, { maxQueuedBytes: config.wsMaxBufferedBytes });
+    await feed.start();
+    disposers.push(() => feed.stop());
+    const services: Services = { db, keys, catalogue, ledger, bus, authenticator: new Authenticator(db, cache), audit, feed };
 
     const adminKey = await keys.ensureAdminKey();
     if (adminKey) {
@@ -75,6 +84,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     }, config.expirySweepMs);
     sweeper.unref();
     disposers.push(() => clearInterval(sweeper));
+    disposers.push(
+      startRetention(db, logger, { retentionDays: config.auditRetentionDays, intervalMs: config.auditPruneIntervalMs }),
+    );
 
     const schema = await createSchema();
     const apollo = createApollo(schema, config, logger);

@@ -1,14 +1,17 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import type { GraphQLSchema } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { principalOf, type Principal } from '../auth/principal.js';
+import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
+import { formatError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
-import { randomUUID } from 'node:crypto';
+import { SocketRegistry } from './ws-sockets.js';
 
 /** Close codes this service uses on top of graphql-ws's own. */
 export const CloseCode = {
@@ -23,17 +26,21 @@ export type WsExtra = {
   request: IncomingMessage;
   principal?: Principal;
   ip?: string;
+  /** The socket's flow control, shared by every subscription on it. */
+  sink?: FeedSink;
 };
 
 export interface WsHandles {
-  /** Open sockets per authenticating key. */
-  socketsByKey: Map<string, Set<WebSocket>>;
+  /** Open sockets, by the key that authenticated them. */
+  sockets: SocketRegistry;
   closeAll(code: number, reason: string): Promise<void>;
 }
 
 /**
  * graphql-ws on the HTTP server's port and path. Credentials are checked on
- * connection_init (4401 when bad); sockets whose key stops being valid close with 4403.
+ * connection_init (4401 when bad); sockets whose key stops being valid close with 4403
+ * (SocketRegistry); a socket that cannot keep up closes with 4008; errors reach the client
+ * through the same `formatError` as over HTTP.
  */
 export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, config: Config, services: Services, logger: Logger): WsHandles {
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
@@ -46,21 +53,20 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   });
 
-  const socketsByKey = new Map<string, Set<WebSocket>>();
-  const track = (keyId: string, socket: WebSocket) => {
-    let set = socketsByKey.get(keyId);
-    if (!set) socketsByKey.set(keyId, (set = new Set()));
-    set.add(socket);
-    socket.once('close', () => {
-      set.delete(socket);
-      if (set.size === 0) socketsByKey.delete(keyId);
-    });
+  const sockets = new SocketRegistry(services, logger);
+  const development = config.nodeEnv === 'development';
+  const format = (errors: readonly GraphQLError[], requestId: string | undefined) =>
+    errors.map((error) =>
+      formatError(error.toJSON(), error, {
+        requestId,
+        development,
+        onInternal: (err) => logger.error({ err, requestId }, 'unexpected error'),
+      }),
+    );
+  const slowConsumer = (socket: WebSocket) => {
+    logger.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a websocket that does not read fast enough');
+    socket.close(CloseCode.SlowConsumer, 'Slow consumer');
   };
-
-  const stopWatching = services.bus.onKeyChange((change) => {
-    if (change.status === 'ACTIVE') return;
-    for (const socket of socketsByKey.get(change.keyId) ?? []) socket.close(CloseCode.Forbidden, 'Key is no longer valid');
-  });
 
   const disposable = useServer<Record<string, unknown>, WsExtra>(
     {
@@ -70,7 +76,13 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const params = ctx.connectionParams ?? {};
         const credential = credentialFrom(params.authorization ?? params.Authorization, params.apiKey ?? params['x-api-key']);
         extra.ip = clientIp(extra.request, config.trustProxy);
-        const check = typeof credential === 'string' ? await services.authenticator.check(credential) : null;
+        let check = typeof credential === 'string' ? await services.authenticator.check(credential) : null;
+        if (check?.status === 'VALID') {
+          sockets.track(extra.socket, check.record);
+          // Checked again once tracked: a revocation that landed during the first check has
+          // invalidated the cache by now, and later ones will find this socket.
+          check = await services.authenticator.check(credential as string);
+        }
         if (!check || check.status !== 'VALID') {
           const record = check && 'record' in check ? check.record : null;
           services.ledger.append({
@@ -85,7 +97,8 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           return false;
         }
         extra.principal = principalOf(check.record);
-        track(check.record.id, extra.socket);
+        const socket = extra.socket;
+        extra.sink = { pendingBytes: () => socket.bufferedAmount, overflow: () => slowConsumer(socket) };
         return true;
       },
       context: (ctx, id, payload): GraphQLContext => {
@@ -97,19 +110,43 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           services,
           state: { operationName: payload.operationName ?? null },
           rateLimit: null,
+          socket: extra.sink ?? null,
         };
       },
+      onOperation: (ctx, id, payload, args) => {
+        // One subscribe (or query over the socket) is one authenticated request: it leaves KEY_USED.
+        const principal = (ctx.extra as WsExtra).principal;
+        const context = args.contextValue as GraphQLContext;
+        if (!principal) return;
+        const operation = getOperationAST(args.document, args.operationName);
+        services.ledger.append({
+          type: 'KEY_USED',
+          merchantId: principal.merchantId,
+          keyId: principal.keyId,
+          actorKeyId: principal.keyId,
+          requestId: context.requestId,
+          ip: context.ip,
+          operationName: (payload.operationName ?? operation?.name?.value ?? operation?.operation ?? null)?.slice(0, 200) ?? null,
+          metadata: { transport: 'websocket' },
+        });
+      },
+      onNext: (ctx, id, payload, args, result) => {
+        const socket = (ctx.extra as WsExtra).socket;
+        if (socket.bufferedAmount > config.wsMaxBufferedBytes) slowConsumer(socket);
+        if (!result.errors) return;
+        return { ...result, errors: format(result.errors, (args.contextValue as GraphQLContext | undefined)?.requestId) };
+      },
+      onError: (ctx, id, payload, errors) => format(errors, undefined),
     },
     wss,
   );
 
   return {
-    socketsByKey,
+    sockets,
     async closeAll(code, reason) {
-      stopWatching();
+      sockets.dispose();
       for (const client of wss.clients) client.close(code, reason);
       await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
       logger.debug('websocket server closed');
     },
   };

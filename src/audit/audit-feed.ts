@@ -1,0 +1,209 @@
+import type { Logger } from 'pino';
+import type { Actor } from '../auth/principal.js';
+import type { AuditService, AuditQuery } from './audit.service.js';
+import type { AuditStore } from './audit-store.js';
+import type { EventBus } from './event-bus.js';
+import { compareIds, parseEventId } from './event-filter.js';
+import type { AuditEventRecord } from './event-types.js';
+import { FeedSubscription, type FeedSink } from './feed-subscription.js';
+
+export interface AuditFeedOptions {
+  /** Cap on one subscriber's queued events (bytes, estimated from their JSON). */
+  maxQueuedBytes: number;
+  /** Rows per store read, for the sequencer and for each subscriber's replay. */
+  pageSize?: number;
+  /** How long a hole in the ids is waited for before it is taken as a rolled-back id. */
+  gapGraceMs?: number;
+}
+
+export interface FeedStats {
+  subscribers: number;
+  head: string;
+  /** Batches fanned out straight from the bus, without reading the store. */
+  directBatches: number;
+  /** Store reads by the sequencer (one per wake-up, for every subscriber at once). */
+  storeReads: number;
+  /** Holes in the ids given up on after the grace period. */
+  gapsSkipped: number;
+}
+
+/**
+ * The live audit feed of one instance: a single sequencer between the bus and every subscriber.
+ *
+ * Why a sequencer: publication happens after commit, so two commits' publications can arrive
+ * out of id order, a publication can be lost (a crash between commit and publish, or a bus that
+ * only carries wake-ups, like the Redis one), and on PostgreSQL ids can commit out of order and
+ * leave holes (a rolled-back insert still consumes its sequence value). The sequencer keeps
+ * `head`, the id up to which every event has been fanned out, and only ever fans out the event
+ * right after it:
+ * - a published batch that continues `head` exactly (the usual case on one instance) is fanned
+ *   out as it is, with no read;
+ * - anything else (a batch out of order, after a hole, or a bare wake-up) makes it read the
+ *   store for the events above `head`, once for all subscribers, and fan out the run that
+ *   continues `head`;
+ * - a hole that stays in the store is waited for `gapGraceMs` (its transaction may still be
+ *   committing), then taken as a rollback and stepped over. A transaction that commits an event
+ *   later than that is in the store (queries and later resumes see it) but not in the live feed
+ *   of subscribers already past it; the PostgreSQL ledger must therefore keep its inserting
+ *   transactions shorter than the grace period (or serialize id assignment with commit order).
+ *
+ * Every subscriber thus sees one order, the id order, and a resume (`after`) is exact: see
+ * FeedSubscription.
+ */
+export class AuditFeed {
+  private head = '0';
+  private started = false;
+  private stopped = false;
+  private missedWhileStarting = false;
+  private readonly subscribers = new Set<FeedSubscription>();
+  private reading: Promise<void> | null = null;
+  private readAgain = false;
+  private gap: { at: bigint; since: number; timer: NodeJS.Timeout } | null = null;
+  private stopListening: (() => void) | null = null;
+  private readonly pageSize: number;
+  private readonly gapGraceMs: number;
+  readonly stats: FeedStats = { subscribers: 0, head: '0', directBatches: 0, storeReads: 0, gapsSkipped: 0 };
+
+  constructor(
+    private readonly store: AuditStore,
+    private readonly audit: AuditService,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    private readonly options: AuditFeedOptions,
+  ) {
+    this.pageSize = options.pageSize ?? 500;
+    this.gapGraceMs = options.gapGraceMs ?? 1_000;
+  }
+
+  /** Listens to the bus, then takes the ledger's current end as the head. */
+  async start(): Promise<void> {
+    this.stopListening = this.bus.onEvents((events) => this.onPublished(events));
+    this.setHead(await this.store.maxId());
+    this.started = true;
+    // Anything committed between listening and reading the head is read from the store.
+    if (this.missedWhileStarting) this.wake();
+  }
+
+  /**
+   * A subscriber's stream of events the actor may see, in id order: first every stored event
+   * after `after` (when given), then live events. Tenancy is applied here (FORBIDDEN for
+   * another merchant), not by the caller.
+   */
+  subscribe(actor: Actor, query: AuditQuery & { after?: string | null }, sink?: FeedSink): FeedSubscription {
+    const selector = this.audit.selector(actor, query, 'auditEvents');
+    const after = query.after == null ? null : parseEventId(query.after);
+    const subscription = new FeedSubscription({
+      selector,
+      after,
+      head: this.head,
+      store: this.store,
+      pageSize: Math.min(this.pageSize, 200),
+      maxQueuedBytes: this.options.maxQueuedBytes,
+      sink,
+      onClose: (closed) => {
+        this.subscribers.delete(closed);
+        this.stats.subscribers = this.subscribers.size;
+      },
+    });
+    // Same synchronous turn as reading `head` above: nothing can be fanned out in between.
+    this.subscribers.add(subscription);
+    this.stats.subscribers = this.subscribers.size;
+    return subscription;
+  }
+
+  private onPublished(events: readonly AuditEventRecord[]): void {
+    if (this.stopped) return;
+    if (!this.started) {
+      this.missedWhileStarting = true;
+      return;
+    }
+    if (this.reading || this.gap) return this.wake();
+    const fresh = events.filter((event) => compareIds(event.id, this.head) > 0).sort((a, b) => compareIds(a.id, b.id));
+    if (fresh.length === 0) return;
+    let expected = BigInt(this.head) + 1n;
+    for (const event of fresh) {
+      if (BigInt(event.id) !== expected++) return this.wake();
+    }
+    this.stats.directBatches += 1;
+    this.fanOut(fresh);
+  }
+
+  /** Reads the store above `head`; at most one read at a time, and one more if woken meanwhile. */
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = this.readLoop()
+      .catch((error) => {
+        this.logger.error({ err: error }, 'audit feed read failed; retrying on the next event');
+      })
+      .finally(() => {
+        this.reading = null;
+      });
+  }
+
+  private async readLoop(): Promise<void> {
+    do {
+      this.readAgain = false;
+      for (;;) {
+        this.stats.storeReads += 1;
+        const rows = await this.store.since(this.head, this.pageSize);
+        if (this.stopped) return;
+        const run = this.contiguous(rows);
+        if (run.length > 0) this.fanOut(run);
+        if (rows.length < this.pageSize || run.length < rows.length) break;
+      }
+    } while (this.readAgain && !this.stopped);
+  }
+
+  /** The rows that continue `head` without a hole, stepping over holes older than the grace period. */
+  private contiguous(rows: readonly AuditEventRecord[]): AuditEventRecord[] {
+    const run: AuditEventRecord[] = [];
+    let expected = BigInt(this.head) + 1n;
+    for (const row of rows) {
+      const id = BigInt(row.id);
+      if (id !== expected) {
+        const now = Date.now();
+        if (!this.gap || this.gap.at !== expected) {
+          if (this.gap) clearTimeout(this.gap.timer);
+          const timer = setTimeout(() => this.wake(), this.gapGraceMs);
+          timer.unref();
+          this.gap = { at: expected, since: now, timer };
+        }
+        if (now - this.gap.since < this.gapGraceMs) return run;
+        this.logger.warn({ from: String(expected), to: String(id - 1n) }, 'audit feed stepped over ids that never committed');
+        this.stats.gapsSkipped += 1;
+      }
+      if (this.gap) {
+        clearTimeout(this.gap.timer);
+        this.gap = null;
+      }
+      run.push(row);
+      expected = id + 1n;
+    }
+    return run;
+  }
+
+  private fanOut(events: readonly AuditEventRecord[]): void {
+    // One estimate per event, shared by every subscriber's queue accounting.
+    const sizes = events.map((event) => JSON.stringify(event).length + 96);
+    this.setHead(events.at(-1)!.id);
+    for (const subscription of this.subscribers) subscription.offer(events, sizes);
+  }
+
+  private setHead(id: string): void {
+    this.head = id;
+    this.stats.head = id;
+  }
+
+  /** Ends every subscription and stops listening; used on shutdown. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopListening?.();
+    if (this.gap) clearTimeout(this.gap.timer);
+    for (const subscription of [...this.subscribers]) subscription.close();
+    await this.reading;
+  }
+}

@@ -1,0 +1,71 @@
+import type { Actor } from '../auth/principal.js';
+import type { Page } from '../db/page.js';
+import { pageSize } from '../db/page.js';
+import { BadUserInputError } from '../errors.js';
+import { merchantIdProblem } from '../keys/validation.js';
+import type { AuditStore, EventOrder } from './audit-store.js';
+import { parseEventId, typesOf, type EventSelector } from './event-filter.js';
+import type { AuditEventRecord } from './event-types.js';
+
+/** What a reader asks for, as any front end hands it over. */
+export interface AuditQuery {
+  types?: readonly string[] | null;
+  keyId?: string | null;
+  merchantId?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+/** Records ACCESS_DENIED and throws FORBIDDEN when the actor may not act for `merchantId` (KeysService.assertMerchant). */
+export type MerchantGuard = (actor: Actor, merchantId: string, operation: string) => void;
+
+/**
+ * The audit ledger as readers see it: tenancy (a non-admin key sees its own merchant's
+ * events only, whatever it asks for; asking for another merchant is FORBIDDEN, as for
+ * apiKeys) and pages over the ledger. No GraphQL here.
+ */
+export class AuditService {
+  constructor(
+    private readonly store: AuditStore,
+    private readonly assertMerchant: MerchantGuard,
+  ) {}
+
+  /** Turns a reader's query into the selector it is allowed: the one place tenancy is decided. */
+  selector(actor: Actor, query: AuditQuery, operation: string): EventSelector {
+    const principal = actor.principal;
+    let merchantId = query.merchantId ?? null;
+    if (merchantId !== null) {
+      const problem = merchantIdProblem(merchantId);
+      if (problem) throw new BadUserInputError([problem]);
+      this.assertMerchant(actor, merchantId, operation);
+    } else if (principal && !principal.admin) {
+      merchantId = principal.merchantId;
+    }
+    if (query.from && query.to && query.from > query.to) throw new BadUserInputError(['from must not be after to.']);
+    const keyId = query.keyId ?? null;
+    if (keyId !== null && (typeof keyId !== 'string' || keyId.length > 40)) throw new BadUserInputError(['keyId is not a key id.']);
+    return { types: typesOf(query.types), keyId, merchantId, from: query.from ?? null, to: query.to ?? null };
+  }
+
+  /**
+   * A page of events, newest first unless `order` is ASC. The cursor of an edge is the
+   * event's id, so the last id a monitor saw works both here and as a subscription's `after`.
+   */
+  async list(
+    actor: Actor,
+    query: AuditQuery,
+    order: EventOrder | null | undefined,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Page<AuditEventRecord>> {
+    const size = pageSize(first, 50);
+    const selector = this.selector(actor, query, 'auditEvents');
+    const cursor = after == null ? null : parseEventId(after);
+    const { rows, totalCount } = await this.store.page(selector, order ?? 'DESC', cursor, size + 1);
+    return {
+      items: rows.slice(0, size).map((node) => ({ cursor: node.id, node })),
+      hasNextPage: rows.length > size,
+      totalCount,
+    };
+  }
+}

@@ -1,0 +1,144 @@
+import type { AuditStore } from './audit-store.js';
+import { compareIds, matches, type EventSelector } from './event-filter.js';
+import type { AuditEventRecord } from './event-types.js';
+
+/** What the transport below a subscription tells the feed, and is told by it. */
+export interface FeedSink {
+  /** Bytes already queued below the feed (a socket's own send buffer); counted against the cap. */
+  pendingBytes?(): number;
+  /** The subscriber fell further behind than the cap allows: the transport closes it (4008 over WebSocket). */
+  overflow(): void;
+}
+
+export interface FeedSubscriptionOptions {
+  selector: EventSelector;
+  /** Resume point: every stored event after this id is replayed first; null for live events only. */
+  after: string | null;
+  /** The sequencer's head when the subscription was registered: ids above it arrive live. */
+  head: string;
+  store: AuditStore;
+  pageSize: number;
+  maxQueuedBytes: number;
+  sink?: FeedSink;
+  onClose(subscription: FeedSubscription): void;
+}
+
+type Result = IteratorResult<AuditEventRecord, undefined>;
+const DONE: Result = { done: true, value: undefined };
+
+/**
+ * One subscriber's ordered stream: a replay of stored events (`after < id ≤ head`, read
+ * in pages, only as fast as the consumer pulls), then the live events the sequencer
+ * offered since registration, skipping any id not above the last one handed out.
+ *
+ * Registration happens in the same synchronous turn as reading the sequencer's head, so
+ * every event above that head is offered live and every event at or below it is in the
+ * store: together the two halves hold each event exactly once, whatever is written while
+ * the replay runs.
+ *
+ * A manual iterator rather than an async generator: a generator parked on an `await`
+ * cannot be returned from until it wakes, which would leak the subscription of a client
+ * that leaves while the feed is quiet.
+ */
+export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord> {
+  private readonly live: Array<{ event: AuditEventRecord; bytes: number }> = [];
+  private liveBytes = 0;
+  private replay: AuditEventRecord[] = [];
+  /** Where the replay has read up to; null once it has reached the head it started from. */
+  private replayCursor: string | null;
+  private sent: string;
+  private waiter: ((result: Result) => void) | null = null;
+  private closed = false;
+
+  constructor(private readonly options: FeedSubscriptionOptions) {
+    const { after, head } = options;
+    this.replayCursor = after !== null && compareIds(after, head) < 0 ? after : null;
+    this.sent = after ?? head;
+  }
+
+  /** Called by the sequencer, in id order, with events above the registration head. */
+  offer(events: readonly AuditEventRecord[], sizes: readonly number[]): void {
+    if (this.closed) return;
+    const { selector, maxQueuedBytes, sink } = this.options;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (!matches(selector, event)) continue;
+      if (this.waiter && this.live.length === 0 && compareIds(event.id, this.sent) > 0) {
+        // The consumer is waiting and nothing is queued: hand the event over without queueing it.
+        this.sent = event.id;
+        const resolve = this.waiter;
+        this.waiter = null;
+        resolve({ done: false, value: event });
+        continue;
+      }
+      this.live.push({ event, bytes: sizes[i]! });
+      this.liveBytes += sizes[i]!;
+      if (this.liveBytes + (sink?.pendingBytes?.() ?? 0) > maxQueuedBytes) {
+        this.close();
+        sink?.overflow();
+        return;
+      }
+    }
+  }
+
+  async next(): Promise<Result> {
+    while (!this.closed) {
+      const event = this.replay.shift();
+      if (event) {
+        this.sent = event.id;
+        return { done: false, value: event };
+      }
+      if (this.replayCursor === null) break;
+      const { store, selector, head, pageSize } = this.options;
+      const rows = await store.range(selector, this.replayCursor, head, pageSize);
+      if (this.closed) break;
+      this.replay = rows;
+      this.replayCursor = rows.length < pageSize ? null : rows.at(-1)!.id;
+    }
+    while (!this.closed && this.live.length > 0) {
+      const { event, bytes } = this.live.shift()!;
+      this.liveBytes -= bytes;
+      if (compareIds(event.id, this.sent) <= 0) continue;
+      this.sent = event.id;
+      return { done: false, value: event };
+    }
+    if (this.closed) return DONE;
+    return new Promise<Result>((resolve) => (this.waiter = resolve));
+  }
+
+  async return(): Promise<Result> {
+    this.close();
+    return DONE;
+  }
+
+  async throw(error?: unknown): Promise<Result> {
+    this.close();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Ids handed out so far end at this one. */
+  get lastSent(): string {
+    return this.sent;
+  }
+
+  get queuedBytes(): number {
+    return this.liveBytes;
+  }
+
+  /** Ends the stream: a waiting `next()` resolves as done and the queue is dropped at once. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.live.length = 0;
+    this.liveBytes = 0;
+    this.replay = [];
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.(DONE);
+    this.options.onClose(this);
+  }
+}

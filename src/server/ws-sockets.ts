@@ -1,0 +1,108 @@
+import type { WebSocket } from 'ws';
+import type { KeyChange } from '../audit/event-bus.js';
+import type { Services } from '../graphql/context.js';
+import type { KeyRecord } from '../keys/key-record.js';
+import type { Logger } from '../logger.js';
+
+/** Longest delay setTimeout honours; a later expiry is re-armed when this one fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export const FORBIDDEN_CLOSE = 4403;
+
+interface Tracked {
+  keyId: string;
+  expiryTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * The open sockets of one instance, by the key that authenticated them, so that a key that
+ * stops being valid closes its sockets with 4403 at once:
+ * - disable, revoke and expiry arrive as key changes on the bus (from this instance or,
+ *   with Redis, any other), and close the key's sockets synchronously;
+ * - a key with an `expiresAt` also gets a timer per socket at that instant, so the socket
+ *   closes on time even when the expiry sweeper is slow or behind;
+ * - a change that leaves the key ACTIVE (a rotation with a grace period moves `expiresAt`)
+ *   re-reads the key and re-arms the timers.
+ */
+export class SocketRegistry {
+  private readonly byKey = new Map<string, Set<WebSocket>>();
+  private readonly sockets = new Map<WebSocket, Tracked>();
+  private readonly stopWatching: () => void;
+
+  constructor(
+    private readonly services: Services,
+    private readonly logger: Logger,
+  ) {
+    this.stopWatching = services.bus.onKeyChange((change) => this.onKeyChange(change));
+  }
+
+  track(socket: WebSocket, record: KeyRecord): void {
+    if (this.sockets.has(socket)) return;
+    let set = this.byKey.get(record.id);
+    if (!set) this.byKey.set(record.id, (set = new Set()));
+    set.add(socket);
+    const tracked: Tracked = { keyId: record.id, expiryTimer: null };
+    this.sockets.set(socket, tracked);
+    this.armExpiry(socket, tracked, record.expiresAt);
+    socket.once('close', () => this.untrack(socket));
+  }
+
+  /** Open sockets authenticated by this key (for tests and metrics). */
+  socketsOf(keyId: string): ReadonlySet<WebSocket> {
+    return this.byKey.get(keyId) ?? new Set();
+  }
+
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  private untrack(socket: WebSocket): void {
+    const tracked = this.sockets.get(socket);
+    if (!tracked) return;
+    this.sockets.delete(socket);
+    if (tracked.expiryTimer) clearTimeout(tracked.expiryTimer);
+    const set = this.byKey.get(tracked.keyId);
+    set?.delete(socket);
+    if (set?.size === 0) this.byKey.delete(tracked.keyId);
+  }
+
+  private armExpiry(socket: WebSocket, tracked: Tracked, expiresAt: Date | null): void {
+    if (tracked.expiryTimer) clearTimeout(tracked.expiryTimer);
+    tracked.expiryTimer = null;
+    if (!expiresAt) return;
+    const delay = expiresAt.getTime() - Date.now();
+    if (delay <= 0) return this.forbid(socket, 'Key expired');
+    tracked.expiryTimer = setTimeout(() => this.armExpiry(socket, tracked, expiresAt), Math.min(delay, MAX_TIMER_MS));
+    tracked.expiryTimer.unref();
+  }
+
+  private onKeyChange(change: KeyChange): void {
+    const set = this.byKey.get(change.keyId);
+    if (!set || set.size === 0) return;
+    if (change.status !== 'ACTIVE') {
+      for (const socket of [...set]) this.forbid(socket, 'Key is no longer valid');
+      return;
+    }
+    // Still ACTIVE, but its expiry may have moved (rotation with a grace period): read it again.
+    this.services.keys.get({ principal: null }, change.keyId).then(
+      (key) => {
+        for (const socket of [...(this.byKey.get(change.keyId) ?? [])]) {
+          const tracked = this.sockets.get(socket);
+          if (!key || key.status !== 'ACTIVE' || key.expired) this.forbid(socket, 'Key is no longer valid');
+          else if (tracked) this.armExpiry(socket, tracked, key.expiresAt);
+        }
+      },
+      (error: unknown) => this.logger.error({ err: error, keyId: change.keyId }, 'could not re-read a changed key'),
+    );
+  }
+
+  private forbid(socket: WebSocket, reason: string): void {
+    this.untrack(socket);
+    socket.close(FORBIDDEN_CLOSE, reason);
+  }
+
+  dispose(): void {
+    this.stopWatching();
+    for (const socket of [...this.sockets.keys()]) this.untrack(socket);
+  }
+}
