@@ -112,7 +112,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
   } else if (ARMOR_MESSAGE.test(message)) {
     code = ErrorCode.QUERY_TOO_COMPLEX;
   } else if (code && code in PASSTHROUGH) {
-    code = INPUT_MESSAGE.test(message) ? ErrorCode.BAD_USER_INPUT : PASSTHROUGH[code];
+    // A scalar's parser marks its own errors as input (graphql-js reports them as validation failures).
+    const input = INPUT_MESSAGE.test(message) || (original instanceof GraphQLError && original.extensions?.code === ErrorCode.BAD_USER_INPUT);
+    code = input ? ErrorCode.BAD_USER_INPUT : PASSTHROUGH[code];
   } else if (code && (Object.values(ErrorCode) as string[]).includes(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
     // already one of ours (for example thrown by a plugin as a plain GraphQLError)
   } else {

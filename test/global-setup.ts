@@ -3,10 +3,16 @@ import { createRequire } from 'node:module';
 
 /**
  * Builds dist/ once before the suites that run the real service as a child process
- * (npm start smoke, crash safety, graceful shutdown). tsc is incremental, so this is quick.
+ * (npm start smoke, crash safety, graceful shutdown, CLI). tsc is incremental, so this is quick.
+ * A type error elsewhere in the tree does not stop the run (tsc still emits dist/, and
+ * `npm run typecheck` is where type errors fail): it is reported here and the tests go on.
  */
 export default function setup(): void {
   const require = createRequire(import.meta.url);
   const tsc = require.resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  try {
+    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  } catch {
+    process.stderr.write('global-setup: tsc reported type errors (above); dist/ was emitted anyway.\n');
+  }
 }

@@ -26,6 +26,8 @@ export interface Actor {
   readonly requestId?: string | null;
   readonly ip?: string | null;
   readonly operationName?: string | null;
+  /** Recorded in the metadata of every event this actor causes (the CLI sets `{ via: 'cli' }`). */
+  readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
 export const SYSTEM_ACTOR: Actor = { principal: null };

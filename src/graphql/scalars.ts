@@ -1,14 +1,19 @@
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { JSONObjectResolver } from 'graphql-scalars';
 
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
-function parse(value: unknown): Date {
+/** A bad value is the caller's input: coded so that formatError answers BAD_USER_INPUT. */
+function inputError(message: string, node?: ValueNode): GraphQLError {
+  return new GraphQLError(message, { nodes: node, extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+function parse(value: unknown, node?: ValueNode): Date {
   if (typeof value !== 'string' || !ISO_WITH_ZONE.test(value)) {
-    throw new GraphQLError('DateTime must be an ISO 8601 date-time with a zone, such as 2026-11-23T06:00:00.000Z.');
+    throw inputError('DateTime must be an ISO 8601 date-time with a zone, such as 2026-11-23T06:00:00.000Z.', node);
   }
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime is not a valid date.');
+  if (Number.isNaN(date.getTime())) throw inputError('DateTime is not a valid date.', node);
   return date;
 }
 
@@ -21,10 +26,10 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime cannot represent an invalid date.');
     return date.toISOString();
   },
-  parseValue: parse,
+  parseValue: (value) => parse(value),
   parseLiteral(ast) {
-    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string.');
-    return parse(ast.value);
+    if (ast.kind !== Kind.STRING) throw inputError('DateTime must be a string.', ast);
+    return parse(ast.value, ast);
   },
 });
 

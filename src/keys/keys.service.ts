@@ -301,6 +301,7 @@ export class KeysService {
   }
 
   private event(type: AuditEventType, actor: Actor, entity: ApiKeyEntity, extra: Partial<NewAuditEvent> = {}): NewAuditEvent {
+    const metadata = actor.metadata || extra.metadata ? { ...actor.metadata, ...extra.metadata } : null;
     return {
       type,
       merchantId: entity.merchantId,
@@ -310,6 +311,7 @@ export class KeysService {
       operationName: actor.operationName ?? null,
       ip: actor.ip ?? null,
       ...extra,
+      metadata,
     };
   }
 

@@ -28,6 +28,8 @@ export class ViewerResolver {
     return ctx.services.keys.get({ principal: ctx.principal }, viewer.keyId);
   }
 
+  // Any valid key may read the catalogue: it names no merchant's data, and a front end needs it to offer scopes.
+  @Authorized()
   @Query(() => [ScopeDefinition], { description: 'The scope catalogue.' })
   scopes(@Ctx() ctx: GraphQLContext): ScopeDefinition[] {
     return ctx.services.catalogue.list();
