@@ -18,6 +18,8 @@ export interface AuditFeedOptions {
 
 export interface FeedStats {
   subscribers: number;
+  /** Subscriptions ever registered (only grows). */
+  opened: number;
   head: string;
   /** Batches fanned out straight from the bus, without reading the store. */
   directBatches: number;
@@ -62,7 +64,7 @@ export class AuditFeed {
   private stopListening: (() => void) | null = null;
   private readonly pageSize: number;
   private readonly gapGraceMs: number;
-  readonly stats: FeedStats = { subscribers: 0, head: '0', directBatches: 0, storeReads: 0, gapsSkipped: 0 };
+  readonly stats: FeedStats = { subscribers: 0, opened: 0, head: '0', directBatches: 0, storeReads: 0, gapsSkipped: 0 };
 
   constructor(
     private readonly store: AuditStore,
@@ -108,6 +110,7 @@ export class AuditFeed {
     // Same synchronous turn as reading `head` above: nothing can be fanned out in between.
     this.subscribers.add(subscription);
     this.stats.subscribers = this.subscribers.size;
+    this.stats.opened += 1;
     return subscription;
   }
 

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
+import { generateKey } from '../../src/keys/key-material.js';
 import { openFeed, type FeedClient } from '../helpers/feed.js';
 import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
 const DISABLE = 'mutation($id: ID!, $reason: String) { disableKey(id: $id, reason: $reason) { status } }';
 const ENABLE = 'mutation($id: ID!) { enableKey(id: $id) { status } }';
+const VIEWER = '{ viewer { keyId } }';
 
 describe('audit feed subscription', () => {
   let server: TestServer;
@@ -14,6 +17,17 @@ describe('audit feed subscription', () => {
     return feed;
   };
   const subscribers = () => server.app.services.feed.stats.subscribers;
+  /** Opens a feed and waits until the server has registered it. */
+  const subscribed = async (...args: Parameters<typeof openFeed>) => {
+    const before = server.app.services.feed.stats.opened;
+    const feed = open(...args);
+    await waitFor(() => server.app.services.feed.stats.opened > before || feed.errors.length > 0 || feed.closeCode !== null);
+    return feed;
+  };
+  const storedIds = async (after: string) => {
+    const rows = await server.app.services.db.fork().find(AuditEventEntity, { id: { $gt: after } }, { orderBy: { id: 'asc' }, fields: ['id'] });
+    return rows.map((row) => String(row.id));
+  };
 
   beforeAll(async () => {
     server = await startTestServer();
@@ -23,10 +37,8 @@ describe('audit feed subscription', () => {
     await server?.stop();
   });
 
-  it('delivers events in id order, live', async () => {
-    const before = subscribers();
-    const feed = open(server, server.adminKey, { types: ['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED'] });
-    await waitFor(() => subscribers() === before + 1);
+  it('delivers events live, in id order', async () => {
+    const feed = await subscribed(server, server.adminKey, { types: ['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED'] });
     const { id } = await createKey(server, { merchantId: 'm_order' });
     await server.gql(DISABLE, { id, reason: 'one' });
     await server.gql(ENABLE, { id });
@@ -35,5 +47,114 @@ describe('audit feed subscription', () => {
     const ids = feed.events.map((e) => BigInt(e.id));
     expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
     expect(feed.events.every((e) => e.keyId === id && e.merchantId === 'm_order')).toBe(true);
+  });
+
+  it("keeps merchants apart: A's subscriber gets A's event and never B's", async () => {
+    const a = await createKey(server, { merchantId: 'm_iso_a', scopes: ['audit:read', 'keys:write'] });
+    const feed = await subscribed(server, a.secret);
+    // Merchant B acts first, then merchant A: if B's events leaked, they would arrive before A's.
+    const b = await createKey(server, { merchantId: 'm_iso_b', scopes: ['audit:read', 'keys:write'] });
+    await server.gql(DISABLE, { id: b.id, reason: 'b' });
+    await server.gql(VIEWER, {}, b.secret);
+    const aChild = await createKey(server, { merchantId: 'm_iso_a', name: 'child of a' }, a.secret);
+    await waitFor(() => feed.events.some((e) => e.type === 'KEY_CREATED' && e.keyId === aChild.id));
+    await server.app.services.ledger.flush();
+    expect(feed.events.length).toBeGreaterThan(0);
+    expect(feed.events.every((e) => e.merchantId === 'm_iso_a')).toBe(true);
+
+    // Asking for another merchant is refused, as for apiKeys; admin may.
+    const other = await subscribed(server, a.secret, { merchantId: 'm_iso_b' });
+    await waitFor(() => other.errors.length > 0);
+    expect(other.errors[0]).toMatchObject({ message: 'This action is unauthorized.', extensions: { code: 'FORBIDDEN' } });
+    const admin = await subscribed(server, server.adminKey, { merchantId: 'm_iso_b', types: ['KEY_ENABLED'] });
+    await server.gql(ENABLE, { id: b.id });
+    await waitFor(() => admin.events.length === 1);
+    expect(admin.events[0]).toMatchObject({ merchantId: 'm_iso_b', keyId: b.id });
+  });
+
+  it('answers FORBIDDEN, as a GraphQL error on an open socket, without audit:read', async () => {
+    const reader = await createKey(server, { merchantId: 'm_noscope', scopes: ['keys:read'] });
+    const feed = await subscribed(server, reader.secret);
+    await waitFor(() => feed.errors.length > 0 && feed.completed);
+    expect(feed.errors[0]).toMatchObject({ message: 'This action is unauthorized.', extensions: { code: 'FORBIDDEN' } });
+    expect(typeof feed.errors[0]!.extensions!.requestId).toBe('string');
+    // The socket is not closed by the server (a lazy client closes it normally, 1000, once it listens to nothing).
+    expect([null, 1000]).toContain(feed.closeCode);
+    await server.app.services.ledger.flush();
+    const denied = await server.app.services.db.fork().find(AuditEventEntity, { type: 'ACCESS_DENIED', keyId: reader.id });
+    expect(denied).toHaveLength(1);
+  });
+
+  it('closes with 4401 on missing, malformed, unknown or revoked credentials', async () => {
+    const revoked = await createKey(server, { merchantId: 'm_4401', scopes: ['audit:read'] });
+    await server.gql('mutation($id: ID!) { revokeKey(id: $id) { status } }', { id: revoked.id });
+    const unknown = generateKey('SECRET', 'TEST');
+    const cases = [
+      open(server, null),
+      open(server, 'sk_test_not-a-key'),
+      open(server, unknown),
+      open(server, revoked.secret),
+      open(server, null, {}, { apiKey: revoked.secret }),
+    ];
+    const codes = await Promise.all(cases.map((feed) => feed.closed));
+    expect(codes).toEqual([4401, 4401, 4401, 4401, 4401]);
+  });
+
+  it('resumes with no gap and no duplicate while events are written concurrently (20 subscribers)', async () => {
+    const writer = await createKey(server, { merchantId: 'm_resume', scopes: ['keys:read', 'keys:write'], rateLimit: { limit: 100_000, windowSeconds: 60 } });
+    // A backlog larger than one replay page, so catch-ups are paged while the loop writes.
+    for (let i = 0; i < 700; i++) server.app.services.ledger.append({ type: 'KEY_USED', merchantId: 'm_seed', reason: `seed ${i}` });
+    await server.app.services.ledger.flush();
+
+    let writing = true;
+    const loop = (async () => {
+      let round = 0;
+      while (writing) {
+        const key = await createKey(server, { merchantId: 'm_resume', name: `loop ${round}` }, writer.secret);
+        await Promise.all([server.gql(VIEWER, {}, writer.secret), server.gql(DISABLE, { id: key.id, reason: `r${round}` }, writer.secret)]);
+        round += 1;
+      }
+      return round;
+    })();
+
+    const resumed: Array<{ after: string; feed: FeedClient }> = [];
+    for (let i = 0; i < 20; i++) {
+      const max = Number(server.app.services.feed.stats.head);
+      const after = String(Math.floor(Math.random() * max));
+      resumed.push({ after, feed: open(server, server.adminKey, { after }) });
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    await waitFor(() => resumed.every(({ feed }) => feed.events.length > 0), 10_000);
+    writing = false;
+    const rounds = await loop;
+    expect(rounds).toBeGreaterThan(3);
+    await server.app.services.ledger.flush();
+
+    let longest = 0;
+    for (const { after, feed } of resumed) {
+      const expected = await storedIds(after);
+      longest = Math.max(longest, expected.length);
+      await waitFor(() => feed.events.length >= expected.length, 10_000);
+      expect(feed.events.map((e) => e.id)).toEqual(expected);
+      expect(feed.errors).toEqual([]);
+    }
+    // At least one replay spanned several store pages.
+    expect(longest).toBeGreaterThan(400);
+  });
+
+  it('writes KEY_EXPIRED once per key and closes its sockets', async () => {
+    const watcher = await subscribed(server, server.adminKey, { types: ['KEY_EXPIRED'], merchantId: 'm_expiry' });
+    const expiresAt = new Date(Date.now() + 400).toISOString();
+    const short = await createKey(server, { merchantId: 'm_expiry', scopes: ['audit:read'], expiresAt });
+    const own = await subscribed(server, short.secret);
+    expect(own.closeCode).toBeNull();
+    await waitFor(() => watcher.events.length === 1);
+    expect(watcher.events[0]).toMatchObject({ type: 'KEY_EXPIRED', keyId: short.id, reason: 'expired' });
+    expect(await own.closed).toBe(4403);
+    // Several more sweeps run; none writes the event again.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const rows = await server.app.services.db.fork().find(AuditEventEntity, { type: 'KEY_EXPIRED', keyId: short.id });
+    expect(rows).toHaveLength(1);
+    expect(watcher.events).toHaveLength(1);
   });
 });

@@ -1,0 +1,182 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditFeed } from '../../src/audit/audit-feed.js';
+import type { AuditStore } from '../../src/audit/audit-store.js';
+import { AuditService } from '../../src/audit/audit.service.js';
+import { LocalEventBus } from '../../src/audit/event-bus.js';
+import { compareIds, matches, type EventSelector } from '../../src/audit/event-filter.js';
+import type { AuditEventRecord } from '../../src/audit/event-types.js';
+import { waitFor } from '../helpers/server.js';
+
+/** The ledger as a sorted array; `visible` ids are the committed ones a reader can see. */
+class MemoryStore {
+  rows: AuditEventRecord[] = [];
+  reads = 0;
+  add(id: number, merchantId = 'm1'): AuditEventRecord {
+    const row: AuditEventRecord = {
+      id: String(id),
+      type: 'KEY_USED',
+      occurredAt: new Date(),
+      merchantId,
+      keyId: null,
+      actorKeyId: null,
+      requestId: null,
+      operationName: null,
+      ip: null,
+      reason: null,
+      metadata: null,
+    };
+    this.rows.push(row);
+    this.rows.sort((a, b) => compareIds(a.id, b.id));
+    return row;
+  }
+  async maxId() {
+    return this.rows.at(-1)?.id ?? '0';
+  }
+  async since(after: string, limit: number) {
+    this.reads += 1;
+    return this.rows.filter((r) => compareIds(r.id, after) > 0).slice(0, limit);
+  }
+  async range(selector: EventSelector, after: string, until: string, limit: number) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    return this.rows.filter((r) => compareIds(r.id, after) > 0 && compareIds(r.id, until) <= 0 && matches(selector, r)).slice(0, limit);
+  }
+}
+
+const logger = pino({ level: 'silent' });
+const admin = { principal: null };
+
+async function collect(iterator: AsyncIterator<AuditEventRecord>, count: number, into: string[] = []): Promise<string[]> {
+  while (into.length < count) {
+    const next = await iterator.next();
+    if (next.done) break;
+    into.push(next.value.id);
+  }
+  return into;
+}
+
+describe('AuditFeed sequencer', () => {
+  let feed: AuditFeed | undefined;
+  afterEach(() => feed?.stop());
+
+  const setup = async (gapGraceMs = 100, pageSize = 5) => {
+    const store = new MemoryStore();
+    const bus = new LocalEventBus();
+    const audit = new AuditService(store as unknown as AuditStore, () => {});
+    feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes: 1 << 20, gapGraceMs, pageSize });
+    return { store, bus, feed };
+  };
+
+  it('fans out a batch that continues the head directly, without reading the store', async () => {
+    const { store, bus, feed } = await setup();
+    await feed.start();
+    const sub = feed.subscribe(admin, {});
+    const received = collect(sub, 3);
+    bus.publishEvents([store.add(1), store.add(2), store.add(3)]);
+    expect(await received).toEqual(['1', '2', '3']);
+    expect(store.reads).toBe(0);
+    expect(feed.stats.directBatches).toBe(1);
+  });
+
+  it('puts publications that arrive out of id order back in order, with one read', async () => {
+    const { store, bus, feed } = await setup();
+    await feed.start();
+    const subs = [feed.subscribe(admin, {}), feed.subscribe(admin, {})];
+    const received = subs.map((sub) => collect(sub, 4));
+    const [a, b, c, d] = [store.add(1), store.add(2), store.add(3), store.add(4)];
+    bus.publishEvents([c!, d!]);
+    bus.publishEvents([a!, b!]);
+    expect(await Promise.all(received)).toEqual([
+      ['1', '2', '3', '4'],
+      ['1', '2', '3', '4'],
+    ]);
+    // One read for both subscribers; the late batch is already behind the head.
+    expect(store.reads).toBe(1);
+  });
+
+  it('waits for a hole in the ids, then steps over it once the grace period has passed', async () => {
+    const { store, bus, feed } = await setup(150);
+    await feed.start();
+    const sub = feed.subscribe(admin, {});
+    const received: string[] = [];
+    const done = collect(sub, 4, received);
+    store.add(1);
+    store.add(2);
+    const late = store.add(4); // id 3 belongs to a transaction that has not committed (yet)
+    const started = Date.now();
+    bus.publishEvents([late]);
+    await waitFor(() => received.length === 2);
+    expect(received).toEqual(['1', '2']);
+    // id 3 commits within the grace period: it is delivered before 4.
+    bus.publishEvents([store.add(3)]);
+    await waitFor(() => received.length === 4);
+    expect(received).toEqual(['1', '2', '3', '4']);
+    expect(feed.stats.gapsSkipped).toBe(0);
+
+    // id 6 never commits (rolled back): 7 arrives after the grace period, not before.
+    const seven = store.add(7);
+    store.add(5);
+    bus.publishEvents([store.rows.find((r) => r.id === '5')!, seven]);
+    const more = collect(sub, 2);
+    const t0 = Date.now();
+    expect(await more).toEqual(['5', '7']);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
+    expect(feed.stats.gapsSkipped).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await done;
+  });
+
+  it('resumes exactly: replay in pages up to the head, then live, no duplicate', async () => {
+    const { store, bus, feed } = await setup(100, 5);
+    for (let id = 1; id <= 23; id++) store.add(id, id % 3 === 0 ? 'm2' : 'm1');
+    await feed.start();
+    const all = feed.subscribe(admin, { after: '4' });
+    const m1 = feed.subscribe(admin, { after: '0', merchantId: 'm1' });
+    // Live events are written while the replays are still running.
+    const writer = (async () => {
+      for (let id = 24; id <= 40; id++) {
+        const row = store.add(id, id % 3 === 0 ? 'm2' : 'm1');
+        bus.publishEvents([row]);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    })();
+    const got = await collect(all, 36);
+    await writer;
+    expect(got).toEqual(Array.from({ length: 36 }, (_, i) => String(i + 5)));
+    const gotM1 = await collect(m1, 27);
+    expect(gotM1).toEqual(store.rows.filter((r) => r.merchantId === 'm1').map((r) => r.id));
+  });
+
+  it('closes a subscriber whose queue passes the cap, and only that one', async () => {
+    const store = new MemoryStore();
+    const bus = new LocalEventBus();
+    const audit = new AuditService(store as unknown as AuditStore, () => {});
+    feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes: 4_000 });
+    await feed.start();
+    let overflowed = 0;
+    const slow = feed.subscribe(admin, {}, { overflow: () => (overflowed += 1) });
+    const fast = feed.subscribe(admin, {});
+    const received: string[] = [];
+    const reading = collect(fast, 100, received);
+    for (let id = 1; id <= 100; id++) {
+      bus.publishEvents([store.add(id)]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await reading).toHaveLength(100);
+    expect(overflowed).toBe(1);
+    expect(slow.queuedBytes).toBe(0);
+    expect(await slow.next()).toEqual({ done: true, value: undefined });
+    expect(feed.stats.subscribers).toBe(1);
+  });
+
+  it('ends a parked subscriber on return() and unregisters it', async () => {
+    const { feed } = await setup();
+    await feed.start();
+    const sub = feed.subscribe(admin, {});
+    const pending = sub.next();
+    expect(feed.stats.subscribers).toBe(1);
+    await sub.return();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(feed.stats.subscribers).toBe(0);
+  });
+});
