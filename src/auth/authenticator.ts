@@ -16,7 +16,7 @@ export type KeyCheck =
  * miss. A malformed key (shape or checksum) is refused without any lookup.
  */
 export class Authenticator {
-  private readonly inflight = new Map<string, Promise<KeyRecord | null>>();
+  private readonly inflight = new Map<string, { promise: Promise<KeyRecord | null>; token: number }>();
 
   constructor(
     private readonly db: Database,
@@ -27,17 +27,24 @@ export class Authenticator {
     if (!parseKey(presented)) return { status: 'MALFORMED' };
     const digest = digestKey(presented);
     const record = this.cache.get(digest) ?? (await this.load(digest));
-    // Found by digest already; the constant-time compare guards against a cache keyed wrongly.
-    if (!record || !sameDigest(record.digest, digest)) return { status: 'NOT_FOUND' };
-    if (record.status === 'REVOKED') return { status: 'REVOKED', record };
-    if (isExpired(record)) return { status: 'EXPIRED', record };
-    if (record.status === 'DISABLED') return { status: 'DISABLED', record };
-    return { status: 'VALID', record };
+    return statusOf(record, digest);
+  }
+
+  /**
+   * The answer when it needs no database read (a malformed key, or a key in the cache);
+   * null when only `check()` can tell.
+   */
+  checkCached(presented: string): KeyCheck | null {
+    if (!parseKey(presented)) return { status: 'MALFORMED' };
+    const digest = digestKey(presented);
+    const record = this.cache.get(digest);
+    return record ? statusOf(record, digest) : null;
   }
 
   private load(digest: string): Promise<KeyRecord | null> {
     const pending = this.inflight.get(digest);
-    if (pending) return pending;
+    // A read that started before the key last changed may return the old record: do not share it.
+    if (pending && !this.cache.invalidatedSince(digest, pending.token)) return pending.promise;
     const token = this.cache.begin();
     const promise = this.db
       .fork()
@@ -48,8 +55,19 @@ export class Authenticator {
         this.cache.fill(digest, record, token);
         return record;
       })
-      .finally(() => this.inflight.delete(digest));
-    this.inflight.set(digest, promise);
+      .finally(() => {
+        if (this.inflight.get(digest)?.promise === promise) this.inflight.delete(digest);
+      });
+    this.inflight.set(digest, { promise, token });
     return promise;
   }
+}
+
+function statusOf(record: KeyRecord | null | undefined, digest: string): KeyCheck {
+  // Found by digest already; the constant-time compare guards against a cache keyed wrongly.
+  if (!record || !sameDigest(record.digest, digest)) return { status: 'NOT_FOUND' };
+  if (record.status === 'REVOKED') return { status: 'REVOKED', record };
+  if (isExpired(record)) return { status: 'EXPIRED', record };
+  if (record.status === 'DISABLED') return { status: 'DISABLED', record };
+  return { status: 'VALID', record };
 }

@@ -8,6 +8,9 @@ import type { Ledger } from '../audit/ledger.js';
 import type { Database } from '../db/orm.js';
 import type { KeysService } from '../keys/keys.service.js';
 import type { ScopeCatalogue } from '../keys/scopes.js';
+import type { VerifyService } from '../keys/verify.service.js';
+import type { Limiter } from '../throttle/limiter.js';
+import type { Throttle } from '../throttle/throttle.js';
 
 /** Limit figures of the key (or client address) that made the request. */
 export interface RateLimitFigures {
@@ -24,6 +27,11 @@ export interface Services {
   ledger: Ledger;
   bus: EventBus;
   authenticator: Authenticator;
+  /** The rate limiter (in-process, or shared through Redis). */
+  limiter: Limiter;
+  /** Per-key and per-address limits on top of the limiter; records refusals. */
+  throttle: Throttle;
+  verify: VerifyService;
   audit: AuditService;
   feed: AuditFeed;
 }

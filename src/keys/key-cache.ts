@@ -27,9 +27,14 @@ export class KeyCache {
   }
 
   fill(digest: string, record: KeyRecord, token: number): void {
-    const invalidated = this.invalidatedAt.get(digest);
-    if (invalidated !== undefined && invalidated > token) return;
+    if (this.invalidatedSince(digest, token)) return;
     this.lru.set(digest, record);
+  }
+
+  /** Whether the digest was invalidated after `token` was taken (a read begun then may be stale). */
+  invalidatedSince(digest: string, token: number): boolean {
+    const invalidated = this.invalidatedAt.get(digest);
+    return invalidated !== undefined && invalidated > token;
   }
 
   invalidate(digest: string): void {

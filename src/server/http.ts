@@ -3,12 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import type { Config } from '../config.js';
-import { BadRequestError, formatError, httpStatusOf, PayloadTooLargeError, UnauthenticatedError } from '../errors.js';
+import { BadRequestError, formatError, httpStatusOf, PayloadTooLargeError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
-import { principalOf, type Principal } from '../auth/principal.js';
 import { requestScope } from './apollo.js';
-import { credentialFromHeaders } from './credentials.js';
+import { admit, figuresOf } from './admission.js';
 
 export interface HttpDeps {
   config: Config;
@@ -87,29 +86,19 @@ function parseBody(req: IncomingMessage, text: string, batch: boolean): unknown 
 export function createHttpHandler(deps: HttpDeps) {
   const { config, logger, apollo, services } = deps;
 
-  async function authenticate(req: IncomingMessage, requestId: string, ip: string): Promise<Principal | null> {
-    const credential = credentialFromHeaders(req.headers);
-    if (credential === null) return null;
-    const check = credential === undefined ? ({ status: 'MALFORMED' } as const) : await services.authenticator.check(credential);
-    if (check.status === 'VALID') return principalOf(check.record);
-    const record = 'record' in check ? check.record : null;
-    services.ledger.append({
-      type: 'AUTH_FAILED',
-      merchantId: record?.merchantId ?? null,
-      keyId: record?.id ?? null,
-      requestId,
-      ip,
-      reason: check.status,
-    });
-    throw new UnauthenticatedError();
-  }
-
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string, ip: string, log: Record<string, unknown>) {
     const text = req.method === 'POST' ? await readBody(req, config.maxBodyBytes) : '';
-    const principal = await authenticate(req, requestId, ip);
+    const { principal, rateLimit } = await admit(services, req.headers, res, requestId, ip);
     if (principal) Object.assign(log, { keyId: principal.keyId, merchantId: principal.merchantId });
     const body = parseBody(req, text, config.batchRequests);
-    const context: GraphQLContext = { requestId, ip, principal, services, state: { operationName: null }, rateLimit: null };
+    const context: GraphQLContext = {
+      requestId,
+      ip,
+      principal,
+      services,
+      state: { operationName: null },
+      rateLimit: principal ? figuresOf(rateLimit) : null,
+    };
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -165,7 +154,9 @@ export function createHttpHandler(deps: HttpDeps) {
         if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
           const database = await services.db.ping();
           const pubsub = services.bus.healthy();
-          return sendJson(res, database ? 200 : 503, { status: database ? 'ready' : 'unavailable', database, pubsub });
+          // A limiter outage is served by the fail-open policy, so it is reported but does not fail readiness.
+          const limiter = services.limiter.healthy();
+          return sendJson(res, database ? 200 : 503, { status: database ? 'ready' : 'unavailable', database, pubsub, limiter });
         }
         if (path === '/graphql' || path === '/graphql/') {
           return await graphql(req, res, requestId, ip, log);

@@ -44,6 +44,9 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     DATABASE_URL: `sqlite:${dbFile}`,
     LOG_LEVEL: 'info',
     LEDGER_FLUSH_MS: '10',
+    // Generous limits unless a test asks for tight ones (the throttling suites do).
+    RATE_LIMIT: '100000',
+    IP_RATE_LIMIT: '1000000',
     ...options.env,
   });
   const app = await start(config, {

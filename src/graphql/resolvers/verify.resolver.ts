@@ -1,0 +1,25 @@
+import { Arg, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { actorOf, type GraphQLContext } from '../context.js';
+import { ApiKey } from '../types/api-key.type.js';
+import { KeyVerification } from '../types/verification.type.js';
+
+@Resolver(() => KeyVerification)
+export class VerifyResolver {
+  @Authorized('keys:verify')
+  @Query(() => KeyVerification, {
+    description: "Whether a presented key is good for the required scopes; applies and counts the verified key's own limit.",
+  })
+  verifyKey(
+    @Arg('key', () => String) key: string,
+    @Arg('requiredScopes', () => [String], { nullable: true }) requiredScopes: string[] | null,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return ctx.services.verify.verify(actorOf(ctx), key, requiredScopes);
+  }
+
+  // A database read: only made when the client selects `key`, so the usual verification stays on the cache.
+  @FieldResolver(() => ApiKey, { nullable: true })
+  key(@Root() verification: KeyVerification, @Ctx() ctx: GraphQLContext) {
+    return verification.keyId ? ctx.services.keys.get(actorOf(ctx), verification.keyId) : null;
+  }
+}

@@ -1,0 +1,102 @@
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Actor } from '../auth/principal.js';
+import type { NewAuditEvent } from '../audit/event-types.js';
+import type { Ledger } from '../audit/ledger.js';
+import { BadUserInputError } from '../errors.js';
+import type { LimitResult } from '../throttle/limiter.js';
+import type { Throttle } from '../throttle/throttle.js';
+import { grants, type ScopeCatalogue } from './scopes.js';
+import { scopeProblems } from './validation.js';
+
+export type VerificationCode =
+  | 'VALID'
+  | 'NOT_FOUND'
+  | 'MALFORMED'
+  | 'DISABLED'
+  | 'REVOKED'
+  | 'EXPIRED'
+  | 'INSUFFICIENT_SCOPE'
+  | 'RATE_LIMITED';
+
+/** The answer to "is this key good for these scopes right now?". A value, never an exception. */
+export interface Verification {
+  valid: boolean;
+  code: VerificationCode;
+  /** The verified key; null when it is unknown to the caller (not found, another merchant's) or malformed. */
+  keyId: string | null;
+  /** The verified key's own limit figures, after this verification counted; null when none was counted. */
+  rateLimit: LimitResult | null;
+}
+
+/** More required scopes than any real check needs: refused as input. */
+const MAX_REQUIRED_SCOPES = 50;
+
+/**
+ * verifyKey for the merchants' own services: the hottest path of the service. A key seen
+ * recently is answered from the key cache with no database read; the verified key's own
+ * limit is applied and counted, and the outcome leaves an event for the verified key.
+ * It knows nothing of GraphQL or HTTP.
+ */
+export class VerifyService {
+  constructor(
+    private readonly authenticator: Authenticator,
+    private readonly throttle: Throttle,
+    private readonly ledger: Ledger,
+    private readonly catalogue: ScopeCatalogue,
+  ) {}
+
+  async verify(actor: Actor, presented: string, requiredScopes?: readonly string[] | null): Promise<Verification> {
+    const scopes = requiredScopes ?? [];
+    const problems = scopes.length > MAX_REQUIRED_SCOPES ? [`requiredScopes may list at most ${MAX_REQUIRED_SCOPES} scopes.`] : scopeProblems(scopes, this.catalogue);
+    if (problems.length > 0) throw new BadUserInputError(problems);
+
+    const check = await this.authenticator.check(presented);
+    if (check.status === 'MALFORMED' || check.status === 'NOT_FOUND') return this.unknown(actor, check.status);
+    const key = check.record;
+    const caller = actor.principal;
+    // Another merchant's key answers exactly like a missing one, so existence does not leak.
+    if (caller && !caller.admin && key.merchantId !== caller.merchantId) return this.unknown(actor, 'NOT_FOUND');
+
+    const about = { merchantId: key.merchantId, keyId: key.id };
+    if (check.status !== 'VALID') {
+      this.record(actor, { type: 'AUTH_FAILED', ...about, reason: check.status });
+      return { valid: false, code: check.status, keyId: key.id, rateLimit: null };
+    }
+    const rateLimit = await this.throttle.key(key, {
+      requestId: actor.requestId,
+      ip: actor.ip,
+      operationName: actor.operationName,
+      actorKeyId: caller?.keyId ?? null,
+      metadata: this.via(actor),
+    });
+    if (!rateLimit.allowed) return { valid: false, code: 'RATE_LIMITED', keyId: key.id, rateLimit };
+    const missing = scopes.filter((scope) => !grants(key.scopes, scope));
+    if (missing.length > 0) {
+      this.record(actor, { type: 'ACCESS_DENIED', ...about, reason: 'missing scope', metadata: { scopes: missing } });
+      return { valid: false, code: 'INSUFFICIENT_SCOPE', keyId: key.id, rateLimit };
+    }
+    this.record(actor, { type: 'KEY_USED', ...about });
+    return { valid: true, code: 'VALID', keyId: key.id, rateLimit };
+  }
+
+  /** Not found or malformed: recorded for the caller's merchant, with no key to name. */
+  private unknown(actor: Actor, code: 'MALFORMED' | 'NOT_FOUND'): Verification {
+    this.record(actor, { type: 'AUTH_FAILED', merchantId: actor.principal?.merchantId ?? null, keyId: null, reason: code });
+    return { valid: false, code, keyId: null, rateLimit: null };
+  }
+
+  private via(actor: Actor): Record<string, unknown> {
+    return { via: 'verifyKey', verifiedBy: actor.principal?.keyId ?? null };
+  }
+
+  private record(actor: Actor, event: NewAuditEvent): void {
+    this.ledger.append({
+      actorKeyId: actor.principal?.keyId ?? null,
+      requestId: actor.requestId ?? null,
+      ip: actor.ip ?? null,
+      operationName: actor.operationName ?? null,
+      ...event,
+      metadata: { ...this.via(actor), ...event.metadata },
+    });
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Where a caller stands against a fixed-window limit. A refusal is a value
+ * (`allowed: false` with `retryAfterMs`), never an exception.
+ */
+export interface LimitResult {
+  allowed: boolean;
+  limit: number;
+  /** Requests left in the current window after this one (never negative). */
+  remaining: number;
+  /** When the current window ends and the full limit is available again. */
+  resetAt: Date;
+  /** 0 when allowed; otherwise how long until the window ends. */
+  retryAfterMs: number;
+  /** True when the shared store could not be asked and the fail-open/closed policy decided. */
+  degraded?: boolean;
+}
+
+export interface TakeOptions {
+  /** What to answer while the shared store cannot be reached (local limiters never fail). */
+  failOpen?: boolean;
+}
+
+/**
+ * Counts requests against `limit` per `windowSeconds` for a key (an API key id or a client
+ * address). A window starts with the first request after the previous one ended.
+ * The limiter state of one key is separate for each (limit, window) pair, so a changed
+ * limit starts a fresh count rather than reusing an old reservoir.
+ */
+export interface Limiter {
+  readonly kind: 'local' | 'redis';
+  /** Counts one request and says whether it is allowed. */
+  take(key: string, limit: number, windowSeconds: number, options?: TakeOptions): Promise<LimitResult>;
+  /** Says whether a request would be allowed now, without counting one. */
+  peek(key: string, limit: number, windowSeconds: number, options?: TakeOptions): Promise<LimitResult>;
+  /** False while a shared store cannot be reached (for /readyz). */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** Builds a result from the reservoir left after a take (negative when over the limit). */
+export function resultOf(left: number, limit: number, resetAtMs: number, now = Date.now()): LimitResult {
+  const allowed = left >= 0;
+  return {
+    allowed,
+    limit,
+    remaining: Math.max(0, Math.min(limit, left)),
+    resetAt: new Date(resetAtMs),
+    retryAfterMs: allowed ? 0 : Math.max(1, resetAtMs - now),
+  };
+}
+
+/** Builds a result from the reservoir as it stands, for `peek`: allowed while one is left. */
+export function peekOf(reservoir: number, limit: number, resetAtMs: number, now = Date.now()): LimitResult {
+  return { ...resultOf(reservoir - 1, limit, resetAtMs, now), remaining: Math.max(0, Math.min(limit, reservoir)) };
+}
+
+/** The answer while the shared store is unreachable: the configured policy decides. */
+export function degradedResult(limit: number, windowMs: number, failOpen: boolean, now = Date.now()): LimitResult {
+  return {
+    allowed: failOpen,
+    limit,
+    remaining: failOpen ? limit : 0,
+    resetAt: new Date(now + windowMs),
+    // A closed door during an outage: ask again soon rather than after a whole window.
+    retryAfterMs: failOpen ? 0 : Math.min(windowMs, 5_000),
+    degraded: true,
+  };
+}

@@ -1,0 +1,121 @@
+import Bottleneck from 'bottleneck';
+import { peekOf, resultOf, type LimitResult, type Limiter } from './limiter.js';
+
+interface Policy {
+  id: string;
+  group: Bottleneck.Group;
+  limit: number;
+  windowMs: number;
+  /** Window start per key, in insertion order, which is start order: the sweep reads from the head. */
+  starts: Map<string, number>;
+}
+
+/** Stops a Group's own cleanup timer, which Bottleneck offers no public way to stop. */
+export function stopGroupTimer(group: Bottleneck.Group): void {
+  clearInterval((group as unknown as { interval?: NodeJS.Timeout }).interval);
+}
+
+/**
+ * In-process limiter: one `Bottleneck.Group` per (limit, window) pair, one limiter per key
+ * whose reservoir holds the requests left in the key's current window.
+ *
+ * - Refuse, never queue: a take is `incrementReservoir(-1)`, atomic and answered at once
+ *   (`schedule()` would serialise every decision of a hot key behind the previous one).
+ * - No per-key timers: the limiters carry no reservoir-refresh settings, so Bottleneck starts
+ *   no heartbeat for them. A window rolls at the first take after it ended, exactly, by
+ *   replacing the key's limiter with a fresh one (full reservoir); a refused take is never
+ *   undone, since the next window starts from a full reservoir anyway.
+ * - Idle limiters expire: the Group's `timeout` is the window length, measured from the
+ *   limiter's creation, which is its window's start, so the Group only drops limiters whose
+ *   window is over. Bottleneck's own sweep visits one limiter per timer tick (about 850 a
+ *   second), so a sweep here also drops ended windows from the head of the start-ordered map.
+ */
+export class LocalLimiter implements Limiter {
+  readonly kind = 'local' as const;
+  private readonly policies = new Map<string, Policy>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(sweepIntervalMs = 1_000) {
+    this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  async take(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {
+    const now = Date.now();
+    const policy = this.policy(limit, windowSeconds);
+    let start = policy.starts.get(key);
+    if (start === undefined || now >= start + policy.windowMs) {
+      if (start !== undefined) {
+        policy.starts.delete(key);
+        // Removes the instance synchronously for the in-process store, so key() below makes a fresh one.
+        void policy.group.deleteKey(key);
+      }
+      start = now;
+      policy.starts.set(key, start);
+    }
+    const left = await policy.group.key(key).incrementReservoir(-1);
+    return resultOf(left, limit, start + policy.windowMs);
+  }
+
+  async peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {
+    const now = Date.now();
+    const windowMs = windowSeconds * 1000;
+    const policy = this.policies.get(policyId(limit, windowSeconds));
+    const start = policy?.starts.get(key);
+    if (!policy || start === undefined || now >= start + windowMs) return peekOf(limit, limit, now + windowMs, now);
+    const reservoir = await policy.group.key(key).currentReservoir();
+    return peekOf(reservoir ?? limit, limit, start + windowMs);
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
+  /** Live limiters (for tests and metrics). */
+  get size(): number {
+    let size = 0;
+    for (const policy of this.policies.values()) size += policy.starts.size;
+    return size;
+  }
+
+  /** Drops every limiter whose window has ended, and groups left empty. */
+  sweep(now = Date.now()): void {
+    for (const [id, policy] of this.policies) {
+      for (const [key, start] of policy.starts) {
+        if (start + policy.windowMs > now) break;
+        policy.starts.delete(key);
+        void policy.group.deleteKey(key);
+      }
+      if (policy.starts.size === 0) {
+        stopGroupTimer(policy.group);
+        this.policies.delete(id);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const policy of this.policies.values()) {
+      stopGroupTimer(policy.group);
+      await Promise.all(policy.group.keys().map((key) => policy.group.deleteKey(key)));
+    }
+    this.policies.clear();
+  }
+
+  private policy(limit: number, windowSeconds: number): Policy {
+    const id = policyId(limit, windowSeconds);
+    let policy = this.policies.get(id);
+    if (!policy) {
+      const windowMs = windowSeconds * 1000;
+      const group = new Bottleneck.Group({ id, reservoir: limit, timeout: windowMs });
+      policy = { id, group, limit, windowMs, starts: new Map() };
+      this.policies.set(id, policy);
+    }
+    return policy;
+  }
+}
+
+/** The limiter id names the limit and the window, so a changed limit never reuses an old reservoir. */
+export function policyId(limit: number, windowSeconds: number): string {
+  return `rl:${limit}:${windowSeconds}`;
+}

@@ -1,0 +1,173 @@
+import Bottleneck from 'bottleneck';
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../logger.js';
+import { degradedResult, peekOf, resultOf, type LimitResult, type Limiter, type TakeOptions } from './limiter.js';
+import { policyId, stopGroupTimer } from './local-limiter.js';
+
+export interface RedisLimiterOptions {
+  url: string;
+  /** Deployment namespace (REDIS_PREFIX): instances with the same prefix share their counts. */
+  prefix: string;
+  logger?: Logger;
+  /** Longest a take may wait for Redis before the fail-open/closed policy answers. */
+  timeoutMs?: number;
+}
+
+interface Policy {
+  groupId: string;
+  group: Bottleneck.Group;
+  limit: number;
+  windowMs: number;
+}
+
+// Redis refreshes windows itself inside each script call; the heartbeat only keeps the
+// client registered, so it may be slow (one timer per live key, once a minute).
+const HEARTBEAT_MS = 60_000;
+/** After a failed call, answer by policy for this long instead of piling up timeouts. */
+const BACKOFF_MS = 1_000;
+
+/**
+ * Shared limiter on Bottleneck's `ioredis` datastore: every instance with the same prefix
+ * counts against the same reservoir. One Group per (limit, window) pair, all on one Redis
+ * connection pair; reservoir-refresh settings give the fixed window, which Redis applies
+ * lazily and exactly at the first call after a window ended. Keys expire in Redis a window
+ * after their last use (the Group's `timeout`), and the Group then drops its local limiter.
+ */
+export class RedisLimiter implements Limiter {
+  readonly kind = 'redis' as const;
+  private readonly client: Redis;
+  private readonly connection: Bottleneck.IORedisConnection;
+  private readonly policies = new Map<string, Policy>();
+  /** Known window starts, so resetAt costs a Redis read once per key and window. */
+  private readonly starts = new LRUCache<string, number>({ max: 100_000 });
+  private readonly timeoutMs: number;
+  private failingUntil = 0;
+  private closed = false;
+
+  constructor(private readonly options: RedisLimiterOptions) {
+    this.timeoutMs = options.timeoutMs ?? 500;
+    this.client = new Redis(options.url, {
+      // Fail at once while disconnected instead of queueing: the fail-open/closed policy answers.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: this.timeoutMs,
+      connectTimeout: 2_000,
+    });
+    let reported = false;
+    this.client.on('error', (error: Error) => {
+      if (!reported) options.logger?.warn({ err: error }, 'rate limiter cannot reach Redis');
+      reported = true;
+    });
+    this.client.on('ready', () => {
+      if (reported) options.logger?.info('rate limiter reached Redis again');
+      reported = false;
+    });
+    this.connection = new Bottleneck.IORedisConnection({ client: this.client, Redis });
+    this.connection.on('error', () => {
+      // Already reported through the client's own error event.
+    });
+  }
+
+  async take(key: string, limit: number, windowSeconds: number, options: TakeOptions = {}): Promise<LimitResult> {
+    return this.guarded(limit, windowSeconds, options, () => this.takeShared(key, limit, windowSeconds));
+  }
+
+  async peek(key: string, limit: number, windowSeconds: number, options: TakeOptions = {}): Promise<LimitResult> {
+    return this.guarded(limit, windowSeconds, options, async () => {
+      const policy = this.policy(limit, windowSeconds);
+      const [reservoir, last] = await this.client.hmget(settingsKey(policy, key), 'reservoir', 'lastReservoirRefresh');
+      const now = Date.now();
+      const start = Number(last);
+      // No state yet, or a window that ended and will be refreshed by the next take: full.
+      if (reservoir === null || !start || now >= start + policy.windowMs) return peekOf(limit, limit, now + policy.windowMs, now);
+      return peekOf(Number(reservoir), limit, start + policy.windowMs, now);
+    });
+  }
+
+  healthy(): boolean {
+    return !this.closed && this.client.status === 'ready' && Date.now() >= this.failingUntil;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const policy of this.policies.values()) stopGroupTimer(policy.group);
+    this.policies.clear();
+    const ready = this.client.status === 'ready';
+    await this.connection.disconnect(ready).catch(() => this.connection.disconnect(false));
+  }
+
+  private async guarded(limit: number, windowSeconds: number, options: TakeOptions, work: () => Promise<LimitResult>): Promise<LimitResult> {
+    const windowMs = windowSeconds * 1000;
+    const failOpen = options.failOpen ?? true;
+    if (!this.healthy()) return degradedResult(limit, windowMs, failOpen);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        work(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('rate limiter timed out')), this.timeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      this.failingUntil = Date.now() + BACKOFF_MS;
+      this.options.logger?.warn({ err: error }, 'rate limiter call failed; answering by the fail-open policy');
+      return degradedResult(limit, windowMs, failOpen);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async takeShared(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {
+    const policy = this.policy(limit, windowSeconds);
+    const limiter = policy.group.key(key);
+    let left = await limiter.incrementReservoir(-1);
+    // increment_reservoir.lua decrements before it refreshes an ended window, so a take that
+    // lands on the refresh is swallowed by it and the reservoir reads full: take again.
+    if (left >= limit) left = await limiter.incrementReservoir(-1);
+    const start = await this.windowStart(policy, key);
+    return resultOf(left, limit, start + policy.windowMs);
+  }
+
+  private async windowStart(policy: Policy, key: string): Promise<number> {
+    const cacheKey = `${policy.groupId}-${key}`;
+    const now = Date.now();
+    const known = this.starts.get(cacheKey);
+    // A window is only ever refreshed after it ended, so a known start holds until then.
+    if (known !== undefined && now < known + policy.windowMs) return known;
+    const last = Number(await this.client.hget(settingsKey(policy, key), 'lastReservoirRefresh'));
+    const start = last > 0 && now < last + policy.windowMs ? last : now;
+    this.starts.set(cacheKey, start);
+    return start;
+  }
+
+  private policy(limit: number, windowSeconds: number): Policy {
+    const groupId = `${this.options.prefix}${policyId(limit, windowSeconds)}`;
+    let policy = this.policies.get(groupId);
+    if (!policy) {
+      const windowMs = windowSeconds * 1000;
+      const group = new Bottleneck.Group({
+        id: groupId,
+        datastore: 'ioredis',
+        connection: this.connection,
+        reservoir: limit,
+        reservoirRefreshAmount: limit,
+        reservoirRefreshInterval: windowMs,
+        timeout: windowMs,
+        heartbeatInterval: HEARTBEAT_MS,
+        clientTimeout: 3 * HEARTBEAT_MS,
+      } as Bottleneck.ConstructorOptions);
+      group.on('error', () => {
+        // A failed call is answered by policy in guarded(); Bottleneck's own retries are noise here.
+      });
+      policy = { groupId, group, limit, windowMs };
+      this.policies.set(groupId, policy);
+    }
+    return policy;
+  }
+}
+
+/** Bottleneck's settings hash of one key's limiter (layout of bottleneck 2.19's Redis scripts). */
+function settingsKey(policy: Policy, key: string): string {
+  return `b_${policy.groupId}-${key}_settings`;
+}
