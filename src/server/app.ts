@@ -14,6 +14,8 @@ import type { Services } from '../graphql/context.js';
 import { createSchema } from '../graphql/schema.js';
 import { KeyCache } from '../keys/key-cache.js';
 import { KeysService } from '../keys/keys.service.js';
+import { VerifyService } from '../keys/verify.service.js';
+import { createLimiter, Throttle } from '../throttle/throttle.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
 import { createLogger, type Logger } from '../logger.js';
 import { consoleRoute } from '../console/console.route.js';
@@ -71,7 +73,17 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const feed = new AuditFeed(store, audit, bus, logger, { maxQueuedBytes: config.wsMaxBufferedBytes });
     await feed.start();
     disposers.push(() => feed.stop());
-    const services: Services = { db, keys, catalogue, ledger, bus, authenticator: new Authenticator(db, cache), audit, feed };
+    const authenticator = new Authenticator(db, cache);
+    const limiter = createLimiter(config, logger);
+    disposers.push(() => limiter.close());
+    const throttle = new Throttle(limiter, ledger, {
+      ipLimit: config.ipRateLimit,
+      ipWindowSeconds: config.ipRateWindowSeconds,
+      failOpenForKeys: config.limiterFailOpenForKeys,
+      failOpenForAnonymous: config.limiterFailOpenForAnonymous,
+    });
+    const verify = new VerifyService(authenticator, throttle, ledger, catalogue);
+    const services: Services = { db, keys, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
 
     const adminKey = await keys.ensureAdminKey();
     if (adminKey) {
