@@ -109,14 +109,25 @@ async function loadUsage() {
   for (const edge of data.auditEvents.edges) countUse(edge.node);
 }
 
+const LIFECYCLE = new Set(['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED', 'KEY_REVOKED', 'KEY_ROTATED', 'KEY_EXPIRED']);
 let refresh = null;
+let redraw = null;
 function onEvent(event) {
   state.lastId = event.id;
   countUse(event);
   renderEvent(event);
-  // Lifecycle changes and usage counters: refresh the table, at most a few times a second.
-  clearTimeout(refresh);
-  refresh = setTimeout(() => loadKeys().catch((error) => setStatus(error.message, true)), 300);
+  const key = state.keys.get(event.keyId);
+  if (event.type === 'KEY_USED' && key) {
+    // Usage is updated in place: reloading on every use would itself be a use, forever.
+    key.usageCount += 1;
+    key.lastUsedAt = event.occurredAt;
+    clearTimeout(redraw);
+    redraw = setTimeout(renderKeys, 200);
+  }
+  if (LIFECYCLE.has(event.type)) {
+    clearTimeout(refresh);
+    refresh = setTimeout(() => loadKeys().catch((error) => setStatus(error.message, true)), 300);
+  }
 }
 
 function subscribe() {
