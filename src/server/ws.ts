@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { formatError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
+import { countSubscribe } from './admission.js';
 import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
 import { SocketRegistry } from './ws-sockets.js';
@@ -17,6 +18,8 @@ import { SocketRegistry } from './ws-sockets.js';
 export const CloseCode = {
   Unauthorized: 4401,
   Forbidden: 4403,
+  /** The client address has used up its failed attempts: no key is looked up until its window ends. */
+  TooManyRequests: 4429,
   SlowConsumer: 4008,
   GoingAway: 1001,
 } as const;
@@ -28,6 +31,8 @@ export type WsExtra = {
   ip?: string;
   /** The socket's flow control, shared by every subscription on it. */
   sink?: FeedSink;
+  /** Request ids given to operations in onSubscribe, picked up by their context. */
+  requestIds?: Map<string, string>;
 };
 
 export interface WsHandles {
@@ -75,8 +80,17 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const extra = ctx.extra as WsExtra;
         const params = ctx.connectionParams ?? {};
         const credential = credentialFrom(params.authorization ?? params.Authorization, params.apiKey ?? params['x-api-key']);
-        extra.ip = clientIp(extra.request, config.trustProxy);
-        let check = typeof credential === 'string' ? await services.authenticator.check(credential) : null;
+        const ip = (extra.ip = clientIp(extra.request, config.trustProxy));
+        const request = { ip, metadata: { transport: 'websocket' } };
+        // As over HTTP: a key not in the cache is only looked up while the address has failures left.
+        let check = typeof credential === 'string' ? services.authenticator.checkCached(credential) : null;
+        if (check === null && typeof credential === 'string') {
+          if (!(await services.throttle.addressOpen(ip, request)).allowed) {
+            extra.socket.close(CloseCode.TooManyRequests, 'Too many requests');
+            return false;
+          }
+          check = await services.authenticator.check(credential);
+        }
         if (check?.status === 'VALID') {
           sockets.track(extra.socket, check.record);
           // Checked again once tracked: a revocation that landed during the first check has
@@ -84,12 +98,13 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           check = await services.authenticator.check(credential as string);
         }
         if (!check || check.status !== 'VALID') {
+          await services.throttle.address(ip, request);
           const record = check && 'record' in check ? check.record : null;
           services.ledger.append({
             type: 'AUTH_FAILED',
             merchantId: record?.merchantId ?? null,
             keyId: record?.id ?? null,
-            ip: extra.ip,
+            ip,
             reason: check?.status ?? (credential === null ? 'MISSING' : 'MALFORMED'),
             metadata: { transport: 'websocket' },
           });
@@ -97,14 +112,30 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           return false;
         }
         extra.principal = principalOf(check.record);
+        extra.requestIds = new Map();
         const socket = extra.socket;
         extra.sink = { pendingBytes: () => socket.bufferedAmount, overflow: () => slowConsumer(socket) };
         return true;
       },
+      onSubscribe: async (ctx, id, payload) => {
+        // Each subscribe counts one against the key's limit; over it, the operation gets RATE_LIMITED.
+        const extra = ctx.extra as WsExtra;
+        if (!extra.principal) return;
+        const requestId = randomUUID();
+        extra.requestIds?.set(id, requestId);
+        const refusal = await countSubscribe(services, extra.principal, { requestId, ip: extra.ip, operationName: payload.operationName ?? null });
+        if (refusal) {
+          extra.requestIds?.delete(id);
+          (refusal.extensions as Record<string, unknown>).requestId = requestId;
+          return [refusal];
+        }
+      },
       context: (ctx, id, payload): GraphQLContext => {
         const extra = ctx.extra as WsExtra;
+        const requestId = extra.requestIds?.get(id) ?? randomUUID();
+        extra.requestIds?.delete(id);
         return {
-          requestId: randomUUID(),
+          requestId,
           ip: extra.ip ?? null,
           principal: extra.principal ?? null,
           services,
@@ -136,7 +167,12 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         if (!result.errors) return;
         return { ...result, errors: format(result.errors, (args.contextValue as GraphQLContext | undefined)?.requestId) };
       },
-      onError: (ctx, id, payload, errors) => format(errors, undefined),
+      onError: (ctx, id, payload, errors) => {
+        const extra = ctx.extra as WsExtra;
+        const requestId = extra.requestIds?.get(id) ?? errors.map((error) => error.extensions?.requestId).find((value) => typeof value === 'string');
+        extra.requestIds?.delete(id);
+        return format(errors, requestId as string | undefined);
+      },
     },
     wss,
   );

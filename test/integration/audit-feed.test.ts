@@ -100,6 +100,23 @@ describe('audit feed subscription', () => {
     expect(codes).toEqual([4401, 4401, 4401, 4401, 4401]);
   });
 
+  it('counts each subscribe against the key: over the limit, RATE_LIMITED and a RATE_LIMITED event', async () => {
+    const key = await createKey(server, { merchantId: 'm_limited', scopes: ['audit:read'], rateLimit: { limit: 2, windowSeconds: 60 } });
+    const first = await subscribed(server, key.secret);
+    const second = await subscribed(server, key.secret);
+    const third = open(server, key.secret);
+    await waitFor(() => third.errors.length > 0);
+    expect(third.errors[0]!.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(third.errors[0]!.extensions!.retryAfter).toBeGreaterThan(0);
+    expect(typeof third.errors[0]!.extensions!.requestId).toBe('string');
+    expect(first.errors.concat(second.errors)).toEqual([]);
+    await server.app.services.ledger.flush();
+    const limited = await server.app.services.db.fork().find(AuditEventEntity, { type: 'RATE_LIMITED', keyId: key.id });
+    expect(limited).toHaveLength(1);
+    expect(limited[0]!.requestId).toBe(third.errors[0]!.extensions!.requestId);
+    expect(limited[0]!.metadata).toMatchObject({ transport: 'websocket' });
+  });
+
   it('resumes with no gap and no duplicate while events are written concurrently (20 subscribers)', async () => {
     const writer = await createKey(server, { merchantId: 'm_resume', scopes: ['keys:read', 'keys:write'], rateLimit: { limit: 100_000, windowSeconds: 60 } });
     // A backlog larger than one replay page, so catch-ups are paged while the loop writes.

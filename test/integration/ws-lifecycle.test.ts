@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
+import { generateKey } from '../../src/keys/key-material.js';
 import { FEED, openFeed, type FeedClient } from '../helpers/feed.js';
 import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -151,6 +152,25 @@ describe('websocket closes on expiry even when the sweeper is slow', () => {
     const second = await closedWithin(b, graceEnds);
     expect(second.code).toBe(4403);
     expect(second.ms).toBeLessThan(1_000);
+  });
+});
+
+describe('websocket credentials from one address', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { IP_RATE_LIMIT: '3' } });
+  });
+  afterAll(() => server?.stop());
+
+  it('stops looking keys up for an address that has used up its failures (4429), valid cached keys still pass', async () => {
+    const good = await createKey(server, { merchantId: 'm_guess', scopes: ['audit:read'] });
+    const ok = await subscribed(server, good.secret);
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) codes.push(await openFeed(server, generateKey('SECRET', 'TEST')).closed);
+    expect(codes).toEqual([4401, 4401, 4401, 4429]);
+    const again = await subscribed(server, good.secret);
+    expect(again.closeCode).toBeNull();
+    await Promise.all([ok.dispose(), again.dispose()]);
   });
 });
 
