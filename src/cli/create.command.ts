@@ -3,7 +3,6 @@ import { ScopeCatalogue } from '../keys/scopes.js';
 import { loadConfig } from '../config.js';
 import { badInput, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
-import { CLI_ACTOR, withLocalServices } from './local-services.js';
 import { choice, dateTime, list, parseOptions, rateLimit, required } from './options.js';
 
 const HELP = `Usage: keys create --merchant <mid> --name <name> --scopes <a,b> [options]
@@ -71,6 +70,8 @@ export const createCommand: Command = {
       const checked = validateCreateKey({ ...request, name: request.name || 'x' }, catalogue);
       throw badInput([...problems, ...(checked.ok ? [] : checked.problems.map(inFlagTerms))]);
     }
+    // Loaded only now: help and usage errors need no database driver.
+    const { CLI_ACTOR, withLocalServices } = await import('./local-services.js');
     const created = await withLocalServices(io.env, ({ keys }) => keys.create(CLI_ACTOR, request)).catch((error: unknown) => {
       const listed = (error as { extensions?: { code?: string; errors?: string[] } }).extensions;
       throw listed?.code === 'BAD_USER_INPUT' ? badInput((listed.errors ?? []).map(inFlagTerms)) : error;

@@ -4,7 +4,6 @@ import type { ApiKeyView } from '../keys/key-record.js';
 import { merchantIdProblem } from '../keys/validation.js';
 import { badInput, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
-import { CLI_ACTOR, withLocalServices } from './local-services.js';
 import { choice, parseOptions } from './options.js';
 import { shortDate, table } from './table.js';
 
@@ -56,6 +55,8 @@ export const listCommand: Command = {
     };
     if (problems.length > 0) throw badInput(problems);
 
+    // Loaded only now: help and usage errors need no database driver.
+    const { CLI_ACTOR, withLocalServices } = await import('./local-services.js');
     const keys = await withLocalServices(io.env, async ({ keys: service }) => {
       const all: ApiKeyView[] = [];
       let after: string | null = null;

@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnServer, type ChildServer } from '../helpers/child.js';
+
+const ADMIN_LINE = /^Admin key \(shown once\): sk_live_[0-9A-Za-z]{38}$/;
+
+async function viewer(server: ChildServer, key: string) {
+  const res = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: '{ viewer { merchantId admin } }' }),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** `npm start` as an operator meets it: the built service as a process, on a fresh SQLite file in a new folder. */
+describe('the service process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyring-smoke-'));
+  // a folder that does not exist yet: the service creates it
+  const env = { DATABASE_URL: `sqlite:${join(dir, 'data', 'keyring.db')}` };
+  const started: ChildServer[] = [];
+  afterAll(() => {
+    for (const server of started) if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the admin key once on a line of its own, serves, and exits 0 on SIGTERM; a second start prints none', async () => {
+    const first = await spawnServer(env);
+    started.push(first);
+    expect(first.adminKey).toMatch(/^sk_live_/);
+    const used = await viewer(first, first.adminKey!);
+    expect(used.status).toBe(200);
+    expect(used.body.data.viewer).toEqual({ merchantId: 'platform', admin: true });
+    expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(first.stdout.filter((line) => line.startsWith('Admin key'))).toHaveLength(1);
+    expect(first.stdout.filter((line) => ADMIN_LINE.test(line))).toHaveLength(1);
+    // every other stdout line is a JSON log line that never holds the key
+    for (const line of first.stdout.filter((l) => l && !ADMIN_LINE.test(l))) {
+      expect(() => JSON.parse(line), line).not.toThrow();
+      expect(line).not.toContain(first.adminKey!);
+    }
+
+    const second = await spawnServer(env);
+    started.push(second);
+    expect(second.adminKey).toBeNull();
+    expect((await viewer(second, first.adminKey!)).body.data.viewer.admin).toBe(true);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    expect(second.stdout.some((line) => line.includes('Admin key'))).toBe(false);
+    expect(second.stderr.join('')).toBe('');
+  });
+});
