@@ -21,6 +21,11 @@ export const REFUSED_CREDENTIALS: Partial<Record<Caller, string>> = {
 
 const FULL = ['keys:read', 'keys:write'];
 
+/** The key with its last character changed: well shaped, wrong checksum. */
+export function withBadChecksum(key: string): string {
+  return key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
+}
+
 /**
  * One key per caller: admin; a key of OWN with keys:read and keys:write; a key of OWN with
  * neither (keys:verify only); a full key of OTHER; and keys of OWN that are disabled, revoked
@@ -41,7 +46,6 @@ export async function makeCallers(server: TestServer): Promise<Record<Caller, st
   const expired = await createKey(server, { merchantId: OWN, name: 'expired', scopes: FULL });
   // Rotating with no grace period expires the old key at once.
   await mutate('mutation($id: ID!) { rotateKey(id: $id, expireOldAfterSeconds: 0) { key { id } } }', expired.id);
-  const last = own.secret.at(-1)!;
   return {
     admin: server.adminKey,
     own: own.secret,
@@ -50,7 +54,7 @@ export async function makeCallers(server: TestServer): Promise<Record<Caller, st
     disabled: disabled.secret,
     revoked: revoked.secret,
     expired: expired.secret,
-    malformed: own.secret.slice(0, -1) + (last === 'A' ? 'B' : 'A'),
+    malformed: withBadChecksum(own.secret),
     unknown: generateKey('SECRET', 'TEST'),
     none: null,
   };

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { createKey, startTestServer, type TestServer } from '../helpers/server.js';
+import { withBadChecksum } from '../helpers/tenancy.js';
 
 /**
  * `keys disable|enable|revoke` go through the running service's API, so its key cache drops
@@ -73,7 +74,7 @@ describe('CLI through the running service', () => {
     expect(missing).toMatchObject({ code: 1, stdout: '' });
     expect(missing.stderr).toContain('error (NOT_FOUND)');
 
-    const badKey = await runCli(['disable', 'key_x'], { ...env, KEYRING_API_KEY: `${server.adminKey.slice(0, -1)}0` });
+    const badKey = await runCli(['disable', 'key_x'], { ...env, KEYRING_API_KEY: withBadChecksum(server.adminKey) });
     expect(badKey.code).toBe(1);
     expect(badKey.stderr).toContain('error (UNAUTHENTICATED): Unauthenticated.');
 
