@@ -90,7 +90,6 @@ export function createHttpHandler(deps: HttpDeps) {
     const text = req.method === 'POST' ? await readBody(req, config.maxBodyBytes) : '';
     const { principal, rateLimit } = await admit(services, req.headers, res, requestId, ip);
     if (principal) Object.assign(log, { keyId: principal.keyId, merchantId: principal.merchantId });
-    const body = parseBody(req, text, config.batchRequests);
     const context: GraphQLContext = {
       requestId,
       ip,
@@ -99,6 +98,27 @@ export function createHttpHandler(deps: HttpDeps) {
       state: { operationName: null },
       rateLimit: principal ? figuresOf(rateLimit) : null,
     };
+    // Every authenticated request leaves KEY_USED, whatever its outcome (a body or document
+    // that never reaches execution included); batched, so it costs no write here.
+    const recordUse = () => {
+      if (!principal) return;
+      services.ledger.append({
+        type: 'KEY_USED',
+        merchantId: principal.merchantId,
+        keyId: principal.keyId,
+        actorKeyId: principal.keyId,
+        requestId,
+        ip,
+        operationName: context.state.operationName,
+      });
+    };
+    let body: unknown;
+    try {
+      body = parseBody(req, text, config.batchRequests);
+    } catch (error) {
+      recordUse();
+      throw error;
+    }
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -108,19 +128,8 @@ export function createHttpHandler(deps: HttpDeps) {
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.includes('?') ? url.slice(url.indexOf('?')) : '', body },
       context: async () => context,
     });
-    const operationName = context.state.operationName;
-    log.operationName = operationName;
-    if (principal && operationName !== null) {
-      services.ledger.append({
-        type: 'KEY_USED',
-        merchantId: principal.merchantId,
-        keyId: principal.keyId,
-        actorKeyId: principal.keyId,
-        requestId,
-        ip,
-        operationName,
-      });
-    }
+    log.operationName = context.state.operationName;
+    recordUse();
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
