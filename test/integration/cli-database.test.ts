@@ -67,6 +67,7 @@ describe('CLI on the database', () => {
 
   it.each([
     [['create', '--name', 'x', '--scopes', 'keys:read'], '--merchant is required.'],
+    [['create', '--merchant', 'acme', '--name', 'a<b', '--scopes', 'keys:read'], 'error (BAD_USER_INPUT): --name must not contain < or >.'],
     [['create', '--merchant', 'acme', '--name'], '--name needs a value.'],
     [['create', '--merchant', 'acme', '--name', 'x', '--scopes', 'a', '--rate-limit', 'lots'], '--rate-limit must be N/SECONDS'],
     [['create', '--merchant', 'acme', '--name', 'x', '--scopes', 'a', '--colour', 'red'], 'Unknown option --colour'],
