@@ -7,6 +7,8 @@ import { compareIds, parseEventId } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 import { FeedSubscription, type FeedSink } from './feed-subscription.js';
 
+const EVENT_ID = /^[1-9][0-9]{0,18}$/;
+
 export interface AuditFeedOptions {
   /** Cap on one subscriber's queued events (bytes, estimated from their JSON). */
   maxQueuedBytes: number;
@@ -121,6 +123,8 @@ export class AuditFeed {
       return;
     }
     if (this.reading || this.gap) return this.wake();
+    // A publication is only a hint: one that is not a well-formed run of ids is read from the store instead.
+    if (!events.every((event) => typeof event?.id === 'string' && EVENT_ID.test(event.id))) return this.wake();
     const fresh = events.filter((event) => compareIds(event.id, this.head) > 0).sort((a, b) => compareIds(a.id, b.id));
     if (fresh.length === 0) return;
     let expected = BigInt(this.head) + 1n;

@@ -20,8 +20,8 @@ const NO_PUBSUB = {
 };
 
 /** Builds the executable schema from the resolver classes. */
-export function createSchema(): Promise<GraphQLSchema> {
-  return buildSchema({
+export async function createSchema(): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
     resolvers: [...RESOLVERS],
     authChecker,
     authMode: 'error',
@@ -30,4 +30,10 @@ export function createSchema(): Promise<GraphQLSchema> {
     // Subscriptions bring their own iterators (the audit feed); type-graphql still wants a PubSub.
     pubSub: NO_PUBSUB,
   });
+  // A subscription field resolves each event to itself. Scope and tenancy are checked once, at
+  // subscribe (type-graphql wraps `subscribe` with the auth checker), and a key that stops being
+  // valid closes its socket; re-running the resolver middleware for every event and every
+  // subscriber cost about a tenth of the fan-out's CPU.
+  for (const field of Object.values(schema.getSubscriptionType()?.getFields() ?? {})) field.resolve = (event: unknown) => event;
+  return schema;
 }

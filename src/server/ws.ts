@@ -1,6 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { principalOf, type Principal } from '../auth/principal.js';
@@ -12,6 +12,8 @@ import type { Logger } from '../logger.js';
 import { countSubscribe } from './admission.js';
 import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
+import { armor } from './apollo.js';
+import { documentCache } from './ws-documents.js';
 import { SocketRegistry } from './ws-sockets.js';
 
 /** Close codes this service uses on top of graphql-ws's own. */
@@ -59,15 +61,21 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
   });
 
   const sockets = new SocketRegistry(services, logger);
+  const documents = documentCache({ maxTokens: config.maxTokens, rules: armor(config).validationRules ?? [] });
   const development = config.nodeEnv === 'development';
   const format = (errors: readonly GraphQLError[], requestId: string | undefined) =>
-    errors.map((error) =>
-      formatError(error.toJSON(), error, {
-        requestId,
-        development,
-        onInternal: (err) => logger.error({ err, requestId }, 'unexpected error'),
-      }),
-    );
+    errors.map((error) => {
+      let formatted = error.toJSON();
+      // graphql-js's own errors about the request (syntax, validation, variables) carry no code and
+      // no cause but another GraphQLError; tagged as Apollo tags them over HTTP, formatError gives
+      // them the same codes. Anything a resolver throws keeps its own code or is masked.
+      const cause = error.originalError;
+      if (!formatted.extensions?.code && (!cause || (cause instanceof GraphQLError && !cause.extensions?.code))) {
+        const code = error.message.startsWith('Syntax Error') ? 'GRAPHQL_PARSE_FAILED' : 'GRAPHQL_VALIDATION_FAILED';
+        formatted = { ...formatted, extensions: { ...formatted.extensions, code } };
+      }
+      return formatError(formatted, error, { requestId, development, onInternal: (err) => logger.error({ err, requestId }, 'unexpected error') });
+    });
   const slowConsumer = (socket: WebSocket) => {
     logger.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a websocket that does not read fast enough');
     socket.close(CloseCode.SlowConsumer, 'Slow consumer');
@@ -118,17 +126,25 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
-        // Each subscribe counts one against the key's limit; over it, the operation gets RATE_LIMITED.
         const extra = ctx.extra as WsExtra;
-        if (!extra.principal) return;
         const requestId = randomUUID();
         extra.requestIds?.set(id, requestId);
-        const refusal = await countSubscribe(services, extra.principal, { requestId, ip: extra.ip, operationName: payload.operationName ?? null });
-        if (refusal) {
-          extra.requestIds?.delete(id);
-          (refusal.extensions as Record<string, unknown>).requestId = requestId;
-          return [refusal];
+        // Each subscribe counts one against the key's limit; over it, the operation gets RATE_LIMITED.
+        if (extra.principal) {
+          const refusal = await countSubscribe(services, extra.principal, { requestId, ip: extra.ip, operationName: payload.operationName ?? null });
+          if (refusal) return [refusal];
         }
+        // Parsed and validated here rather than by graphql-ws, so that a bad document is answered
+        // with an error message (graphql-ws would close the socket on a syntax error).
+        let document: DocumentNode;
+        try {
+          document = documents.parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed.')];
+        }
+        const problems = documents.validate(schema, document);
+        if (problems.length > 0) return problems;
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx, id, payload): GraphQLContext => {
         const extra = ctx.extra as WsExtra;

@@ -29,6 +29,7 @@ export function openFeed(
   key: string | null,
   variables: Record<string, unknown> = {},
   connectionParams?: Record<string, unknown>,
+  query: string = FEED,
 ): FeedClient {
   let resolveClosed!: (code: number) => void;
   const closed = new Promise<number>((resolve) => (resolveClosed = resolve));
@@ -57,7 +58,7 @@ export function openFeed(
     },
   });
   feed.client.subscribe<{ auditEvents: FeedClient['events'][number] }>(
-    { query: FEED, variables },
+    { query, variables },
     {
       next: (result) => {
         if (result.data?.auditEvents) feed.events.push(result.data.auditEvents);

@@ -85,6 +85,22 @@ describe('audit feed subscription', () => {
     expect(denied).toHaveLength(1);
   });
 
+  it('answers bad documents and arguments with coded errors, on an open socket', async () => {
+    const cases: Array<[string, Record<string, unknown>, string]> = [
+      ['subscription { auditEvents { id', {}, 'BAD_REQUEST'],
+      ['subscription { auditEvents { nope } }', {}, 'BAD_REQUEST'],
+      ['subscription($a: String) { auditEvents(after: $a) { id } }', { a: 'abc' }, 'BAD_USER_INPUT'],
+      ['subscription($t: [AuditEventType!]) { auditEvents(types: $t) { id } }', { t: ['NOPE'] }, 'BAD_USER_INPUT'],
+    ];
+    for (const [query, variables, code] of cases) {
+      const feed = open(server, server.adminKey, variables, undefined, query);
+      await waitFor(() => feed.errors.length > 0);
+      expect(feed.errors[0]!.extensions, query).toMatchObject({ code });
+      expect(typeof feed.errors[0]!.extensions!.requestId).toBe('string');
+      expect([null, 1000]).toContain(feed.closeCode);
+    }
+  });
+
   it('closes with 4401 on missing, malformed, unknown or revoked credentials', async () => {
     const revoked = await createKey(server, { merchantId: 'm_4401', scopes: ['audit:read'] });
     await server.gql('mutation($id: ID!) { revokeKey(id: $id) { status } }', { id: revoked.id });
