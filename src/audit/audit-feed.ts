@@ -100,6 +100,7 @@ export class AuditFeed {
       selector,
       after,
       head: this.head,
+      currentHead: () => this.head,
       store: this.store,
       pageSize: Math.min(this.pageSize, 200),
       maxQueuedBytes: this.options.maxQueuedBytes,

@@ -16,6 +16,8 @@ export interface FeedSubscriptionOptions {
   after: string | null;
   /** The sequencer's head when the subscription was registered: ids above it arrive live. */
   head: string;
+  /** The sequencer's head now (to extend a replay whose live buffer had to be dropped). */
+  currentHead(): string;
   store: AuditStore;
   pageSize: number;
   maxQueuedBytes: number;
@@ -36,6 +38,12 @@ const DONE: Result = { done: true, value: undefined };
  * store: together the two halves hold each event exactly once, whatever is written while
  * the replay runs.
  *
+ * A long replay under heavy writes could fill the live buffer before the consumer gets to
+ * it. Then the buffer is dropped instead of the subscriber: the replay is extended to the
+ * sequencer's current head (everything above it is still offered live), so memory stays
+ * within the cap and a consumer that reads keeps up. Once live, overflowing the cap closes
+ * the subscriber as a slow consumer.
+ *
  * A manual iterator rather than an async generator: a generator parked on an `await`
  * cannot be returned from until it wakes, which would leak the subscription of a client
  * that leaves while the feed is quiet.
@@ -44,15 +52,20 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
   private readonly live: Array<{ event: AuditEventRecord; bytes: number }> = [];
   private liveBytes = 0;
   private replay: AuditEventRecord[] = [];
-  /** Where the replay has read up to; null once it has reached the head it started from. */
+  /** Where the replay has read up to; null once it has read everything up to `until`. */
   private replayCursor: string | null;
+  /** The last id the replay covers; everything above it is offered live. */
+  private until: string;
   private sent: string;
   private waiter: ((result: Result) => void) | null = null;
+  /** Times the live buffer was dropped and the replay extended instead. */
+  replayExtensions = 0;
   private closed = false;
 
   constructor(private readonly options: FeedSubscriptionOptions) {
     const { after, head } = options;
     this.replayCursor = after !== null && compareIds(after, head) < 0 ? after : null;
+    this.until = head;
     this.sent = after ?? head;
   }
 
@@ -73,6 +86,15 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
       }
       this.live.push({ event, bytes: sizes[i]! });
       this.liveBytes += sizes[i]!;
+      if (this.liveBytes > maxQueuedBytes && (this.replayCursor !== null || this.replay.length > 0)) {
+        // Still replaying: read the rest of this batch and what was dropped from the store instead.
+        this.replayCursor ??= this.replay.at(-1)!.id;
+        this.until = this.options.currentHead();
+        this.replayExtensions += 1;
+        this.live.length = 0;
+        this.liveBytes = 0;
+        return;
+      }
       if (this.liveBytes + (sink?.pendingBytes?.() ?? 0) > maxQueuedBytes) {
         this.close();
         sink?.overflow();
@@ -89,11 +111,15 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
         return { done: false, value: event };
       }
       if (this.replayCursor === null) break;
-      const { store, selector, head, pageSize } = this.options;
-      const rows = await store.range(selector, this.replayCursor, head, pageSize);
+      const { store, selector, pageSize } = this.options;
+      const until = this.until;
+      const rows = await store.range(selector, this.replayCursor, until, pageSize);
       if (this.closed) break;
       this.replay = rows;
-      this.replayCursor = rows.length < pageSize ? null : rows.at(-1)!.id;
+      // A full page continues after its last row; a short one has read up to `until`, which
+      // may have been extended while the read was in flight.
+      if (rows.length === pageSize) this.replayCursor = rows.at(-1)!.id;
+      else this.replayCursor = until === this.until ? null : until;
     }
     while (!this.closed && this.live.length > 0) {
       const { event, bytes } = this.live.shift()!;

@@ -147,6 +147,33 @@ describe('AuditFeed sequencer', () => {
     expect(gotM1).toEqual(store.rows.filter((r) => r.merchantId === 'm1').map((r) => r.id));
   });
 
+  it('keeps a reading subscriber whose replay outlasts its live buffer: the replay is extended instead', async () => {
+    const store = new MemoryStore();
+    const bus = new LocalEventBus();
+    const audit = new AuditService(store as unknown as AuditStore, () => {});
+    feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes: 2_000, pageSize: 5 });
+    for (let id = 1; id <= 60; id++) store.add(id);
+    await feed.start();
+    let overflowed = 0;
+    const sub = feed.subscribe(admin, { after: '0' }, { overflow: () => (overflowed += 1) });
+    const writer = (async () => {
+      for (let id = 61; id <= 160; id++) {
+        bus.publishEvents([store.add(id)]);
+        if (id % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    })();
+    const got: string[] = [];
+    while (got.length < 160) {
+      const next = await sub.next();
+      if (next.done) break;
+      got.push(next.value.id);
+    }
+    await writer;
+    expect(overflowed).toBe(0);
+    expect(sub.replayExtensions).toBeGreaterThan(0);
+    expect(got).toEqual(Array.from({ length: 160 }, (_, i) => String(i + 1)));
+  });
+
   it('closes a subscriber whose queue passes the cap, and only that one', async () => {
     const store = new MemoryStore();
     const bus = new LocalEventBus();
