@@ -124,8 +124,9 @@ export class AuditFeed {
       return;
     }
     if (this.reading || this.gap) return this.wake();
-    // A publication is only a hint: one that is not a well-formed run of ids is read from the store instead.
-    if (!events.every((event) => typeof event?.id === 'string' && EVENT_ID.test(event.id))) return this.wake();
+    // A publication is only a hint: a bare wake-up, or one that is not a well-formed run of ids,
+    // is read from the store instead.
+    if (events.length === 0 || !events.every((event) => typeof event?.id === 'string' && EVENT_ID.test(event.id))) return this.wake();
     const fresh = events.filter((event) => compareIds(event.id, this.head) > 0).sort((a, b) => compareIds(a.id, b.id));
     if (fresh.length === 0) return;
     let expected = BigInt(this.head) + 1n;

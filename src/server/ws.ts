@@ -1,6 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { principalOf, type Principal } from '../auth/principal.js';
@@ -13,7 +13,7 @@ import { countSubscribe } from './admission.js';
 import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
 import { armor } from './apollo.js';
-import { documentCache } from './ws-documents.js';
+import { documentCache, operationLabel } from './ws-documents.js';
 import { SocketRegistry } from './ws-sockets.js';
 
 /** Close codes this service uses on top of graphql-ws's own. */
@@ -76,6 +76,17 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
       }
       return formatError(formatted, error, { requestId, development, onInternal: (err) => logger.error({ err, requestId }, 'unexpected error') });
     });
+  const recordUse = (principal: Principal, requestId: string, ip: string | null, operationName: string | null) =>
+    services.ledger.append({
+      type: 'KEY_USED',
+      merchantId: principal.merchantId,
+      keyId: principal.keyId,
+      actorKeyId: principal.keyId,
+      requestId,
+      ip,
+      operationName,
+      metadata: { transport: 'websocket' },
+    });
   const slowConsumer = (socket: WebSocket) => {
     logger.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a websocket that does not read fast enough');
     socket.close(CloseCode.SlowConsumer, 'Slow consumer');
@@ -136,12 +147,16 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         }
         // Parsed and validated here rather than by graphql-ws, so that a bad document is answered
         // with an error message (graphql-ws would close the socket on a syntax error).
-        let document: DocumentNode;
+        let document: DocumentNode | null = null;
+        let failure: GraphQLError | null = null;
         try {
           document = documents.parse(payload.query);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed.')];
+          failure = error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed.');
         }
+        // An admitted subscribe is an authenticated request: it leaves KEY_USED whatever its outcome.
+        if (extra.principal) recordUse(extra.principal, requestId, extra.ip ?? null, operationLabel(document, payload.operationName));
+        if (!document) return [failure!];
         const problems = documents.validate(schema, document);
         if (problems.length > 0) return problems;
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
@@ -159,23 +174,6 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           rateLimit: null,
           socket: extra.sink ?? null,
         };
-      },
-      onOperation: (ctx, id, payload, args) => {
-        // One subscribe (or query over the socket) is one authenticated request: it leaves KEY_USED.
-        const principal = (ctx.extra as WsExtra).principal;
-        const context = args.contextValue as GraphQLContext;
-        if (!principal) return;
-        const operation = getOperationAST(args.document, args.operationName);
-        services.ledger.append({
-          type: 'KEY_USED',
-          merchantId: principal.merchantId,
-          keyId: principal.keyId,
-          actorKeyId: principal.keyId,
-          requestId: context.requestId,
-          ip: context.ip,
-          operationName: (payload.operationName ?? operation?.name?.value ?? operation?.operation ?? null)?.slice(0, 200) ?? null,
-          metadata: { transport: 'websocket' },
-        });
       },
       onNext: (ctx, id, payload, args, result) => {
         const socket = (ctx.extra as WsExtra).socket;

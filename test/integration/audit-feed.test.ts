@@ -98,6 +98,10 @@ describe('audit feed subscription', () => {
       expect(feed.errors[0]!.extensions, query).toMatchObject({ code });
       expect(typeof feed.errors[0]!.extensions!.requestId).toBe('string');
       expect([null, 1000]).toContain(feed.closeCode);
+      // Admitted and counted, so it is a use of the key like any request.
+      await server.app.services.ledger.flush();
+      const used = await server.app.services.db.fork().find(AuditEventEntity, { type: 'KEY_USED', requestId: feed.errors[0]!.extensions!.requestId });
+      expect(used).toHaveLength(1);
     }
   });
 

@@ -78,6 +78,21 @@ describe('AuditFeed sequencer', () => {
     expect(feed.stats.directBatches).toBe(1);
   });
 
+  it('reads the store on a bare wake-up (a bus that carries no events, as a Redis one may)', async () => {
+    const store = new MemoryStore();
+    let listener: (events: readonly AuditEventRecord[]) => void = () => {};
+    const bus = { onEvents: (l: typeof listener) => ((listener = l), () => {}) } as unknown as LocalEventBus;
+    const audit = new AuditService(store as unknown as AuditStore, () => {});
+    feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes: 1 << 20 });
+    await feed.start();
+    const received = collect(feed.subscribe(admin, {}), 2);
+    store.add(1);
+    store.add(2);
+    listener([]);
+    expect(await received).toEqual(['1', '2']);
+    expect(store.reads).toBe(1);
+  });
+
   it('puts publications that arrive out of id order back in order, with one read', async () => {
     const { store, bus, feed } = await setup();
     await feed.start();
