@@ -1,9 +1,8 @@
 import type { Logger } from 'pino';
-import { raw } from '@mikro-orm/core';
-import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import type { Database, Em } from '../db/orm.js';
 import { AuditEventEntity } from './audit-event.entity.js';
 import type { EventBus } from './event-bus.js';
+import { batchWriterFor, type BatchWriter, type EventRow, type Usage } from './ledger-writer.js';
 import type { AuditEventRecord, NewAuditEvent } from './event-types.js';
 
 export function toRecord(entity: AuditEventEntity): AuditEventRecord {
@@ -23,7 +22,7 @@ export function toRecord(entity: AuditEventEntity): AuditEventRecord {
 }
 
 /** The columns of one event, cut to their sizes. */
-function toRow(event: NewAuditEvent) {
+function toRow(event: NewAuditEvent): EventRow {
   return {
     type: event.type,
     occurredAt: event.occurredAt ?? new Date(),
@@ -36,6 +35,21 @@ function toRow(event: NewAuditEvent) {
     reason: event.reason?.slice(0, 500) ?? null,
     metadata: event.metadata ?? null,
   };
+}
+
+/** KEY_USED counts and latest use per key, for the keys' usage counters. */
+function usageOf(batch: readonly NewAuditEvent[]): Usage {
+  const usage: Usage = new Map();
+  for (const event of batch) {
+    if (event.type !== 'KEY_USED' || !event.keyId) continue;
+    const at = event.occurredAt ?? new Date();
+    const entry = usage.get(event.keyId);
+    if (entry) {
+      entry.count += 1;
+      if (at > entry.last) entry.last = at;
+    } else usage.set(event.keyId, { count: 1, last: at });
+  }
+  return usage;
 }
 
 function toEntity(em: Em, event: NewAuditEvent): AuditEventEntity {
@@ -62,6 +76,7 @@ export class Ledger {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly writer: BatchWriter;
   readonly stats: LedgerStats = { written: 0, pending: 0, flushes: 0, lastFlushLagMs: 0 };
 
   constructor(
@@ -70,7 +85,9 @@ export class Ledger {
     private readonly logger: Logger,
     private readonly flushMs: number,
     private readonly maxBatch = 1_000,
-  ) {}
+  ) {
+    this.writer = batchWriterFor(db);
+  }
 
   /** Persists events in the caller's transaction; returns the entities to pass to `published()` after commit. */
   stage(em: Em, events: readonly NewAuditEvent[]): AuditEventEntity[] {
@@ -119,16 +136,10 @@ export class Ledger {
       const started = Date.now();
       try {
         const records = await this.db.fork().transactional(async (em) => {
-          // One multi-row INSERT and one UPDATE per batch, outside the unit of work: at
-          // thousands of requests a second, tracking each row as an entity cost more than the request.
           const rows = batch.map(toRow);
-          // The driver's insert answers every id (RETURNING); em.insertMany() passes on only one.
-          const inserted = await em.getDriver().nativeInsertMany(AuditEventEntity, rows, { ctx: em.getTransactionContext() });
-          // Ids are given in row order; sorted, they pair with the rows whatever order RETURNING used.
-          const ids = (inserted.rows ?? []).map((row) => Number(row.id)).sort((a, b) => a - b);
-          if (ids.length !== rows.length) throw new Error(`ledger insert returned ${ids.length} ids for ${rows.length} rows`);
-          await this.recordUsage(em, batch);
-          return rows.map((row, i) => toRecord({ ...row, id: String(ids[i]) }));
+          const ids = await this.writer.insert(em, rows);
+          await this.writer.addUsage(em, usageOf(batch));
+          return rows.map((row, i) => toRecord({ ...row, id: ids[i]! }));
         });
         this.stats.flushes += 1;
         this.stats.lastFlushLagMs = Date.now() - (batch[0]?.occurredAt.getTime() ?? started);
@@ -143,33 +154,6 @@ export class Ledger {
         this.schedule(Math.max(this.flushMs, 500));
         return;
       }
-    }
-  }
-
-  /** Adds the batch's KEY_USED events to the keys' usage counters: one UPDATE per 300 keys, not one per key. */
-  private async recordUsage(em: Em, batch: readonly NewAuditEvent[]): Promise<void> {
-    const usage = new Map<string, { count: number; last: Date }>();
-    for (const event of batch) {
-      if (event.type !== 'KEY_USED' || !event.keyId) continue;
-      const at = event.occurredAt ?? new Date();
-      const entry = usage.get(event.keyId);
-      if (entry) {
-        entry.count += 1;
-        if (at > entry.last) entry.last = at;
-      } else usage.set(event.keyId, { count: 1, last: at });
-    }
-    const entries = [...usage];
-    // A bare placeholder in CASE is text to PostgreSQL; the column wants a timestamp.
-    const at = this.db.dialect === 'postgresql' ? 'cast(? as timestamptz)' : '?';
-    for (let i = 0; i < entries.length; i += 300) {
-      const chunk = entries.slice(i, i + 300);
-      const counts = raw(`usage_count + case id ${chunk.map(() => 'when ? then ?').join(' ')} end`, chunk.flatMap(([id, { count }]) => [id, count]));
-      const lasts = raw(`case id ${chunk.map(() => `when ? then ${at}`).join(' ')} end`, chunk.flatMap(([id, { last }]) => [id, last]));
-      await em
-        .createQueryBuilder(ApiKeyEntity)
-        .update({ usageCount: counts, lastUsedAt: lasts })
-        .where({ id: { $in: chunk.map(([id]) => id) } })
-        .execute();
     }
   }
 
