@@ -1,0 +1,123 @@
+import { loadChild, round, startChild, type BenchContext, type BenchResult, type BenchSuite, type ChildServer, type LoadOptions } from './suite.js';
+
+interface KeyringInfo {
+  keys: string[];
+  verifier: string;
+  exact: string | null;
+}
+
+// One small selection each, like the baseline's `{ hello }`; the limit figures travel in the headers anyway.
+const VIEWER = JSON.stringify({ query: '{ viewer { keyId } }' });
+const VERIFY = 'query Verify($key: String!) { verifyKey(key: $key) { valid code } }';
+const EXACT_LIMIT = 1_000;
+const P99_TARGET_MS = 10;
+const MIN_RATIO = 0.5;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * One keyring case, measured in rounds that alternate with the bare Apollo baseline, so a
+ * machine shared with other work skews both sides alike; the ratio is the median of the rounds'.
+ */
+async function paired(
+  context: BenchContext,
+  server: ChildServer<KeyringInfo>,
+  name: string,
+  options: Omit<LoadOptions, 'url' | 'durationSeconds'>,
+): Promise<BenchResult> {
+  const rounds = Number(context.args[context.args.indexOf('--rounds') + 1]) || 3;
+  const seconds = Math.max(2, context.durationSeconds / rounds);
+  const run = (durationSeconds: number) => loadChild(server, { ...options, path: '/graphql', durationSeconds });
+  await run(1); // warm-up
+  const pairs = [];
+  for (let i = 0; i < rounds; i++) {
+    const apollo = context.baseline ? await context.baseline(seconds) : null;
+    const keyring = await run(seconds);
+    pairs.push({ apollo, keyring });
+  }
+  const keyring = pairs.map((pair) => pair.keyring);
+  const total = keyring.reduce((sum, m) => sum + m.total, 0);
+  const statusCounts: Record<string, number> = {};
+  for (const m of keyring) for (const [code, count] of Object.entries(m.statusCounts)) statusCounts[code] = (statusCounts[code] ?? 0) + count;
+  const ratios = pairs.filter((pair) => pair.apollo).map((pair) => pair.keyring.requestsPerSecond / pair.apollo!.requestsPerSecond);
+  const result: BenchResult = {
+    name,
+    requestsPerSecond: median(keyring.map((m) => m.requestsPerSecond)),
+    p99Ms: median(keyring.map((m) => m.p99Ms)),
+    ratio: ratios.length ? median(ratios) : undefined,
+    cpuMicrosPerRequest: keyring.reduce((sum, m) => sum + m.cpuMicrosPerRequest * m.total, 0) / total,
+    minRatio: MIN_RATIO,
+  };
+  const unexpected = Object.keys(statusCounts).filter((code) => code !== '200');
+  result.target = {
+    ok: result.p99Ms! < P99_TARGET_MS && unexpected.length === 0,
+    description: `p99 < ${P99_TARGET_MS} ms, every answer 200${unexpected.length ? ` (got ${JSON.stringify(statusCounts)})` : ''}`,
+  };
+  context.log(
+    `${name}: ${round(result.requestsPerSecond!)} req/s (rounds ${keyring.map((m) => round(m.requestsPerSecond)).join(', ')}), ` +
+      `p99 ${result.p99Ms} ms, ratio ${round(result.ratio ?? NaN, 2)} (rounds ${ratios.map((r) => round(r, 2)).join(', ')}), ` +
+      `${round(result.cpuMicrosPerRequest!)} µs CPU/req, ${JSON.stringify(statusCounts)}`,
+  );
+  return result;
+}
+
+/**
+ * keyring's hot paths at 50 connections over 1,000 keys: `viewer` authenticated by each
+ * key in turn, and `verifyKey` of each key in turn by one verifier key. Then the limiter
+ * under contention: 50 clients on one key get exactly its limit in one window.
+ */
+const keyringSuite: BenchSuite = {
+  name: 'keyring',
+  order: 10,
+  async run(context) {
+    const { connections, log } = context;
+    const server = await startChild<KeyringInfo>('keyring', { keys: 1_000, exactLimit: EXACT_LIMIT });
+    const { keys, verifier, exact } = server.info;
+    const results: BenchResult[] = [];
+    try {
+      let next = 0;
+      results.push(
+        await paired(context, server, 'keyring `viewer`, 1,000 keys in turn', {
+          connections,
+          headers: { 'content-type': 'application/json' },
+          body: VIEWER,
+          setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${keys[next++ % keys.length]}` } }),
+        }),
+      );
+      results.push(
+        await paired(context, server, 'keyring `verifyKey`, 1,000 keys in turn', {
+          connections,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${verifier}` },
+          setupRequest: (request) => ({ ...request, body: JSON.stringify({ query: VERIFY, variables: { key: keys[next++ % keys.length] } }) }),
+        }),
+      );
+
+      // One window of 60 s, far longer than the run: exactly EXACT_LIMIT answers may be 200.
+      const hot = await loadChild(server, {
+        path: '/graphql',
+        connections: 50,
+        durationSeconds: 3,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${exact}` },
+        body: VIEWER,
+      });
+      const allowed = hot.statusCounts['200'] ?? 0;
+      const refused = hot.statusCounts['429'] ?? 0;
+      log(`one key, 50 clients: ${allowed} allowed, ${refused} refused (limit ${EXACT_LIMIT})`);
+      results.push({
+        name: `one key (limit ${EXACT_LIMIT} per 60 s), 50 concurrent clients for 3 s`,
+        requestsPerSecond: hot.requestsPerSecond,
+        p99Ms: hot.p99Ms,
+        cpuMicrosPerRequest: hot.cpuMicrosPerRequest,
+        target: {
+          ok: allowed === EXACT_LIMIT && allowed + refused === hot.total,
+          description: `exactly ${EXACT_LIMIT} allowed: ${allowed} allowed, ${refused} refused with 429, ${hot.total - allowed - refused} other`,
+        },
+      });
+    } finally {
+      await server.stop();
+    }
+    return results;
+  },
+};
+
+export default keyringSuite;

@@ -1,0 +1,100 @@
+import { readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { round, type BenchContext, type BenchResult, type BenchSuite } from './suite.js';
+
+/**
+ * `npm run bench [-- --duration 8 --connections 50 --only keyring --no-write --<opt-in>]`
+ *
+ * Runs every `bench/*.suite.ts` (opt-in suites only with their flag), prints each case with
+ * its ratio to the bare Apollo baseline, and writes the figures to docs/BENCHMARKS.md.
+ * Not a test: it exits 0 whatever it measures; the report says which targets held.
+ */
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 && args[at + 1] ? args[at + 1]! : fallback;
+};
+const durationSeconds = Number(option('duration', '8'));
+const connections = Number(option('connections', '50'));
+const only = option('only', '');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const suites: BenchSuite[] = [];
+for (const file of readdirSync(here).filter((name) => name.endsWith('.suite.js'))) {
+  const suite = (await import(join(here, file))).default as BenchSuite;
+  if (suite.optIn && !args.includes(`--${suite.optIn}`)) continue;
+  if (only && suite.name !== only && suite.name !== 'baselines') continue;
+  suites.push(suite);
+}
+suites.sort((a, b) => a.order - b.order);
+
+const context: BenchContext = { durationSeconds, connections, args, log: (message) => console.log(`  ${message}`), atExit: [] };
+const results: BenchResult[] = [];
+try {
+  for (const suite of suites) {
+    console.log(`${suite.name}:`);
+    results.push(...(await suite.run(context)));
+  }
+} finally {
+  for (const step of context.atExit.reverse()) await step();
+}
+
+const apollo = results.find((result) => result.name.startsWith('bare Apollo'))?.requestsPerSecond;
+for (const result of results) {
+  if (apollo && result.requestsPerSecond !== undefined && result.ratio === undefined) result.ratio = result.requestsPerSecond / apollo;
+  if (result.minRatio !== undefined) {
+    const ok = (result.ratio ?? 0) >= result.minRatio;
+    const description = `≥ ${result.minRatio} × bare Apollo`;
+    result.target = result.target
+      ? { ok: ok && result.target.ok, description: `${description}, ${result.target.description}` }
+      : { ok, description };
+  }
+}
+
+const rows = results.map((r) => [
+  r.name,
+  r.requestsPerSecond === undefined ? '' : String(round(r.requestsPerSecond)),
+  r.p99Ms === undefined ? '' : `${r.p99Ms} ms`,
+  r.ratio === undefined ? '' : `${round(r.ratio, 2)}`,
+  r.cpuMicrosPerRequest === undefined ? '' : `${round(r.cpuMicrosPerRequest)} µs`,
+  r.target ? `${r.target.ok ? 'met' : 'NOT MET'}: ${r.target.description}` : (r.note ?? ''),
+]);
+const header = ['case', 'req/s', 'p99', '× bare Apollo', 'server CPU per request', 'target'];
+const table = [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+console.log(`\n${table}\n`);
+
+const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${round(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, ${process.platform}`;
+if (!args.includes('--no-write')) {
+  const file = join(here, '..', '..', 'docs', 'BENCHMARKS.md');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(
+    file,
+    `# Benchmarks
+
+Written by \`npm run bench\` (bench/run.ts); do not edit by hand.
+
+- Command: \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\`
+- Run: ${new Date().toISOString()}
+- Machine: ${machine}
+- Load: autocannon in the bench process against 127.0.0.1, ${connections} connections, ${durationSeconds} s per case after a 1 s warm-up;
+  each server runs in a process of its own, so load generator and server share the machine's cores.
+- keyring: NODE_ENV=production, SQLite in a temp folder, 1,000 keys minted through the keys service, each seen once
+  before the run; every request writes its log line (the production logger, on a standard output the bench discards).
+  \`{ viewer { keyId } }\` takes each key in turn; \`verifyKey(key: $key) { valid code }\` verifies each key in turn with one
+  verifier key (each verification leaves two KEY_USED rows: the verifier's request and the verified key's use).
+- Ratios: each keyring case runs in rounds that alternate with the bare Apollo server; the ratio is the median of the
+  rounds' ratios, so other work on the machine skews both sides alike. "Server CPU per request" is the server
+  process's user + system time over the answered requests.
+- Targets: \`viewer\` and \`verifyKey\` at ≥ 0.5 × the bare Apollo server's requests per second with p99 < 10 ms,
+  and exactly the configured number of requests allowed in a window under 50 concurrent clients on one key.
+- Profiles: \`BENCH_PROFILE=/some/dir npm run bench\` writes a CPU profile of each server process there.
+
+${table}
+`,
+  );
+  console.log(`wrote ${file}`);
+}
+process.exit(0);
