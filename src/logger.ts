@@ -14,10 +14,22 @@ export function redactKeys(text: string): string {
  * scrubbed of anything shaped like a key as a second line of defence.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const sink: DestinationStream = destination ?? pino.destination({ dest: 1, sync: false });
-  const scrubbing: DestinationStream = {
+  let sink: DestinationStream & { flush?: (cb?: (err?: Error) => unknown) => void } | undefined = destination;
+  if (!sink) {
+    // One write per line is one system call per request; lines are buffered up to 4 KiB and
+    // flushed at least every 250 ms (and at exit, and by logger.flush() on shutdown).
+    const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+    setInterval(() => stdout.flush(), 250).unref();
+    sink = stdout;
+  }
+  const target = sink;
+  const scrubbing = {
     write(line: string) {
-      sink.write(redactKeys(line));
+      target.write(redactKeys(line));
+    },
+    flush(cb?: (err?: Error) => unknown) {
+      if (target.flush) target.flush(cb);
+      else cb?.();
     },
   };
   return pino(

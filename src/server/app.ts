@@ -121,6 +121,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const port = (server.address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     logger.info({ port, database: db.dialect }, 'keyring listening');
+    // Log lines are buffered; supervisors and tests wait for this one.
+    logger.flush();
     let stopping: Promise<void> | undefined;
     return {
       url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
