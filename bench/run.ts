@@ -1,5 +1,5 @@
-import { readdirSync, writeFileSync, mkdirSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { round, type BenchContext, type BenchResult, type BenchSuite } from './suite.js';
@@ -13,6 +13,7 @@ import { round, type BenchContext, type BenchResult, type BenchSuite } from './s
  */
 
 const args = process.argv.slice(2);
+const loadAtStart = loadavg().map((value) => value.toFixed(2)).join(', ');
 const option = (name: string, fallback: string) => {
   const at = args.indexOf(`--${name}`);
   return at >= 0 && args[at + 1] ? args[at + 1]! : fallback;
@@ -22,6 +23,8 @@ const connections = Number(option('connections', '50'));
 const only = option('only', '');
 
 const here = dirname(fileURLToPath(import.meta.url));
+const BEGIN = '<!-- bench/run.ts: begin -->';
+const END = '<!-- bench/run.ts: end -->';
 const suites: BenchSuite[] = [];
 for (const file of readdirSync(here).filter((name) => name.endsWith('.suite.js'))) {
   const suite = (await import(join(here, file))).default as BenchSuite;
@@ -66,15 +69,12 @@ const header = ['case', 'req/s', 'p99', '× bare Apollo', 'server CPU per reques
 const table = [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 console.log(`\n${table}\n`);
 
-const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${round(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, ${process.platform}`;
+const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${round(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, ${process.platform}; load average at start ${loadAtStart} (the machine may be shared)`;
 if (!args.includes('--no-write')) {
   const file = join(here, '..', '..', 'docs', 'BENCHMARKS.md');
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(
-    file,
-    `# Benchmarks
-
-Written by \`npm run bench\` (bench/run.ts); do not edit by hand.
+  const section = `${BEGIN}
+## \`npm run bench\` (written by bench/run.ts; edit outside these markers)
 
 - Command: \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\`
 - Run: ${new Date().toISOString()}
@@ -93,8 +93,16 @@ Written by \`npm run bench\` (bench/run.ts); do not edit by hand.
 - Profiles: \`BENCH_PROFILE=/some/dir npm run bench\` writes a CPU profile of each server process there.
 
 ${table}
-`,
-  );
+${END}`;
+  // Only the generated section is replaced: hand-written notes around it stay.
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const from = current.indexOf(BEGIN);
+  const to = current.indexOf(END);
+  const next =
+    from >= 0 && to > from
+      ? current.slice(0, from) + section + current.slice(to + END.length)
+      : current.replace(/^(# [^\n]*\n)/, `$1\n${section}\n`);
+  writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
   console.log(`wrote ${file}`);
 }
 process.exit(0);
