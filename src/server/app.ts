@@ -76,6 +76,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const authenticator = new Authenticator(db, cache);
     const limiter = createLimiter(config, logger);
     disposers.push(() => limiter.close());
+    // A shared limiter that is not up yet would answer the first requests by its outage policy.
+    if (!(await limiter.ready(2_000))) logger.warn('rate limiter store not reachable at start; counting per instance meanwhile');
     const throttle = new Throttle(limiter, ledger, {
       ipLimit: config.ipRateLimit,
       ipWindowSeconds: config.ipRateWindowSeconds,

@@ -16,7 +16,10 @@ export interface LimitResult {
 }
 
 export interface TakeOptions {
-  /** What to answer while the shared store cannot be reached (local limiters never fail). */
+  /**
+   * While the shared store cannot be reached: true serves by this instance's own count
+   * (the limit then holds per instance), false refuses. In-process limiters never fail.
+   */
   failOpen?: boolean;
 }
 
@@ -30,10 +33,15 @@ export interface Limiter {
   readonly kind: 'local' | 'redis';
   /** Counts one request and says whether it is allowed. */
   take(key: string, limit: number, windowSeconds: number, options?: TakeOptions): Promise<LimitResult>;
-  /** Says whether a request would be allowed now, without counting one. */
-  peek(key: string, limit: number, windowSeconds: number, options?: TakeOptions): Promise<LimitResult>;
+  /**
+   * Says whether a request would be allowed now, without counting one. While a shared store
+   * cannot be reached, this instance's own count answers.
+   */
+  peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult>;
   /** False while a shared store cannot be reached (for /readyz). */
   healthy(): boolean;
+  /** Waits until a shared store answers, for at most `timeoutMs`; says whether it did. */
+  ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -54,15 +62,15 @@ export function peekOf(reservoir: number, limit: number, resetAtMs: number, now 
   return { ...resultOf(reservoir - 1, limit, resetAtMs, now), remaining: Math.max(0, Math.min(limit, reservoir)) };
 }
 
-/** The answer while the shared store is unreachable: the configured policy decides. */
-export function degradedResult(limit: number, windowMs: number, failOpen: boolean, now = Date.now()): LimitResult {
+/** The refusal while the shared store is unreachable and the policy is to fail closed. */
+export function unavailableResult(limit: number, windowMs: number, now = Date.now()): LimitResult {
   return {
-    allowed: failOpen,
+    allowed: false,
     limit,
-    remaining: failOpen ? limit : 0,
+    remaining: 0,
     resetAt: new Date(now + windowMs),
     // A closed door during an outage: ask again soon rather than after a whole window.
-    retryAfterMs: failOpen ? 0 : Math.min(windowMs, 5_000),
+    retryAfterMs: Math.min(windowMs, 5_000),
     degraded: true,
   };
 }

@@ -71,6 +71,10 @@ export class LocalLimiter implements Limiter {
     return true;
   }
 
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
   /** Live limiters (for tests and metrics). */
   get size(): number {
     let size = 0;

@@ -2,8 +2,8 @@ import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.js';
-import { degradedResult, peekOf, resultOf, type LimitResult, type Limiter, type TakeOptions } from './limiter.js';
-import { policyId, stopGroupTimer } from './local-limiter.js';
+import { peekOf, resultOf, type LimitResult, type Limiter, type TakeOptions, unavailableResult } from './limiter.js';
+import { LocalLimiter, policyId, stopGroupTimer } from './local-limiter.js';
 
 export interface RedisLimiterOptions {
   url: string;
@@ -43,6 +43,8 @@ export class RedisLimiter implements Limiter {
   private readonly starts = new LRUCache<string, number>({ max: 100_000 });
   private readonly timeoutMs: number;
   private failingUntil = 0;
+  /** Counts on this instance alone while Redis is out of reach. */
+  private readonly fallback = new LocalLimiter();
   private closed = false;
 
   constructor(private readonly options: RedisLimiterOptions) {
@@ -70,11 +72,16 @@ export class RedisLimiter implements Limiter {
   }
 
   async take(key: string, limit: number, windowSeconds: number, options: TakeOptions = {}): Promise<LimitResult> {
-    return this.guarded(limit, windowSeconds, options, () => this.takeShared(key, limit, windowSeconds));
+    const shared = await this.guarded(() => this.takeShared(key, limit, windowSeconds));
+    if (shared) return shared;
+    // Redis is out of reach: this instance counts alone, and the policy says whether that count
+    // (fail open: the limit holds per instance) or a refusal (fail closed) answers.
+    const local = await this.fallback.take(key, limit, windowSeconds);
+    return options.failOpen ?? true ? { ...local, degraded: true } : unavailableResult(limit, windowSeconds * 1000);
   }
 
-  async peek(key: string, limit: number, windowSeconds: number, options: TakeOptions = {}): Promise<LimitResult> {
-    return this.guarded(limit, windowSeconds, options, async () => {
+  async peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {
+    const shared = await this.guarded(async () => {
       const policy = this.policy(limit, windowSeconds);
       const [reservoir, last] = await this.client.hmget(settingsKey(policy, key), 'reservoir', 'lastReservoirRefresh');
       const now = Date.now();
@@ -83,24 +90,33 @@ export class RedisLimiter implements Limiter {
       if (reservoir === null || !start || now >= start + policy.windowMs) return peekOf(limit, limit, now + policy.windowMs, now);
       return peekOf(Number(reservoir), limit, start + policy.windowMs, now);
     });
+    // Out of reach: what this instance counted itself (refused takes included) answers.
+    return shared ?? { ...(await this.fallback.peek(key, limit, windowSeconds)), degraded: true };
   }
 
   healthy(): boolean {
     return !this.closed && this.client.status === 'ready' && Date.now() >= this.failingUntil;
   }
 
+  /** Waits until Redis answers, for at most `timeoutMs`; says whether it did. */
+  async ready(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.healthy() && Date.now() < deadline && !this.closed) await new Promise((resolve) => setTimeout(resolve, 20));
+    return this.healthy();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const policy of this.policies.values()) stopGroupTimer(policy.group);
     this.policies.clear();
+    await this.fallback.close();
     const ready = this.client.status === 'ready';
     await this.connection.disconnect(ready).catch(() => this.connection.disconnect(false));
   }
 
-  private async guarded(limit: number, windowSeconds: number, options: TakeOptions, work: () => Promise<LimitResult>): Promise<LimitResult> {
-    const windowMs = windowSeconds * 1000;
-    const failOpen = options.failOpen ?? true;
-    if (!this.healthy()) return degradedResult(limit, windowMs, failOpen);
+  /** The shared answer, or null when Redis cannot give one in time. */
+  private async guarded(work: () => Promise<LimitResult>): Promise<LimitResult | null> {
+    if (!this.healthy()) return null;
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
@@ -111,8 +127,8 @@ export class RedisLimiter implements Limiter {
       ]);
     } catch (error) {
       this.failingUntil = Date.now() + BACKOFF_MS;
-      this.options.logger?.warn({ err: error }, 'rate limiter call failed; answering by the fail-open policy');
-      return degradedResult(limit, windowMs, failOpen);
+      this.options.logger?.warn({ err: error }, 'rate limiter call failed; counting on this instance for now');
+      return null;
     } finally {
       clearTimeout(timer);
     }

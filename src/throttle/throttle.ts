@@ -68,12 +68,11 @@ export class Throttle {
   /**
    * Whether the client address may still present unknown keys, without counting: asked
    * before a key is looked up, so an address that has used up its failures is refused
-   * without touching the database.
+   * without touching the database. During a limiter outage this instance's own count of
+   * the address's failures answers, so valid keys are still looked up and guessing is still slowed.
    */
   async addressOpen(ip: string, request: RequestInfo): Promise<LimitResult> {
-    const result = await this.limiter.peek(`ip:${ip}`, this.options.ipLimit, this.options.ipWindowSeconds, {
-      failOpen: this.options.failOpenForAnonymous,
-    });
+    const result = await this.limiter.peek(`ip:${ip}`, this.options.ipLimit, this.options.ipWindowSeconds);
     if (!result.allowed) this.refused(result, this.options.ipWindowSeconds, request, { reason: 'address rate limit' });
     return result;
   }
