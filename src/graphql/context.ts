@@ -36,6 +36,15 @@ export interface Services {
   feed: AuditFeed;
 }
 
+/** What the request learns while it runs, read back by the HTTP layer for logs, events and metrics. */
+export interface RequestState {
+  operationName: string | null;
+  /** First root field of the operation: a bounded label for metrics (client operation names are not). */
+  rootField?: string | null;
+  /** OK, or the code of the first error in the response. */
+  outcome?: string | null;
+}
+
 /** Per request (HTTP) or per operation (WebSocket). */
 export interface GraphQLContext {
   requestId: string;
@@ -46,7 +55,7 @@ export interface GraphQLContext {
    * Filled in while the request runs. A nested object on purpose: Apollo clones the
    * context shallowly per operation, and the HTTP layer reads these after execution.
    */
-  state: { operationName: string | null };
+  state: RequestState;
   rateLimit: RateLimitFigures | null;
   /** Over WebSocket only: the socket's flow control, so a subscription can be capped and closed as a slow consumer. */
   socket?: FeedSink | null;

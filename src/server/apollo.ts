@@ -53,9 +53,15 @@ function authenticationPlugin(config: Config): ApolloServerPlugin<GraphQLContext
   return {
     async requestDidStart() {
       return {
+        async willSendResponse({ contextValue, response }) {
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+          contextValue.state.outcome = (errors?.[0]?.extensions?.code as string | undefined) ?? 'OK';
+        },
         async didResolveOperation({ contextValue, document, operation, operationName }) {
           if (!operation) return;
           contextValue.state.operationName = operationName ?? rootFields(operation);
+          const first = operation.selectionSet.selections[0];
+          contextValue.state.rootField = first?.kind === Kind.FIELD ? first.name.value : null;
           if (contextValue.principal) return;
           if (config.introspection && isIntrospectionOnly(document, operation)) return;
           contextValue.services.ledger.append({

@@ -21,7 +21,8 @@ import { createLogger, type Logger } from '../logger.js';
 import { consoleRoute } from '../console/console.route.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http.js';
-import { attachWebSockets, CloseCode } from './ws.js';
+import { Metrics } from '../metrics/metrics.js';
+import { attachWebSockets, CloseCode, type WsHandles } from './ws.js';
 
 export interface StartOptions {
   /** Where JSON log lines go (default: stdout). */
@@ -111,14 +112,25 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     await apollo.start();
     disposers.push(() => apollo.stop());
 
-    const server = createServer({ keepAliveTimeout: 5_000 }, createHttpHandler({ config, logger, apollo, services, routes: config.console ? [consoleRoute()] : [] }));
-    const ws = attachWebSockets(server, schema, config, services, logger);
+    // The socket registry exists once the WebSocket server is attached; metrics read it lazily.
+    let ws: WsHandles | undefined;
+    const metrics = new Metrics({
+      bus,
+      ledgerStats: () => ledger.stats,
+      openSockets: () => ws?.sockets.size ?? 0,
+      openSubscriptions: () => feed.stats.subscribers,
+    });
+    disposers.push(() => metrics.close());
+    const routes = [metrics.route(), ...(config.console ? [consoleRoute()] : [])];
+    const observe = metrics.observeRequest.bind(metrics);
+    const server = createServer({ keepAliveTimeout: 5_000 }, createHttpHandler({ config, logger, apollo, services, routes, observe }));
+    ws = attachWebSockets(server, schema, config, services, logger);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
     disposers.push(() => closeServer(server, config.shutdownGraceMs));
-    disposers.push(() => ws.closeAll(CloseCode.GoingAway, 'Server is shutting down'));
+    disposers.push(() => ws!.closeAll(CloseCode.GoingAway, 'Server is shutting down'));
 
     const port = (server.address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

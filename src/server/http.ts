@@ -15,6 +15,8 @@ export interface HttpDeps {
   apollo: ApolloServer<GraphQLContext>;
   services: Services;
   /** Extra routes (metrics, console); return true when handled. */
+  /** Called once per finished GraphQL request (metrics). */
+  observe?: (operation: string | null, code: string, seconds: number) => void;
   routes?: Array<(req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>>;
 }
 
@@ -129,6 +131,8 @@ export function createHttpHandler(deps: HttpDeps) {
       context: async () => context,
     });
     log.operationName = context.state.operationName;
+    log.rootField = context.state.rootField ?? null;
+    log.code = context.state.outcome ?? (response.status && response.status >= 400 ? 'BAD_REQUEST' : 'OK');
     recordUse();
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;
@@ -154,6 +158,9 @@ export function createHttpHandler(deps: HttpDeps) {
       log.status = res.statusCode;
       log.durationMs = Math.round((Number(process.hrtime.bigint() - started) / 1e6) * 100) / 100;
       logger.info(log, 'request');
+      if (deps.observe && (path === '/graphql' || path === '/graphql/')) {
+        deps.observe((log.rootField as string | null | undefined) ?? null, (log.code as string | undefined) ?? (res.statusCode >= 400 ? 'BAD_REQUEST' : 'OK'), Number(log.durationMs) / 1000);
+      }
     });
 
     void requestScope.run({ requestId, logger }, async () => {
@@ -180,9 +187,11 @@ export function createHttpHandler(deps: HttpDeps) {
         }
         if (error instanceof Error && 'extensions' in error && (error as GraphQLError).extensions?.code) {
           if (error instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
+          log.code = (error as GraphQLError).extensions.code;
           return sendGraphQLError(res, error as GraphQLError, requestId);
         }
         logger.error({ err: error, requestId }, 'unexpected error');
+        log.code = 'INTERNAL_SERVER_ERROR';
         sendJson(res, 500, {
           errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }],
         });
