@@ -19,8 +19,8 @@ class ApiKeysArgs {
   @Field(() => KeyEnvironment, { nullable: true })
   environment?: KeyEnvironment | null;
 
-  @Field(() => Int, { defaultValue: 20, description: 'At most 100.' })
-  first!: number;
+  @Field(() => Int, { nullable: true, defaultValue: 20, description: 'At most 100.' })
+  first?: number | null;
 
   @Field(() => String, { nullable: true })
   after?: string | null;
@@ -76,7 +76,7 @@ export class KeysResolver {
   @Mutation(() => CreateKeyPayload, { description: 'A new key like this one; this one expires after expireOldAfterSeconds.' })
   rotateKey(
     @Arg('id', () => ID) id: string,
-    @Arg('expireOldAfterSeconds', () => Int, { defaultValue: 0 }) expireOldAfterSeconds: number,
+    @Arg('expireOldAfterSeconds', () => Int, { nullable: true, defaultValue: 0 }) expireOldAfterSeconds: number | null,
     @Ctx() ctx: GraphQLContext,
   ) {
     return ctx.services.keys.rotate(actorOf(ctx), id, expireOldAfterSeconds);
