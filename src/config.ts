@@ -34,6 +34,8 @@ export interface Config {
   /** How often the retention pruning runs (it also runs once shortly after start). */
   readonly auditPruneIntervalMs: number;
   readonly keyCacheSize: number;
+  /** While the shared bus (Redis) is down, how long a cached key is trusted before it is read again. */
+  readonly keyCacheUnsyncedTtlMs: number;
   /** Outgoing bytes a WebSocket may have queued before it is closed as a slow consumer. */
   readonly wsMaxBufferedBytes: number;
   readonly console: boolean;
@@ -125,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),
     auditPruneIntervalMs: int(env, 'AUDIT_PRUNE_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),
     keyCacheSize: int(env, 'KEY_CACHE_SIZE', 100_000, 1, 10_000_000),
+    keyCacheUnsyncedTtlMs: int(env, 'KEY_CACHE_UNSYNCED_TTL_MS', 1_000, 0, 3_600_000),
     wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1_048_576, 1_024, 1_073_741_824),
     console: bool(env, 'CONSOLE', !production),
     trustProxy: bool(env, 'TRUST_PROXY', false),

@@ -17,8 +17,16 @@ export interface EventBus {
   onEvents(listener: (events: readonly AuditEventRecord[]) => void): () => void;
   publishKeyChange(change: KeyChange): void;
   onKeyChange(listener: (change: KeyChange) => void): () => void;
+  /**
+   * Called when key changes from other instances may have been missed (a shared backend came
+   * back after an outage): whatever was derived from them (cached keys, open sockets) must be
+   * checked again against the database.
+   */
+  onResync(listener: () => void): () => void;
   /** False while a shared backend cannot be reached. */
   healthy(): boolean;
+  /** Waits until a shared backend answers, for at most `timeoutMs`; says whether it did. */
+  ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -50,7 +58,16 @@ export class LocalEventBus implements EventBus {
     return () => this.emitter.off('key', listener);
   }
 
+  onResync(): () => void {
+    // Nothing is shared, so nothing can be missed.
+    return () => {};
+  }
+
   healthy(): boolean {
+    return true;
+  }
+
+  async ready(): Promise<boolean> {
     return true;
   }
 

@@ -136,6 +136,7 @@ export class Ledger {
       const started = Date.now();
       try {
         const records = await this.db.fork().transactional(async (em) => {
+          await this.db.lockLedger(em);
           const rows = batch.map(toRow);
           const ids = await this.writer.insert(em, rows);
           await this.writer.addUsage(em, usageOf(batch));

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
@@ -19,6 +20,13 @@ export interface Database {
   fork(): Em;
   /** True when a trivial query answers. */
   ping(): Promise<boolean>;
+  /**
+   * Taken first in every transaction that writes audit events, inside that transaction. On
+   * PostgreSQL a transaction-scoped advisory lock: the events' ids (a sequence) are then
+   * assigned and committed in the same order across every instance, so no reader ever sees
+   * an id before a smaller one that is still to commit. SQLite has one writer at a time anyway.
+   */
+  lockLedger(em: Em): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,6 +100,7 @@ export async function openDatabase(databaseUrl: string, options: DatabaseOptions
     native.pragma('foreign_keys = ON');
   }
   await orm.migrator.up();
+  const lockSql = dialect === 'postgresql' ? `select pg_advisory_xact_lock(${LEDGER_LOCK_CLASS}, ${ledgerLockId(options.schema)})` : null;
   return {
     orm,
     dialect,
@@ -104,12 +113,37 @@ export async function openDatabase(databaseUrl: string, options: DatabaseOptions
         return false;
       }
     },
+    async lockLedger(tx: Em) {
+      if (lockSql) await tx.execute(lockSql);
+    },
     close: () => orm.close(true),
   };
 }
 
+/** First half of the advisory lock key: "kr" (keyring); the second half names the schema. */
+const LEDGER_LOCK_CLASS = 0x6b72;
+
+/** One lock per schema, so deployments (or test runs) sharing a database do not wait on each other. */
+function ledgerLockId(schema: string | undefined): number {
+  return crc32(`${schema ?? 'public'}:audit_event`) | 0;
+}
+
 async function ensureSchema(databaseUrl: string, schema: string): Promise<void> {
+  await onServer(databaseUrl, `create schema if not exists "${checkedSchema(schema)}"`);
+}
+
+/** Drops a PostgreSQL schema and everything in it (tests and benchmarks give each run its own). */
+export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
+  await onServer(databaseUrl, `drop schema if exists "${checkedSchema(schema)}" cascade`);
+}
+
+function checkedSchema(schema: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid PostgreSQL schema name: ${schema}`);
+  return schema;
+}
+
+/** One statement on a short-lived connection of its own, outside any schema. */
+async function onServer(databaseUrl: string, sql: string): Promise<void> {
   const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
   const orm = await MikroORM.init({
     driver: PostgreSqlDriver,
@@ -119,7 +153,7 @@ async function ensureSchema(databaseUrl: string, schema: string): Promise<void> 
     pool: { min: 0, max: 1 },
   } as unknown as Options);
   try {
-    await (orm.em as unknown as Em).getConnection().execute(`create schema if not exists "${schema}"`);
+    await (orm.em as unknown as Em).getConnection().execute(sql);
   } finally {
     await orm.close(true);
   }

@@ -186,17 +186,24 @@ export class KeysService {
   /** Writes KEY_EXPIRED once for each key whose expiry has passed; returns how many. */
   async recordExpiries(limit = 500): Promise<number> {
     const now = new Date();
+    const dueWhere = { expiresAt: { $lte: now }, expiryRecordedAt: null };
+    // Every instance sweeps several times a second and nearly every sweep finds nothing: ask
+    // first, outside a transaction and without the ledger lock.
+    if (!(await this.db.fork().findOne(ApiKeyEntity, dueWhere, { fields: ['id'] }))) return 0;
     return this.change({ principal: null }, async (em) => {
-      const due = await em.find(
-        ApiKeyEntity,
-        { expiresAt: { $lte: now }, expiryRecordedAt: null },
-        { limit, orderBy: { expiresAt: 'asc' } },
-      );
-      for (const entity of due) entity.expiryRecordedAt = now;
+      const due = await em.find(ApiKeyEntity, dueWhere, { limit, orderBy: { expiresAt: 'asc' } });
+      // Claimed row by row with a conditional update: with several instances (or processes on
+      // one file) sweeping at once, only the one that set expiry_recorded_at writes the event.
+      const claimed: ApiKeyEntity[] = [];
+      for (const entity of due) {
+        if ((await em.nativeUpdate(ApiKeyEntity, { id: entity.id, expiryRecordedAt: null }, { expiryRecordedAt: now })) === 1) {
+          claimed.push(entity);
+        }
+      }
       return {
-        result: due.length,
-        events: due.map((entity) => this.event('KEY_EXPIRED', { principal: null }, entity, { reason: 'expired' })),
-        changed: due.map((entity) => ({ keyId: entity.id, digest: entity.digest, status: 'EXPIRED' as const })),
+        result: claimed.length,
+        events: claimed.map((entity) => this.event('KEY_EXPIRED', { principal: null }, entity, { reason: 'expired' })),
+        changed: claimed.map((entity) => ({ keyId: entity.id, digest: entity.digest, status: 'EXPIRED' as const })),
       };
     });
   }
@@ -290,6 +297,9 @@ export class KeysService {
     work: (em: Em) => Promise<{ result: T; events: NewAuditEvent[]; changed?: Array<{ keyId: string; digest: string; status: KeyStatus | 'EXPIRED' }> }>,
   ): Promise<T> {
     const { result, staged, changed } = await this.db.fork().transactional(async (em) => {
+      // Before any read or write: event ids commit in id order across instances, two first
+      // starts cannot both see an empty table, and no row lock is held while waiting for it.
+      await this.db.lockLedger(em);
       const outcome = await work(em);
       const staged = this.ledger.stage(em, outcome.events);
       await em.flush();

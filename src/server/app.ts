@@ -5,7 +5,7 @@ import { Authenticator } from '../auth/authenticator.js';
 import { AuditFeed } from '../audit/audit-feed.js';
 import { AuditStore } from '../audit/audit-store.js';
 import { AuditService } from '../audit/audit.service.js';
-import { LocalEventBus } from '../audit/event-bus.js';
+import { createEventBus } from '../audit/redis-event-bus.js';
 import { startRetention } from '../audit/retention.js';
 import { Ledger } from '../audit/ledger.js';
 import type { Config } from '../config.js';
@@ -58,12 +58,14 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   try {
     const db = await openDatabase(config.databaseUrl, options.database);
     disposers.push(() => db.close());
-    const bus = new LocalEventBus();
+    const bus = createEventBus(config, logger);
     disposers.push(() => bus.close());
     const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs);
     disposers.push(() => ledger.stop());
-    const cache = new KeyCache(config.keyCacheSize);
+    // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
+    const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
     bus.onKeyChange((change) => cache.invalidate(change.digest));
+    bus.onResync(() => cache.clear());
     const catalogue = new ScopeCatalogue(config.extraScopes);
     const keys = new KeysService(db, ledger, bus, catalogue, {
       defaultRateLimit: config.defaultRateLimit,
@@ -78,7 +80,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const limiter = createLimiter(config, logger);
     disposers.push(() => limiter.close());
     // A shared limiter that is not up yet would answer the first requests by its outage policy.
-    if (!(await limiter.ready(2_000))) logger.warn('rate limiter store not reachable at start; counting per instance meanwhile');
+    const [limiterUp, busUp] = await Promise.all([limiter.ready(2_000), bus.ready(2_000)]);
+    if (!limiterUp) logger.warn('rate limiter store not reachable at start; counting per instance meanwhile');
+    if (!busUp) logger.warn('event bus not reachable at start; other instances cannot be heard until it is');
     const throttle = new Throttle(limiter, ledger, {
       ipLimit: config.ipRateLimit,
       ipWindowSeconds: config.ipRateWindowSeconds,

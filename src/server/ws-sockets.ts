@@ -1,7 +1,8 @@
 import type { WebSocket } from 'ws';
 import type { KeyChange } from '../audit/event-bus.js';
 import type { Services } from '../graphql/context.js';
-import type { KeyRecord } from '../keys/key-record.js';
+import { ApiKeyEntity } from '../keys/api-key.entity.js';
+import { isExpired, type KeyRecord } from '../keys/key-record.js';
 import type { Logger } from '../logger.js';
 
 /** Longest delay setTimeout honours; a later expiry is re-armed when this one fires. */
@@ -22,18 +23,31 @@ interface Tracked {
  * - a key with an `expiresAt` also gets a timer per socket at that instant, so the socket
  *   closes on time even when the expiry sweeper is slow or behind;
  * - a change that leaves the key ACTIVE (a rotation with a grace period moves `expiresAt`)
- *   re-reads the key and re-arms the timers.
+ *   re-reads the key and re-arms the timers;
+ * - while the shared bus is down (changes on other instances cannot arrive), and once when it
+ *   is back, every key with open sockets is read again.
  */
 export class SocketRegistry {
   private readonly byKey = new Map<string, Set<WebSocket>>();
   private readonly sockets = new Map<WebSocket, Tracked>();
-  private readonly stopWatching: () => void;
+  private readonly stopWatching: Array<() => void>;
+  private readonly recheckTimer: NodeJS.Timeout;
 
   constructor(
     private readonly services: Services,
     private readonly logger: Logger,
+    recheckMs = 1_000,
   ) {
-    this.stopWatching = services.bus.onKeyChange((change) => this.onKeyChange(change));
+    this.stopWatching = [
+      services.bus.onKeyChange((change) => this.onKeyChange(change)),
+      // Key changes made elsewhere while the shared bus was down never arrived: read every key again.
+      services.bus.onResync(() => this.recheckAll()),
+    ];
+    // And while it is down, read them every `recheckMs`, so a key revoked on another instance closes its sockets here too.
+    this.recheckTimer = setInterval(() => {
+      if (!services.bus.healthy() && this.byKey.size > 0) this.recheckAll();
+    }, recheckMs);
+    this.recheckTimer.unref();
   }
 
   track(socket: WebSocket, record: KeyRecord): void {
@@ -96,13 +110,37 @@ export class SocketRegistry {
     );
   }
 
+  /** Reads every key with open sockets in one query; closes the sockets of keys no longer valid. */
+  private recheckAll(): void {
+    const ids = [...this.byKey.keys()];
+    if (ids.length === 0) return;
+    this.services.db
+      .fork()
+      .find(ApiKeyEntity, { id: { $in: ids } }, { fields: ['id', 'status', 'expiresAt'] })
+      .then(
+        (rows) => {
+          const found = new Map(rows.map((row) => [row.id, row]));
+          for (const id of ids) {
+            const key = found.get(id);
+            for (const socket of [...(this.byKey.get(id) ?? [])]) {
+              const tracked = this.sockets.get(socket);
+              if (!key || key.status !== 'ACTIVE' || isExpired(key)) this.forbid(socket, 'Key is no longer valid');
+              else if (tracked) this.armExpiry(socket, tracked, key.expiresAt ?? null);
+            }
+          }
+        },
+        (error: unknown) => this.logger.error({ err: error }, 'could not re-read the keys of open sockets'),
+      );
+  }
+
   private forbid(socket: WebSocket, reason: string): void {
     this.untrack(socket);
     socket.close(FORBIDDEN_CLOSE, reason);
   }
 
   dispose(): void {
-    this.stopWatching();
+    for (const stop of this.stopWatching) stop();
+    clearInterval(this.recheckTimer);
     for (const socket of [...this.sockets.keys()]) this.untrack(socket);
   }
 }

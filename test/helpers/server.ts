@@ -1,8 +1,10 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
+import { dropSchema } from '../../src/db/orm.js';
 import { start, type App } from '../../src/server/app.js';
 
 export interface TestServer {
@@ -29,19 +31,37 @@ export interface StartTestServerOptions {
   /** Reuse a folder (for restart tests); a new temp folder otherwise. */
   dir?: string;
   keepDir?: boolean;
+  /**
+   * Run on PostgreSQL in this schema (several servers may share it; the caller drops it).
+   * Without it, TEST_DATABASE=postgres gives each server a schema of its own, dropped on stop.
+   */
+  postgres?: { url: string; schema: string };
 }
 
-/** Boots the real service on port 0 with a SQLite file in a temp folder. */
+/** The PostgreSQL the suites use when asked to (TEST_DATABASE=postgres, the scale suite). */
+export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A fresh schema name for one run. */
+export function testSchemaName(tag = 't'): string {
+  return `${tag}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Boots the real service on port 0 with a SQLite file in a temp folder, or on PostgreSQL
+ * (`postgres` option, or TEST_DATABASE=postgres for a schema of its own).
+ */
 export async function startTestServer(options: StartTestServerOptions = {}): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'keyring-test-'));
   const dbFile = join(dir, 'keyring.db');
+  const ownSchema = !options.postgres && process.env.TEST_DATABASE === 'postgres' && !options.env?.DATABASE_URL;
+  const postgres = options.postgres ?? (ownSchema ? { url: TEST_POSTGRES_URL, schema: testSchemaName() } : undefined);
   const logs: string[] = [];
   let adminKey = '';
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${dbFile}`,
+    DATABASE_URL: postgres ? postgres.url : `sqlite:${dbFile}`,
     LOG_LEVEL: 'info',
     LEDGER_FLUSH_MS: '10',
     // Generous limits unless a test asks for tight ones (the throttling suites do).
@@ -52,6 +72,10 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
   const app = await start(config, {
     logDestination: { write: (line: string) => void logs.push(line) },
     onAdminKey: (value) => (adminKey = value),
+    database: postgres ? { schema: postgres.schema } : undefined,
+  }).catch(async (error: unknown) => {
+    if (ownSchema && postgres) await dropSchema(postgres.url, postgres.schema);
+    throw error;
   });
   const url = app.url;
   const gql = async (query: string, variables?: Record<string, unknown>, key: string | null = adminKey, headers: Record<string, string> = {}) => {
@@ -82,6 +106,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
       if (stopped) return;
       stopped = true;
       await app.stop();
+      if (ownSchema && postgres) await dropSchema(postgres.url, postgres.schema);
       if (!options.keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
