@@ -15,6 +15,9 @@ export default defineConfig({
     // The soak run is separate and bounded: npm run test:soak.
     include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    // Under CI a JSON report too, from which .ci/run prints a plain 'N passed, N failed' line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: 'test/artifacts/results.json' },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
