@@ -8,6 +8,7 @@ import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { requestScope } from './apollo.js';
 import { admit, figuresOf } from './admission.js';
+import { recordKeyUse } from './key-used.js';
 
 export interface HttpDeps {
   config: Config;
@@ -104,15 +105,7 @@ export function createHttpHandler(deps: HttpDeps) {
     // that never reaches execution included); batched, so it costs no write here.
     const recordUse = () => {
       if (!principal) return;
-      services.ledger.append({
-        type: 'KEY_USED',
-        merchantId: principal.merchantId,
-        keyId: principal.keyId,
-        actorKeyId: principal.keyId,
-        requestId,
-        ip,
-        operationName: context.state.operationName,
-      });
+      recordKeyUse(services.ledger, principal, { requestId, ip, operationName: context.state.operationName });
     };
     let body: unknown;
     try {

@@ -15,6 +15,7 @@ import { clientIp } from './http.js';
 import { armor } from './apollo.js';
 import { documentCache, operationLabel } from './ws-documents.js';
 import { SocketRegistry } from './ws-sockets.js';
+import { recordKeyUse } from './key-used.js';
 
 /** Close codes this service uses on top of graphql-ws's own. */
 export const CloseCode = {
@@ -77,16 +78,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
       return formatError(formatted, error, { requestId, development, onInternal: (err) => logger.error({ err, requestId }, 'unexpected error') });
     });
   const recordUse = (principal: Principal, requestId: string, ip: string | null, operationName: string | null) =>
-    services.ledger.append({
-      type: 'KEY_USED',
-      merchantId: principal.merchantId,
-      keyId: principal.keyId,
-      actorKeyId: principal.keyId,
-      requestId,
-      ip,
-      operationName,
-      metadata: { transport: 'websocket' },
-    });
+    recordKeyUse(services.ledger, principal, { requestId, ip, operationName, metadata: { transport: 'websocket' } });
   const slowConsumer = (socket: WebSocket) => {
     logger.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a websocket that does not read fast enough');
     socket.close(CloseCode.SlowConsumer, 'Slow consumer');
