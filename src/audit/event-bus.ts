@@ -15,7 +15,12 @@ export interface KeyChange {
 export interface EventBus {
   publishEvents(events: readonly AuditEventRecord[]): void;
   onEvents(listener: (events: readonly AuditEventRecord[]) => void): () => void;
-  publishKeyChange(change: KeyChange): void;
+  /**
+   * Tells this instance's listeners at once (synchronously), and other instances; resolves
+   * when a shared backend has taken the change (or did not answer in time), so a caller that
+   * waits can answer its client knowing every instance is being told.
+   */
+  publishKeyChange(change: KeyChange): Promise<void>;
   onKeyChange(listener: (change: KeyChange) => void): () => void;
   /**
    * Called when key changes from other instances may have been missed (a shared backend came
@@ -48,7 +53,7 @@ export class LocalEventBus implements EventBus {
     return () => this.emitter.off('events', listener);
   }
 
-  publishKeyChange(change: KeyChange): void {
+  async publishKeyChange(change: KeyChange): Promise<void> {
     // Synchronous: a revoked key must stop working before the revoking request answers.
     this.emitter.emit('key', change);
   }

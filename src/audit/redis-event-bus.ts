@@ -18,6 +18,8 @@ export interface RedisEventBusOptions {
 
 const STATUSES: ReadonlySet<string> = new Set(['ACTIVE', 'DISABLED', 'REVOKED', 'EXPIRED']);
 const DIGEST = /^[0-9a-f]{64}$/;
+/** Longest a key change waits for Redis to take it before the changing request answers anyway. */
+const PUBLISH_WAIT_MS = 250;
 
 /** Picks the Redis bus when REDIS_URL is set, the in-process one otherwise. */
 export function createEventBus(config: { redisUrl: string | undefined; redisPrefix: string }, logger?: Logger): EventBus {
@@ -105,10 +107,13 @@ export class RedisEventBus implements EventBus {
     return () => this.emitter.off('events', listener);
   }
 
-  publishKeyChange(change: KeyChange): void {
+  publishKeyChange(change: KeyChange): Promise<void> {
     // Synchronous here: a revoked key must stop working on this instance before the revoking request answers.
     this.emitter.emit('key', change);
-    this.send(this.channels.keys, { o: this.instanceId, k: { keyId: change.keyId, digest: change.digest, status: change.status } });
+    // Waited for (briefly): once Redis took the message, every subscribed instance has it in its
+    // socket, so the revoking request's answer cannot overtake it. While Redis is away it is lost,
+    // and the other instances' resync on reconnect (and short cache TTL meanwhile) cover it.
+    return this.send(this.channels.keys, { o: this.instanceId, k: { keyId: change.keyId, digest: change.digest, status: change.status } }, PUBLISH_WAIT_MS);
   }
 
   onKeyChange(listener: (change: KeyChange) => void): () => void {
@@ -146,11 +151,19 @@ export class RedisEventBus implements EventBus {
     );
   }
 
-  private send(channel: string, payload: unknown): void {
-    if (this.closed || this.pub.status !== 'ready') return;
-    this.pub.publish(channel, JSON.stringify(payload)).catch((error: unknown) => {
-      this.options.logger?.warn({ err: error, channel }, 'event bus could not publish');
-    });
+  /** Publishes without ever throwing; resolves when Redis answered, or after `waitMs` at most. */
+  private send(channel: string, payload: unknown, waitMs = 0): Promise<void> {
+    if (this.closed || this.pub.status !== 'ready') return Promise.resolve();
+    const published = this.pub.publish(channel, JSON.stringify(payload)).then(
+      () => undefined,
+      (error: unknown) => {
+        this.options.logger?.warn({ err: error, channel }, 'event bus could not publish');
+      },
+    );
+    if (waitMs <= 0) return Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    return Promise.race([published, timeout]).finally(() => clearTimeout(timer));
   }
 
   private beat(): void {

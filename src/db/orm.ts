@@ -86,21 +86,35 @@ export async function ormOptions(databaseUrl: string, options: DatabaseOptions =
 /** Opens the database and applies every committed migration that has not run yet. */
 export async function openDatabase(databaseUrl: string, options: DatabaseOptions = {}): Promise<Database> {
   const { dialect, options: ormOpts } = await ormOptions(databaseUrl, options);
-  if (dialect === 'postgresql' && options.schema) await ensureSchema(databaseUrl, options.schema);
-  const orm = await MikroORM.init(ormOpts);
-  const em = orm.em as unknown as Em;
-  if (dialect === 'sqlite') {
-    const native = (await em.getConnection().getNativeClient()) as {
-      pragma(sql: string): unknown;
-    };
-    // WAL keeps readers off the writer's back; FULL makes every commit durable across a crash.
-    native.pragma('journal_mode = WAL');
-    native.pragma('synchronous = FULL');
-    native.pragma('busy_timeout = 5000');
-    native.pragma('foreign_keys = ON');
+  // Instances starting at once on an empty PostgreSQL: one at a time creates the schema and migrates.
+  const migrating = dialect === 'postgresql' ? await holdLock(databaseUrl, lockId(options.schema, 'migrations')) : null;
+  let orm: Orm | undefined;
+  try {
+    if (migrating && options.schema) await ensureSchema(databaseUrl, options.schema);
+    orm = await MikroORM.init(ormOpts);
+    if (dialect === 'sqlite') {
+      const native = (await (orm.em as unknown as Em).getConnection().getNativeClient()) as {
+        pragma(sql: string): unknown;
+      };
+      // WAL keeps readers off the writer's back; FULL makes every commit durable across a crash.
+      native.pragma('journal_mode = WAL');
+      native.pragma('synchronous = FULL');
+      native.pragma('busy_timeout = 5000');
+      native.pragma('foreign_keys = ON');
+    }
+    await orm.migrator.up();
+  } catch (error) {
+    await orm?.close(true);
+    throw error;
+  } finally {
+    await migrating?.release();
   }
-  await orm.migrator.up();
-  const lockSql = dialect === 'postgresql' ? `select pg_advisory_xact_lock(${LEDGER_LOCK_CLASS}, ${ledgerLockId(options.schema)})` : null;
+  return wrap(orm, dialect, options.schema);
+}
+
+function wrap(orm: Orm, dialect: Dialect, schema: string | undefined): Database {
+  const em = orm.em as unknown as Em;
+  const lockSql = dialect === 'postgresql' ? `select pg_advisory_xact_lock(${LOCK_CLASS}, ${lockId(schema, 'audit_event')})` : null;
   return {
     orm,
     dialect,
@@ -120,12 +134,37 @@ export async function openDatabase(databaseUrl: string, options: DatabaseOptions
   };
 }
 
-/** First half of the advisory lock key: "kr" (keyring); the second half names the schema. */
-const LEDGER_LOCK_CLASS = 0x6b72;
+/** First half of every advisory lock key: "kr" (keyring); the second half names the schema and the purpose. */
+const LOCK_CLASS = 0x6b72;
 
 /** One lock per schema, so deployments (or test runs) sharing a database do not wait on each other. */
-function ledgerLockId(schema: string | undefined): number {
-  return crc32(`${schema ?? 'public'}:audit_event`) | 0;
+function lockId(schema: string | undefined, purpose: string): number {
+  return crc32(`${schema ?? 'public'}:${purpose}`) | 0;
+}
+
+/**
+ * Takes an advisory lock in a transaction on a connection of its own and holds it until
+ * `release()`, while the caller works on other connections.
+ */
+async function holdLock(databaseUrl: string, id: number): Promise<{ release(): Promise<void> }> {
+  const orm = await serverOrm(databaseUrl);
+  const em = orm.em.fork() as unknown as Em;
+  try {
+    await em.begin();
+    await em.execute(`select pg_advisory_xact_lock(${LOCK_CLASS}, ${id})`);
+  } catch (error) {
+    await orm.close(true);
+    throw error;
+  }
+  return {
+    async release() {
+      try {
+        await em.commit();
+      } finally {
+        await orm.close(true);
+      }
+    },
+  };
 }
 
 async function ensureSchema(databaseUrl: string, schema: string): Promise<void> {
@@ -142,16 +181,32 @@ function checkedSchema(schema: string): string {
   return schema;
 }
 
-/** One statement on a short-lived connection of its own, outside any schema. */
-async function onServer(databaseUrl: string, sql: string): Promise<void> {
+/** A one-connection MikroORM on the PostgreSQL server, outside any schema. */
+async function serverOrm(databaseUrl: string): Promise<Orm> {
   const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
-  const orm = await MikroORM.init({
+  return MikroORM.init({
     driver: PostgreSqlDriver,
     clientUrl: databaseUrl,
     entities: ENTITIES,
     metadataProvider: ReflectMetadataProvider,
     pool: { min: 0, max: 1 },
   } as unknown as Options);
+}
+
+/** True when the PostgreSQL server answers a trivial query (tests probe with it before they run). */
+export async function postgresAnswers(databaseUrl: string, timeoutMs = 3_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  const answer = onServer(databaseUrl, 'select 1').then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([answer, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** One statement on a short-lived connection of its own, outside any schema. */
+async function onServer(databaseUrl: string, sql: string): Promise<void> {
+  const orm = await serverOrm(databaseUrl);
   try {
     await (orm.em as unknown as Em).getConnection().execute(sql);
   } finally {

@@ -305,8 +305,10 @@ export class KeysService {
       await em.flush();
       return { result: outcome.result, staged, changed: outcome.changed ?? [] };
     });
-    for (const change of changed) this.bus.publishKeyChange(change);
+    const told = changed.map((change) => this.bus.publishKeyChange(change));
     this.ledger.published(staged);
+    // Answered once other instances are being told too: the caller's next request anywhere sees the change.
+    await Promise.all(told);
     return result;
   }
 

@@ -1,0 +1,170 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { dropSchema, postgresAnswers } from '../../src/db/orm.js';
+import { openFeed, type FeedClient } from './feed.js';
+import { startTestServer, testSchemaName, TEST_POSTGRES_URL, waitFor, type TestServer } from './server.js';
+
+/** The shared Redis the scale suites use (the outage suite starts a second one itself). */
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** True when something answers PING at `url`. */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(Number(port || 6379), hostname, () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+/**
+ * Whether PostgreSQL and Redis both answer. When one does not: prints a notice and the
+ * suite skips, except under CI, where it throws (the scale-out must be tested there).
+ */
+export async function scaleBackendsAvailable(suite: string, needs: { redis?: boolean } = {}): Promise<boolean> {
+  const [postgres, redis] = await Promise.all([postgresAnswers(TEST_POSTGRES_URL), needs.redis === false ? true : redisAnswers(TEST_REDIS_URL)]);
+  if (postgres && redis) return true;
+  const missing = [!postgres && `PostgreSQL at ${TEST_POSTGRES_URL}`, !redis && `Redis at ${TEST_REDIS_URL}`].filter(Boolean).join(' and ');
+  if (process.env.CI) throw new Error(`[${suite}] ${missing} did not answer, and CI is set: several instances must be tested there.`);
+  console.warn(`[${suite}] SKIPPED: ${missing} did not answer; several instances were not tested.`);
+  return false;
+}
+
+export interface Cluster {
+  /** The PostgreSQL schema every instance shares (dropped on stop). */
+  schema: string;
+  /** The REDIS_PREFIX every instance shares (its keys deleted on stop). */
+  prefix: string;
+  instances: TestServer[];
+  /** The admin key printed by whichever instance started first. */
+  adminKey: string;
+  /** Starts one more instance on the same schema and prefix. */
+  add(env?: Record<string, string>): Promise<TestServer>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  count?: number;
+  env?: Record<string, string>;
+  redisUrl?: string;
+  /** Start every instance at the same time (on an empty schema) instead of one after the other. */
+  concurrently?: boolean;
+}
+
+/**
+ * Several instances of the service in this process, each with its own HTTP server, MikroORM
+ * and Redis connections, sharing one PostgreSQL schema and one Redis prefix made for this run.
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const schema = testSchemaName('scale');
+  const prefix = `keyring-scale-${randomUUID()}:`;
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
+  const instances: TestServer[] = [];
+  const add = async (env: Record<string, string> = {}) => {
+    const server = await startTestServer({
+      postgres: { url: TEST_POSTGRES_URL, schema },
+      env: { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, EXPIRY_SWEEP_MS: '100', ...options.env, ...env },
+    });
+    instances.push(server);
+    return server;
+  };
+  const stop = async () => {
+    await Promise.allSettled(instances.map((server) => server.stop()));
+    await dropSchema(TEST_POSTGRES_URL, schema);
+    await deleteRedisKeys(redisUrl, prefix);
+  };
+  try {
+    const count = options.count ?? 2;
+    if (options.concurrently) await Promise.all(Array.from({ length: count }, () => add()));
+    else for (let i = 0; i < count; i++) await add();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const adminKey = instances.find((server) => server.adminKey)?.adminKey ?? '';
+  return { schema, prefix, instances, adminKey, add, stop };
+}
+
+/** Deletes the run's Redis keys (Bottleneck names them `b_<prefix>…`); best effort. */
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1_000, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await client.del(...keys);
+    } while (cursor !== '0');
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+/** Opens a feed on `server` and waits until the server registered its subscription. */
+export async function subscribedFeed(server: TestServer, key: string, variables: Record<string, unknown> = {}): Promise<FeedClient> {
+  const before = server.app.services.feed.stats.opened;
+  const feed = openFeed(server, key, variables);
+  await waitFor(() => server.app.services.feed.stats.opened > before || feed.closeCode !== null || feed.errors.length > 0);
+  return feed;
+}
+
+/** A throwaway redis-server on a free port, which a test stops and starts again at will. */
+export interface OwnRedis {
+  url: string;
+  port: number;
+  start(): Promise<void>;
+  /** SIGKILL: Redis disappears as in a crash; the port stays the same for the next start. */
+  kill(): Promise<void>;
+}
+
+export async function ownRedis(binary = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'): Promise<OwnRedis> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | null = null;
+  const own: OwnRedis = {
+    url,
+    port,
+    async start() {
+      child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      await waitFor(() => redisAnswers(url), 5_000, 50);
+    },
+    async kill() {
+      const running = child;
+      child = null;
+      if (!running || running.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        running.once('exit', () => resolve());
+        running.kill('SIGKILL');
+      });
+    },
+  };
+  return own;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET /readyz of an instance, as JSON. */
+export async function readyz(server: TestServer): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${server.url}/readyz`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
