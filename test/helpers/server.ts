@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
@@ -57,6 +57,8 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
   const postgres = options.postgres ?? (ownSchema ? { url: TEST_POSTGRES_URL, schema: testSchemaName() } : undefined);
   const logs: string[] = [];
   let adminKey = '';
+  /** Every SECRET key value this server handed out: none may reach its logs, events or database file. */
+  const minted = new Set<string>();
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
@@ -71,7 +73,10 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
   });
   const app = await start(config, {
     logDestination: { write: (line: string) => void logs.push(line) },
-    onAdminKey: (value) => (adminKey = value),
+    onAdminKey: (value) => {
+      adminKey = value;
+      minted.add(value);
+    },
     database: postgres ? { schema: postgres.schema } : undefined,
   }).catch(async (error: unknown) => {
     if (ownSchema && postgres) await dropSchema(postgres.url, postgres.schema);
@@ -85,6 +90,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
       body: JSON.stringify({ query, variables }),
     });
     const text = await res.text();
+    for (const match of text.matchAll(SECRET_IN_RESPONSE)) minted.add(match[1]!);
     let body: any;
     try {
       body = JSON.parse(text);
@@ -106,10 +112,28 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
       if (stopped) return;
       stopped = true;
       await app.stop();
+      if (!postgres) assertNoSecretLeaked(minted, logs, dbFile);
       if (ownSchema && postgres) await dropSchema(postgres.url, postgres.schema);
       if (!options.keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const SECRET_IN_RESPONSE = /"secret":"(sk_(?:live|test)_[0-9A-Za-z]{38})"/g;
+
+/**
+ * The suite-wide secrets check: run on every test server's stop, over every log line it
+ * wrote and every byte of its SQLite file (and WAL), for every SECRET key it minted.
+ */
+export function assertNoSecretLeaked(secrets: ReadonlySet<string>, logs: readonly string[], dbFile: string): void {
+  const places: Array<[string, string]> = [['logs', logs.join('\n')]];
+  for (const file of [dbFile, `${dbFile}-wal`]) if (existsSync(file)) places.push([file, readFileSync(file).toString('latin1')]);
+  for (const secret of secrets) {
+    for (const [where, text] of places) {
+      // the message names the key's last four characters, never the key
+      if (text.includes(secret)) throw new Error(`a SECRET key (…${secret.slice(-4)}) was found in ${where}`);
+    }
+  }
 }
 
 /** Polls until `check` returns a truthy value (no fixed sleeps). */
