@@ -1,5 +1,5 @@
 import Bottleneck from 'bottleneck';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.js';
 import { peekOf, resultOf, type LimitResult, type Limiter, type TakeOptions, unavailableResult } from './limiter.js';
@@ -65,7 +65,15 @@ export class RedisLimiter implements Limiter {
       if (reported) options.logger?.info('rate limiter reached Redis again');
       reported = false;
     });
+    // Bottleneck subscribes on `client.duplicate()`, and ioredis resubscribes it after a reconnect
+    // with a promise nobody catches: with this client's fail-fast options that resubscription can
+    // reject (stream not writable yet, retries used up, command timeout) as an unhandled rejection,
+    // which ends the process. The subscriber waits for Redis instead; the commands stay fail-fast.
+    const duplicate = this.client.duplicate.bind(this.client);
+    this.client.duplicate = (override?: RedisOptions) =>
+      duplicate({ ...override, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
     this.connection = new Bottleneck.IORedisConnection({ client: this.client, Redis });
+    recoverLostKeys(this.connection);
     this.connection.on('error', () => {
       // Already reported through the client's own error event.
     });
@@ -181,6 +189,26 @@ export class RedisLimiter implements Limiter {
     }
     return policy;
   }
+}
+
+type ScriptCallback = (error: Error | null, replies: unknown) => void;
+
+/**
+ * Bottleneck recovers from a Redis that lost its keys (a restart without persistence) by
+ * running its init script again when a script answers SETTINGS_KEY_NOT_FOUND or
+ * UNKNOWN_CLIENT; Redis 7 sends those as "ERR SETTINGS_KEY_NOT_FOUND", which Bottleneck 2.19.5
+ * does not recognise, so every take on a key known before the restart would fail until the key
+ * idled out. The prefix is stripped on the way back (`__scriptArgs__` is where Bottleneck
+ * builds each script call with its callback).
+ */
+function recoverLostKeys(connection: Bottleneck.IORedisConnection): void {
+  const internal = connection as unknown as { __scriptArgs__(name: string, id: string, args: unknown[], cb: ScriptCallback): unknown[] };
+  const scriptArgs = internal.__scriptArgs__.bind(internal);
+  internal.__scriptArgs__ = (name, id, args, cb) =>
+    scriptArgs(name, id, args, (error, replies) => {
+      if (error && /^ERR (SETTINGS_KEY_NOT_FOUND|UNKNOWN_CLIENT)$/.test(error.message)) error.message = error.message.slice(4);
+      cb(error, replies);
+    });
 }
 
 /** Bottleneck's settings hash of one key's limiter (layout of bottleneck 2.19's Redis scripts). */
