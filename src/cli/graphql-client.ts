@@ -7,7 +7,11 @@ export const DEFAULT_URL = 'http://localhost:4000/graphql';
  * The API key the CLI uses against a running service: from the file named by --key-file,
  * or from KEYRING_API_KEY. Never from an argument, where shell history and `ps` would keep it.
  */
-export async function apiKeyFrom(keyFile: string | undefined, env: Record<string, string | undefined>): Promise<string> {
+export async function apiKeyFrom(
+  keyFile: string | undefined,
+  env: Record<string, string | undefined>,
+  needs = 'a key with keys:write',
+): Promise<string> {
   if (keyFile !== undefined) {
     let text: string;
     try {
@@ -21,7 +25,7 @@ export async function apiKeyFrom(keyFile: string | undefined, env: Record<string
   }
   const key = env.KEYRING_API_KEY?.trim();
   if (!key) {
-    throw new CliError(['No API key: set KEYRING_API_KEY or pass --key-file <path> (a key with keys:write).'], ExitCode.USAGE);
+    throw new CliError([`No API key: set KEYRING_API_KEY or pass --key-file <path> (${needs}).`], ExitCode.USAGE);
   }
   return key;
 }

@@ -6,15 +6,16 @@ import type { Command } from './command.js';
 import { createCommand } from './create.command.js';
 import { listCommand } from './list.command.js';
 import { statusCommands } from './status.command.js';
+import { tailCommand } from './tail.command.js';
 
 /** Every subcommand, in the order `keys --help` lists them. */
-export const COMMANDS: readonly Command[] = [createCommand, listCommand, ...statusCommands];
+export const COMMANDS: readonly Command[] = [createCommand, listCommand, ...statusCommands, tailCommand];
 
 export const HELP = `Usage: keys <command> [options]        (npm run --silent keys -- <command> [options])
 
 Operator commands for keyring. create and list work directly on the database named by
-DATABASE_URL (default sqlite:./data/keyring.db); disable, enable and revoke go through the
-running service (KEYRING_URL, default http://localhost:4000/graphql) so its key cache
+DATABASE_URL (default sqlite:./data/keyring.db); disable, enable, revoke and tail go through
+the running service (KEYRING_URL, default http://localhost:4000/graphql) so its key cache
 is updated at once.
 
 Commands:

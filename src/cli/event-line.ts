@@ -1,0 +1,59 @@
+/** An audit event as the feed delivers it (the fields `keys tail` asks for). */
+export interface FeedEvent {
+  id: string;
+  type: string;
+  occurredAt: string;
+  merchantId: string | null;
+  keyId: string | null;
+  actorKeyId: string | null;
+  requestId: string | null;
+  operationName: string | null;
+  ip: string | null;
+  reason: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/** The selection `keys tail` subscribes with: every field of FeedEvent. */
+export const FEED_EVENT_FIELDS = 'id type occurredAt merchantId keyId actorKeyId requestId operationName ip reason metadata';
+
+// The longest type name (ACCESS_DENIED), so that the fields after it line up.
+const TYPE_WIDTH = 13;
+
+/**
+ * One readable line: `<time> #<id> <TYPE> merchant=… key=… actor=… op=… reason="…" ip=…`,
+ * fields without a value left out. Values are quoted and escaped when they hold anything
+ * but plain characters: a reason is free text, and a newline or a terminal escape
+ * sequence in it must not forge a line or repaint the operator's terminal.
+ */
+export function eventLine(event: FeedEvent): string {
+  const fields: Array<[string, string | null]> = [
+    ['merchant', event.merchantId],
+    ['key', event.keyId],
+    ['actor', event.actorKeyId],
+    ['op', event.operationName],
+    ['reason', event.reason],
+    ['ip', event.ip],
+  ];
+  const rest = fields.filter(([, value]) => value !== null && value !== '').map(([name, value]) => `${name}=${shown(value!)}`);
+  return [plain(event.occurredAt), `#${plain(event.id)}`, plain(event.type).padEnd(TYPE_WIDTH), ...rest].join(' ').trimEnd();
+}
+
+/** A JSON line: the event exactly as delivered. JSON escapes control characters itself. */
+export function jsonLine(event: FeedEvent): string {
+  return escapeUnsafe(JSON.stringify(event));
+}
+
+function shown(value: string): string {
+  return /^[\w.:@/+-]+$/.test(value) ? value : escapeUnsafe(JSON.stringify(value));
+}
+
+/** Fields the server fills itself (ids, times, type names): shown as they are if plain. */
+function plain(value: string): string {
+  return /^[\w.:+-]*$/.test(value) ? value : escapeUnsafe(JSON.stringify(value));
+}
+
+// JSON.stringify leaves DEL, the C1 controls (\x9b starts an escape sequence on some
+// terminals) and the Unicode line separators as they are.
+function escapeUnsafe(text: string): string {
+  return text.replace(/[\u007f-\u009f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

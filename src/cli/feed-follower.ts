@@ -1,0 +1,117 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CliError, ExitCode } from './cli-io.js';
+import type { FeedEvent } from './event-line.js';
+import { followOnce, type AttemptEnd, type FeedFilter, type GraphQLProblem } from './feed-attempt.js';
+
+/** Reconnection delays: doubling from BASE, capped at CAP, each with jitter (half to all of it). */
+const BASE_DELAY_MS = 250;
+const CAP_DELAY_MS = 15_000;
+/** A connection that lasted this long, or delivered anything, was healthy: backoff starts over. */
+const HEALTHY_AFTER_MS = 10_000;
+
+/** Close codes after which reconnecting cannot help. */
+const FATAL_CLOSES: Record<number, string> = {
+  4401: 'The service refused the key (4401): it is unknown, malformed, disabled, revoked or expired. Check KEYRING_API_KEY or --key-file.',
+  4403: 'The key tail uses was disabled, revoked or has expired (4403); stopping.',
+  4400: 'The service rejected the subscription as a bad request (4400).',
+  4406: 'The service does not speak graphql-transport-ws (4406). Is KEYRING_URL the keyring GraphQL endpoint?',
+};
+
+const CLOSE_NAMES: Record<number, string> = {
+  1000: 'closed by the server',
+  1001: 'the service is shutting down',
+  1006: 'connection lost',
+  4008: 'too slow to read the feed',
+  4429: 'too many failed credentials from this address',
+  4499: 'no answer to a ping',
+};
+
+export interface FollowOptions {
+  wsUrl: string;
+  apiKey: string;
+  filter: FeedFilter;
+  /** Events after this id come first (a resume point); null for live events only. */
+  after: string | null;
+  onEvent(event: FeedEvent): void;
+  /** Diagnostics for the operator (stderr). */
+  notice(text: string): void;
+  /** Aborted on Ctrl-C or SIGTERM: follow() then resolves. */
+  signal: AbortSignal;
+  random?: () => number;
+}
+
+/**
+ * Follows the feed until `signal` is aborted, reconnecting with backoff after anything but a
+ * refusal. Every reconnection resumes after the last event passed to onEvent, so across
+ * reconnects no event is missed and none is repeated (an id at or below the last one is
+ * dropped, should the service ever send one). Throws a CliError when it must stop.
+ */
+export async function follow(options: FollowOptions): Promise<void> {
+  const random = options.random ?? Math.random;
+  let after = options.after;
+  let failures = 0;
+  let delivered = false;
+  const onEvent = (event: FeedEvent) => {
+    if (after !== null && compareIds(event.id, after) <= 0) return;
+    after = event.id;
+    delivered = true;
+    options.onEvent(event);
+  };
+  for (;;) {
+    delivered = false;
+    const from = () => (after === null ? 'live events' : `events after #${after}`);
+    const onConnected = () => options.notice(`${failures === 0 ? 'connected' : 'reconnected'}, following ${from()}.`);
+    const { end, connected, upMs } = await followOnce({ ...options, after, onEvent, onConnected });
+    if (end.kind === 'stopped' || options.signal.aborted) return;
+    stopIfFatal(end);
+    failures = delivered || upMs >= HEALTHY_AFTER_MS ? 1 : failures + 1;
+    const retryAfterMs = rateLimitedFor(end);
+    const ceiling = Math.min(CAP_DELAY_MS, BASE_DELAY_MS * 2 ** (failures - 1));
+    const delayMs = retryAfterMs ?? Math.round(ceiling / 2 + (random() * ceiling) / 2);
+    options.notice(`${describe(end, connected)}; reconnecting in ${(delayMs / 1000).toFixed(1)} s.`);
+    try {
+      await sleep(delayMs, undefined, { signal: options.signal });
+    } catch {
+      return; // aborted while waiting
+    }
+  }
+}
+
+function stopIfFatal(end: AttemptEnd): void {
+  if (end.kind === 'closed' && FATAL_CLOSES[end.code]) throw new CliError([FATAL_CLOSES[end.code]!], ExitCode.FAILED);
+  if (end.kind !== 'errors') return;
+  const first = end.errors[0];
+  const code = first?.extensions?.code;
+  if (code === 'RATE_LIMITED' || code === 'INTERNAL_SERVER_ERROR' || code === undefined) return;
+  const listed = first?.extensions?.errors;
+  const problems = Array.isArray(listed) && listed.length > 0 ? listed.map(String) : [first?.message ?? 'refused'];
+  if (code === 'FORBIDDEN') problems.push('tail needs a key with audit:read; a key other than admin follows its own merchant only.');
+  if (code === 'UNAUTHENTICATED') problems.push('Check the key in KEYRING_API_KEY or --key-file.');
+  throw new CliError(problems, code === 'BAD_USER_INPUT' ? ExitCode.USAGE : ExitCode.FAILED, code);
+}
+
+function rateLimitedFor(end: AttemptEnd): number | undefined {
+  if (end.kind !== 'errors') return undefined;
+  const problem: GraphQLProblem | undefined = end.errors.find((error) => error.extensions?.code === 'RATE_LIMITED');
+  const seconds = problem?.extensions?.retryAfter;
+  return typeof seconds === 'number' && seconds >= 0 ? Math.ceil(seconds * 1000) : undefined;
+}
+
+function describe(end: AttemptEnd, connected: boolean): string {
+  switch (end.kind) {
+    case 'closed':
+      return `connection closed (${end.code} ${CLOSE_NAMES[end.code] ?? (end.reason || 'no reason given')})`;
+    case 'failed':
+      return connected ? `connection failed (${end.message})` : `cannot connect (${end.message})`;
+    case 'errors':
+      return `the service answered ${end.errors[0]?.extensions?.code ?? 'an error'}: ${end.errors[0]?.message ?? ''}`.trimEnd();
+    default:
+      return 'the service ended the subscription';
+  }
+}
+
+/** Decimal ids of any length, compared exactly. */
+function compareIds(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
