@@ -97,9 +97,9 @@ export interface ChildServer<T> {
   stop(): Promise<void>;
 }
 
-/** Starts `bench/servers.ts <kind>` in a child process and waits for its `ready` message. */
-export function startChild<T>(kind: string, options: Record<string, unknown> = {}): Promise<ChildServer<T>> {
-  const script = fileURLToPath(new URL('./servers.js', import.meta.url));
+/** Starts `bench/servers.ts <kind>` (or another script of bench/) in a child process and waits for its `ready` message. */
+export function startChild<T>(kind: string, options: Record<string, unknown> = {}, scriptName = 'servers.js'): Promise<ChildServer<T>> {
+  const script = fileURLToPath(new URL(`./${scriptName}`, import.meta.url));
   // BENCH_PROFILE=dir writes a CPU profile of each server process there (open it in Chrome DevTools).
   const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // Standard output goes to /dev/null: keyring writes its log lines there as in production.
