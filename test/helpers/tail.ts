@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from './server.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface TailProcess {
   child: ChildProcess;
@@ -23,10 +24,38 @@ export interface TailProcess {
  * on the project's Node, with only the environment given (plus PATH), read as it runs.
  */
 export function spawnTail(args: readonly string[], env: Record<string, string>): TailProcess {
-  const child = spawn(process.execPath, [CLI, 'tail', ...args], {
+  return follow(spawn(process.execPath, [CLI, 'tail', ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+}
+
+/**
+ * `npm run --silent keys -- tail …` exactly as the README shows it, in a process group of its
+ * own like a terminal's foreground job, so that `interrupt()` is a Ctrl-C: SIGINT to the group.
+ */
+export function spawnNpmTail(args: readonly string[], env: Record<string, string>): TailProcess & { interrupt(): void } {
+  const child = spawn('npm', ['run', '--silent', 'keys', '--', 'tail', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
+  const tail = follow(child);
+  const group = (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, signal);
+  };
+  return {
+    ...tail,
+    interrupt: () => group('SIGINT'),
+    async stop() {
+      group('SIGKILL');
+      await tail.exited;
+    },
+  };
+}
+
+function follow(child: ChildProcess): TailProcess {
   const lines: string[] = [];
   let partial = '';
   let errors = '';

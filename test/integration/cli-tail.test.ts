@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
-import { spawnTail, type TailProcess } from '../helpers/tail.js';
+import { spawnNpmTail, spawnTail, type TailProcess } from '../helpers/tail.js';
 
 /**
  * `keys tail` follows the audit feed over graphql-ws as a real process: events appear as they
@@ -46,6 +46,16 @@ describe('keys tail', () => {
     watcher.child.kill('SIGINT');
     expect(await watcher.exited).toEqual({ code: 0, signal: null });
     expect(watcher.stderr()).not.toMatch(/error/i);
+  });
+
+  it('through npm as the README shows it: Ctrl-C (SIGINT to the foreground group) → exit 0', async () => {
+    const watcher = spawnNpmTail(['--types', 'KEY_CREATED'], env);
+    tails.push(watcher);
+    await waitFor(() => watcher.stderr().includes('connected, following'), 30_000);
+    const created = await createKey(server, { merchantId: 'm_npm', name: 'via npm', scopes: [] });
+    await watcher.waitForLine((text) => text.includes(created.id));
+    watcher.interrupt();
+    expect(await watcher.exited).toEqual({ code: 0, signal: null });
   });
 
   it('--json: one parsable object per line, ids strictly increasing; --types filters', async () => {
