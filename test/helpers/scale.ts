@@ -132,12 +132,17 @@ export async function ownRedis(binary = process.env.REDIS_SERVER ?? '/usr/bin/re
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | null = null;
+  // Never left behind, even when the test process ends without its afterAll.
+  const onExit = () => child?.kill('SIGKILL');
+  process.once('exit', onExit);
   const own: OwnRedis = {
     url,
     port,
     async start() {
-      child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      await waitFor(() => redisAnswers(url), 5_000, 50);
+      if (child && child.exitCode === null && child.signalCode === null) return;
+      const started = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      child = started;
+      await waitFor(() => started.exitCode === null && redisAnswers(url), 5_000, 50);
     },
     async kill() {
       const running = child;

@@ -53,7 +53,7 @@ describe.skipIf(!available)('Redis goes away and comes back under two instances'
   });
   afterAll(async () => {
     await Promise.allSettled(feeds.map((feed) => feed.dispose()));
-    // The cluster's Redis cleanup needs its Redis: start it again if a failed test left it down.
+    // The cluster's Redis cleanup needs its Redis: start it again if a failed test left it down (a no-op when it runs).
     await redis?.start().catch(() => {});
     await cluster?.stop();
     await redis?.kill();
