@@ -173,3 +173,29 @@ export async function readyz(server: TestServer): Promise<{ status: number; body
   const res = await fetch(`${server.url}/readyz`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
+
+const LIMITER_TROUBLE = /rate limiter (call failed|cannot reach Redis)/;
+
+/**
+ * Sends `total` requests with one key at once, alternately to each instance; says which
+ * statuses came back and whether any instance's limiter failed to reach Redis meanwhile (it
+ * then counted alone for a moment, by design, so the burst proves nothing about sharing; on a
+ * loaded machine a Redis call can exceed the limiter's 500 ms timeout).
+ */
+export async function burst(servers: TestServer[], secret: string, total: number): Promise<{ statuses: number[]; degraded: boolean }> {
+  const trouble = () => servers.reduce((sum, server) => sum + server.logs.filter((line) => LIMITER_TROUBLE.test(line)).length, 0);
+  const before = trouble();
+  const answers = await Promise.all(Array.from({ length: total }, (_, i) => servers[i % servers.length]!.gql('{ viewer { keyId } }', {}, secret)));
+  return { statuses: answers.map((answer) => answer.status), degraded: trouble() > before };
+}
+
+/**
+ * How many of `2 × limit` requests spread over the instances were served, for a fresh key of
+ * `limit` per 60 s, retried with another key (up to three times) while a burst was degraded.
+ */
+export async function sharedServed(servers: TestServer[], mint: (limit: number) => Promise<string>, limit: number): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const { statuses, degraded } = await burst(servers, await mint(limit), 2 * limit);
+    if (!degraded || attempt === 3) return statuses.filter((status) => status === 200).length;
+  }
+}
