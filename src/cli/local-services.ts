@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import type { Actor } from '../auth/principal.js';
-import { LocalEventBus } from '../audit/event-bus.js';
+import { createEventBus } from '../audit/redis-event-bus.js';
 import { Ledger } from '../audit/ledger.js';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/orm.js';
@@ -25,7 +25,8 @@ export async function withLocalServices<T>(env: Record<string, string | undefine
   const config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL || 'warn' });
   const logger = createLogger(config.logLevel, pino.destination({ dest: 2, sync: true }));
   const db = await openDatabase(config.databaseUrl);
-  const bus = new LocalEventBus();
+  // With REDIS_URL, the running instances hear of what the CLI changed at once.
+  const bus = createEventBus(config, logger);
   const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs);
   try {
     const catalogue = new ScopeCatalogue(config.extraScopes);
