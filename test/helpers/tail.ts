@@ -32,9 +32,9 @@ export function spawnTail(args: readonly string[], env: Record<string, string>):
 
 /**
  * `npm run --silent keys -- tail …` exactly as the README shows it, in a process group of its
- * own like a terminal's foreground job, so that `interrupt()` is a Ctrl-C: SIGINT to the group.
+ * own (so that `groupAlive()` can tell whether anything it started is still running).
  */
-export function spawnNpmTail(args: readonly string[], env: Record<string, string>): TailProcess & { interrupt(): void } {
+export function spawnNpmTail(args: readonly string[], env: Record<string, string>): TailProcess & { groupAlive(): boolean } {
   const child = spawn('npm', ['run', '--silent', 'keys', '--', 'tail', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
@@ -47,7 +47,14 @@ export function spawnNpmTail(args: readonly string[], env: Record<string, string
   };
   return {
     ...tail,
-    interrupt: () => group('SIGINT'),
+    groupAlive() {
+      try {
+        process.kill(-child.pid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    },
     async stop() {
       group('SIGKILL');
       await tail.exited;

@@ -48,14 +48,16 @@ describe('keys tail', () => {
     expect(watcher.stderr()).not.toMatch(/error/i);
   });
 
-  it('through npm as the README shows it: Ctrl-C (SIGINT to the foreground group) → exit 0', async () => {
+  it('through npm as the README shows it: SIGTERM to npm (as a process manager sends it) → exit 0, nothing left running', async () => {
     const watcher = spawnNpmTail(['--types', 'KEY_CREATED'], env);
     tails.push(watcher);
     await waitFor(() => watcher.stderr().includes('connected, following'), 30_000);
     const created = await createKey(server, { merchantId: 'm_npm', name: 'via npm', scopes: [] });
     await watcher.waitForLine((text) => text.includes(created.id));
-    watcher.interrupt();
+    // npm forwards the signal to its script, which has exec'ed the CLI (no shell left in between).
+    watcher.child.kill('SIGTERM');
     expect(await watcher.exited).toEqual({ code: 0, signal: null });
+    await waitFor(() => !watcher.groupAlive(), 5_000);
   });
 
   it('--json: one parsable object per line, ids strictly increasing; --types filters', async () => {
