@@ -1,29 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateKey } from '../../src/keys/key-material.js';
 import { RedisLimiter } from '../../src/throttle/redis-limiter.js';
+import { redisAnswers, TEST_REDIS_URL } from '../helpers/scale.js';
 import { createKey, startTestServer } from '../helpers/server.js';
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 
-/** True when something answers PING at the test Redis. */
-async function redisAnswers(): Promise<boolean> {
-  const { hostname, port } = new URL(REDIS_URL);
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(Number(port || 6379), hostname, () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
-const available = await redisAnswers();
+const available = await redisAnswers(REDIS_URL);
 if (!available) {
   if (process.env.CI) throw new Error(`Redis does not answer at ${REDIS_URL}, and CI is set: the shared limiter must be tested there.`);
   console.warn(`[redis-limiter.test] SKIPPED: no Redis answers at ${REDIS_URL}; the shared limiter was not tested.`);
