@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { pino } from 'pino';
-import { loadConfig } from '../src/config.js';
+import { benchConfig } from './bench-config.js';
 import { start, type App } from '../src/server/app.js';
 
 /** A line of the report, as bench/run.ts prints it (the BenchResult of bench/suite.ts, kept local so this file runs on its own). */
@@ -105,16 +105,7 @@ async function startClients(app: App, key: string, count: number): Promise<Clien
  */
 export async function runFanout(log: (message: string) => void = console.log): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'keyring-fanout-'));
-  const config = loadConfig({
-    ...process.env,
-    NODE_ENV: 'production',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${join(dir, 'keyring.db')}`,
-    LOG_LEVEL: 'warn',
-    IP_RATE_LIMIT: '1000000',
-    CONSOLE: 'false',
-  });
+  const config = benchConfig(dir, 'warn');
   const app = await start(config, { logDestination: pino.destination({ dest: '/dev/null', sync: false }), onAdminKey: () => {} });
   const { ledger, keys } = app.services;
   const monitor = await keys.create({ principal: null }, {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { loadConfig } from '../src/config.js';
+import { benchConfig } from './bench-config.js';
 import { start } from '../src/server/app.js';
 
 /**
@@ -82,16 +82,7 @@ interface KeyringOptions {
 
 async function keyring(options: KeyringOptions): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'keyring-bench-'));
-  const config = loadConfig({
-    ...process.env,
-    NODE_ENV: 'production',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${join(dir, 'keyring.db')}`,
-    LOG_LEVEL: 'info',
-    IP_RATE_LIMIT: '1000000',
-    CONSOLE: 'false',
-  });
+  const config = benchConfig(dir, 'info');
   // The production logger: a line per request on standard output (which the bench discards).
   const app = await start(config, { onAdminKey: () => {} });
   const { keys: service, authenticator } = app.services;
