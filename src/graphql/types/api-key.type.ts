@@ -3,7 +3,7 @@ import { DateTimeScalar } from '../scalars.js';
 import { ApiKeyStatus, ApiKeyType, KeyEnvironment } from './enums.js';
 import { PageInfo } from './page-info.type.js';
 
-@ObjectType({ description: 'A rate limit: `limit` requests per `windowSeconds`.' })
+@ObjectType({ simpleResolvers: true, description: 'A rate limit: `limit` requests per `windowSeconds`.' })
 export class RateLimit {
   @Field(() => Int)
   limit!: number;
@@ -12,7 +12,7 @@ export class RateLimit {
   windowSeconds!: number;
 }
 
-@ObjectType({ description: 'An API key. The value of a SECRET key is never shown after creation.' })
+@ObjectType({ simpleResolvers: true, description: 'An API key. The value of a SECRET key is never shown after creation.' })
 export class ApiKey {
   @Field(() => ID)
   id!: string;
@@ -81,7 +81,7 @@ export class ApiKey {
   rotatedFromId!: string | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class ApiKeyEdge {
   @Field(() => String)
   cursor!: string;
@@ -90,7 +90,7 @@ export class ApiKeyEdge {
   node!: ApiKey;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class ApiKeyConnection {
   @Field(() => [ApiKeyEdge])
   edges!: ApiKeyEdge[];
@@ -102,7 +102,7 @@ export class ApiKeyConnection {
   totalCount!: number;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class CreateKeyPayload {
   @Field(() => ApiKey)
   key!: ApiKey;

@@ -16,7 +16,7 @@ registerEnumType(AuditEventOrder, {
   description: 'ASC: oldest first (increasing id). DESC: newest first (decreasing id), the default.',
 });
 
-@ObjectType({ description: 'One entry of the append-only audit ledger.' })
+@ObjectType({ simpleResolvers: true, description: 'One entry of the append-only audit ledger.' })
 export class AuditEvent {
   @Field(() => ID, { description: 'Strictly increasing; also the cursor to resume from (`after`).' })
   id!: string;
@@ -52,7 +52,7 @@ export class AuditEvent {
   metadata!: Record<string, unknown> | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AuditEventEdge {
   @Field(() => String, { description: "The event's id." })
   cursor!: string;
@@ -61,7 +61,7 @@ export class AuditEventEdge {
   node!: AuditEvent;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AuditEventConnection {
   @Field(() => [AuditEventEdge])
   edges!: AuditEventEdge[];

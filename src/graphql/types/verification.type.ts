@@ -24,7 +24,7 @@ registerEnumType(VerificationCode, {
   },
 });
 
-@ObjectType({ description: 'The answer of verifyKey.' })
+@ObjectType({ simpleResolvers: true, description: 'The answer of verifyKey.' })
 export class KeyVerification {
   @Field(() => Boolean, { description: 'True only when code is VALID.' })
   valid!: boolean;

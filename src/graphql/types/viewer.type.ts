@@ -2,7 +2,7 @@ import { Field, Int, ObjectType, ID } from 'type-graphql';
 import { DateTimeScalar } from '../scalars.js';
 import { ApiKeyType, KeyEnvironment } from './enums.js';
 
-@ObjectType({ description: 'Where a key stands against its rate limit.' })
+@ObjectType({ simpleResolvers: true, description: 'Where a key stands against its rate limit.' })
 export class RateLimitStatus {
   @Field(() => Int)
   limit!: number;
@@ -14,7 +14,7 @@ export class RateLimitStatus {
   resetAt!: Date;
 }
 
-@ObjectType({ description: 'The key making the request.' })
+@ObjectType({ simpleResolvers: true, description: 'The key making the request.' })
 export class Viewer {
   @Field(() => ID)
   keyId!: string;
@@ -44,7 +44,7 @@ export class Viewer {
   rateLimit!: RateLimitStatus | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class ScopeDefinition {
   @Field(() => String)
   name!: string;
