@@ -19,9 +19,9 @@ export function runCli(args: readonly string[], env: Record<string, string>): Pr
   return run(process.execPath, [CLI, ...args], env);
 }
 
-/** `npm run --silent keys -- …`, exactly as the README shows it. */
-export function runNpmKeys(args: readonly string[], env: Record<string, string>): Promise<CliRun> {
-  return run('npm', ['run', '--silent', 'keys', '--', ...args], env);
+/** `npm run --silent keys -- …`, exactly as the README shows it (or without --silent, as the contract writes it). */
+export function runNpmKeys(args: readonly string[], env: Record<string, string>, silent = true): Promise<CliRun> {
+  return run('npm', ['run', ...(silent ? ['--silent'] : []), 'keys', '--', ...args], env);
 }
 
 function run(file: string, args: readonly string[], env: Record<string, string>): Promise<CliRun> {

@@ -112,4 +112,10 @@ describe('CLI on the database', () => {
     expect(run.stdout).toMatch(SECRET_LINE);
     expect((await viewer(run.stdout.trim())).body.data.viewer.merchantId).toBe('npm');
   });
+
+  it('`npm run keys -- create …` without --silent prints the key alone too, as the contract writes it', async () => {
+    const run = await runNpmKeys(['create', '--merchant', 'npm', '--name', 'plain npm', '--scopes', 'keys:read'], env, false);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(SECRET_LINE);
+  });
 });
