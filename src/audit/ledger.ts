@@ -105,7 +105,10 @@ export class Ledger {
   /** Queues an event for the next batched write. Never throws and never waits. */
   append(event: NewAuditEvent): void {
     if (this.stopped) {
-      this.logger.warn({ type: event.type }, 'ledger stopped; event written directly');
+      // Shutdown stops the ledger after the server has drained, so this is a bug to see in the
+      // logs, not a case to paper over: the database may already be closed.
+      this.logger.error({ type: event.type, keyId: event.keyId, requestId: event.requestId }, 'event appended after the ledger stopped; not recorded');
+      return;
     }
     this.buffer.push({ ...event, occurredAt: event.occurredAt ?? new Date() });
     this.stats.pending = this.buffer.length;
