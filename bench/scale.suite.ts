@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { dropSchema, postgresAnswers } from '../src/db/orm.js';
+import { deleteRedisKeys, redisAnswers } from '../src/redis-admin.js';
 import { loadChild, round, startChild, type BenchContext, type BenchResult, type BenchSuite, type ChildServer, type LoadOptions, type Measured } from './suite.js';
 
 /**
@@ -78,34 +78,6 @@ async function compare(
     return result;
   };
   return [row('one instance on SQLite', one), row('two instances on PostgreSQL + Redis, load split over both', two)];
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1_000, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  client.on('error', () => {});
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await client.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
-  }
 }
 
 const scaleSuite: BenchSuite = {

@@ -1,29 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, Socket } from 'node:net';
-import { Redis } from 'ioredis';
+import { createServer } from 'node:net';
 import { dropSchema, postgresAnswers } from '../../src/db/orm.js';
+import { deleteRedisKeys, redisAnswers } from '../../src/redis-admin.js';
 import { openFeed, type FeedClient } from './feed.js';
 import { startTestServer, testSchemaName, TEST_POSTGRES_URL, waitFor, type TestServer } from './server.js';
 
 /** The shared Redis the scale suites use (the outage suite starts a second one itself). */
-export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { redisAnswers };
 
-/** True when something answers PING at `url`. */
-export async function redisAnswers(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(Number(port || 6379), hostname, () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
  * Whether PostgreSQL and Redis both answer. When one does not: prints a notice and the
@@ -91,24 +77,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   }
   const adminKey = instances.find((server) => server.adminKey)?.adminKey ?? '';
   return { schema, prefix, instances, adminKey, add, stop };
-}
-
-/** Deletes the run's Redis keys (Bottleneck names them `b_<prefix>…`); best effort. */
-async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1_000, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await client.del(...keys);
-    } while (cursor !== '0');
-    await client.quit();
-  } catch {
-    client.disconnect();
-  }
 }
 
 /** Opens a feed on `server` and waits until the server registered its subscription. */
