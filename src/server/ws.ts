@@ -77,8 +77,6 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
       }
       return formatError(formatted, error, { requestId, development, onInternal: (err) => logger.error({ err, requestId }, 'unexpected error') });
     });
-  const recordUse = (principal: Principal, requestId: string, ip: string | null, operationName: string | null) =>
-    recordKeyUse(services.ledger, principal, { requestId, ip, operationName, metadata: { transport: 'websocket' } });
   const slowConsumer = (socket: WebSocket) => {
     logger.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a websocket that does not read fast enough');
     socket.close(CloseCode.SlowConsumer, 'Slow consumer');
@@ -147,7 +145,14 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           failure = error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed.');
         }
         // An admitted subscribe is an authenticated request: it leaves KEY_USED whatever its outcome.
-        if (extra.principal) recordUse(extra.principal, requestId, extra.ip ?? null, operationLabel(document, payload.operationName));
+        if (extra.principal) {
+          recordKeyUse(services.ledger, extra.principal, {
+            requestId,
+            ip: extra.ip ?? null,
+            operationName: operationLabel(document, payload.operationName),
+            metadata: { transport: 'websocket' },
+          });
+        }
         if (!document) return [failure!];
         const problems = documents.validate(schema, document);
         if (problems.length > 0) return problems;
