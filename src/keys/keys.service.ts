@@ -55,7 +55,7 @@ export class KeysService {
     if (!merchantId) throw new BadUserInputError(['merchantId is required.']);
     this.assertMerchant(actor, merchantId, 'createKey');
     this.assertCanGrant(actor, input.scopes, 'createKey');
-    return this.change(actor, async (em) => {
+    return this.change(async (em) => {
       const created = this.mint(em, actor, {
         merchantId,
         name: input.name,
@@ -148,7 +148,7 @@ export class KeysService {
     if (!Number.isInteger(grace) || grace < 0 || grace > 30 * 86_400) {
       throw new BadUserInputError(['expireOldAfterSeconds must be an integer from 0 to 2592000 (30 days).']);
     }
-    return this.change(actor, async (em) => {
+    return this.change(async (em) => {
       const old = await this.load(em, actor, id, 'rotateKey');
       if (old.status === 'REVOKED') throw new BadUserInputError(['A revoked key cannot be rotated.']);
       this.assertCanGrant(actor, old.scopes, 'rotateKey');
@@ -190,7 +190,7 @@ export class KeysService {
     // Every instance sweeps several times a second and nearly every sweep finds nothing: ask
     // first, outside a transaction and without the ledger lock.
     if (!(await this.db.fork().findOne(ApiKeyEntity, dueWhere, { fields: ['id'] }))) return 0;
-    return this.change({ principal: null }, async (em) => {
+    return this.change(async (em) => {
       const due = await em.find(ApiKeyEntity, dueWhere, { limit, orderBy: { expiresAt: 'asc' } });
       // Claimed row by row with a conditional update: with several instances (or processes on
       // one file) sweeping at once, only the one that set expiry_recorded_at writes the event.
@@ -212,7 +212,7 @@ export class KeysService {
   async ensureAdminKey(): Promise<string | null> {
     const em = this.db.fork();
     if ((await em.count(ApiKeyEntity, {})) > 0) return null;
-    const created = await this.change({ principal: null }, async (tx) => {
+    const created = await this.change(async (tx) => {
       if ((await tx.count(ApiKeyEntity, {})) > 0) return { result: null, events: [] };
       const minted = this.mint(tx, { principal: null }, {
         merchantId: PLATFORM_MERCHANT,
@@ -267,7 +267,7 @@ export class KeysService {
   ): Promise<ApiKeyView> {
     const problems = reasonProblems(reason);
     if (problems.length > 0) throw new BadUserInputError(problems);
-    return this.change(actor, async (em) => {
+    return this.change(async (em) => {
       const entity = await this.load(em, actor, id, operation);
       const now = new Date();
       const type = apply(entity, now);
@@ -293,7 +293,6 @@ export class KeysService {
    * events and tells every cache and socket about changed keys.
    */
   private async change<T>(
-    _actor: Actor,
     work: (em: Em) => Promise<{ result: T; events: NewAuditEvent[]; changed?: Array<{ keyId: string; digest: string; status: KeyStatus | 'EXPIRED' }> }>,
   ): Promise<T> {
     const { result, staged, changed } = await this.db.fork().transactional(async (em) => {
