@@ -22,80 +22,115 @@ export interface EventRow {
 export type Usage = Map<string, { count: number; last: Date }>;
 
 /**
- * Writes a batch of high-volume events inside the ledger's transaction. The hot path writes
- * one row per request, so this is kept off the unit of work (no tracked entities, no change sets).
+ * Writes a batch of high-volume events (rows in order, plus the keys' usage counters) in one
+ * transaction of its own and returns the rows' ids in the same order. The hot path writes one
+ * row per request, so this is kept off the unit of work (no tracked entities, no change sets).
  */
 export interface BatchWriter {
-  /** Inserts the rows in order and returns their ids, in the same order. */
-  insert(em: Em, rows: readonly EventRow[]): Promise<string[]>;
-  addUsage(em: Em, usage: Usage): Promise<void>;
+  write(rows: readonly EventRow[], usage: Usage): Promise<string[]>;
 }
 
 export function batchWriterFor(db: Database): BatchWriter {
-  return db.dialect === 'sqlite' ? new SqliteBatchWriter() : new PortableBatchWriter(db);
+  return db.dialect === 'sqlite' ? new SqliteBatchWriter(db) : new PortableBatchWriter(db);
 }
 
 interface Statement {
   run(...params: unknown[]): { lastInsertRowid: number | bigint };
 }
 interface NativeSqlite {
+  readonly inTransaction: boolean;
   prepare(sql: string): Statement;
+  pragma(sql: string, options: { simple: true }): unknown;
+  transaction<F extends (...args: never[]) => unknown>(fn: F): F;
 }
 
 /**
- * SQLite: statements prepared once and run on the transaction's own connection (SQLite
- * has one, held by the transaction until it commits). MikroORM would inline every value
- * into a fresh SQL text that SQLite then compiles again, which cost more than the insert itself.
+ * SQLite: one synchronous native transaction per batch, on statements prepared once.
+ *
+ * - Synchronous, so nothing else can run on the connection in between; it only waits (a turn
+ *   at a time) while a MikroORM transaction is open on the connection, which it must not join.
+ *   MikroORM would inline every value into a fresh SQL text that SQLite compiles again, and its
+ *   async transaction costs more than the batch itself.
+ * - Committed with `synchronous = NORMAL` (the connection's FULL is restored at once): in WAL
+ *   mode the commit is then durable against a crash of the process at once and against a crash
+ *   of the machine from the next synced commit or checkpoint on, without an fsync that stalls
+ *   the event loop every batch. Usage events wait up to LEDGER_FLUSH_MS in memory anyway; key
+ *   changes and their lifecycle events, which a client is told succeeded, keep FULL.
  * Values are stored as MikroORM stores them: dates as epoch milliseconds, JSON as text.
  */
 class SqliteBatchWriter implements BatchWriter {
-  private statements: { insert: Statement; usage: Statement } | undefined;
+  private client: NativeSqlite | undefined;
+  private run: ((rows: readonly EventRow[], usage: Usage) => string[]) | undefined;
 
-  async insert(em: Em, rows: readonly EventRow[]): Promise<string[]> {
-    const { insert } = await this.prepared(em);
-    return rows.map((row) =>
-      String(
-        insert.run(
-          row.type,
-          row.occurredAt.getTime(),
-          row.merchantId,
-          row.keyId,
-          row.actorKeyId,
-          row.requestId,
-          row.operationName,
-          row.ip,
-          row.reason,
-          row.metadata ? JSON.stringify(row.metadata) : null,
-        ).lastInsertRowid,
-      ),
+  constructor(private readonly db: Database) {}
+
+  async write(rows: readonly EventRow[], usage: Usage): Promise<string[]> {
+    const client = (this.client ??= (await this.db.fork().getConnection().getNativeClient()) as NativeSqlite);
+    while (client.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+    // Prepared outside any transaction too: SQLite runs a pragma as it compiles it.
+    this.run ??= this.prepare(client);
+    return this.run(rows, usage);
+  }
+
+  private prepare(client: NativeSqlite) {
+    const insert = client.prepare(
+      'insert into `audit_event` (`type`, `occurred_at`, `merchant_id`, `key_id`, `actor_key_id`, `request_id`, ' +
+        '`operation_name`, `ip`, `reason`, `metadata`) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-  }
-
-  async addUsage(em: Em, usage: Usage): Promise<void> {
-    const { usage: update } = await this.prepared(em);
-    for (const [id, { count, last }] of usage) update.run(count, last.getTime(), id);
-  }
-
-  private async prepared(em: Em) {
-    if (!this.statements) {
-      const native = (await em.getConnection().getNativeClient()) as NativeSqlite;
-      this.statements = {
-        insert: native.prepare(
-          'insert into `audit_event` (`type`, `occurred_at`, `merchant_id`, `key_id`, `actor_key_id`, `request_id`, ' +
-            '`operation_name`, `ip`, `reason`, `metadata`) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    const update = client.prepare('update `api_key` set `usage_count` = `usage_count` + ?, `last_used_at` = ? where `id` = ?');
+    const level = Number(client.pragma('synchronous', { simple: true }));
+    const relaxed = client.prepare('pragma synchronous = NORMAL');
+    const restore = client.prepare(`pragma synchronous = ${level}`);
+    const batch = client.transaction((rows: readonly EventRow[], usage: Usage) => {
+      const ids = rows.map((row) =>
+        String(
+          insert.run(
+            row.type,
+            row.occurredAt.getTime(),
+            row.merchantId,
+            row.keyId,
+            row.actorKeyId,
+            row.requestId,
+            row.operationName,
+            row.ip,
+            row.reason,
+            row.metadata ? JSON.stringify(row.metadata) : null,
+          ).lastInsertRowid,
         ),
-        usage: native.prepare('update `api_key` set `usage_count` = `usage_count` + ?, `last_used_at` = ? where `id` = ?'),
-      };
-    }
-    return this.statements;
+      );
+      for (const [id, { count, last }] of usage) update.run(count, last.getTime(), id);
+      return ids;
+    });
+    // SQLite refuses to change the level inside a transaction: around it, in the same synchronous turn.
+    const run = (rows: readonly EventRow[], usage: Usage) => {
+      relaxed.run();
+      try {
+        return batch(rows, usage);
+      } finally {
+        restore.run();
+      }
+    };
+    return run;
   }
 }
 
-/** Any other database: one multi-row INSERT … RETURNING and one CASE UPDATE per 300 keys. */
+/**
+ * Any other database: in a MikroORM transaction that takes the ledger lock first, one
+ * multi-row INSERT … RETURNING and one CASE UPDATE per 300 keys.
+ */
 class PortableBatchWriter implements BatchWriter {
   constructor(private readonly db: Database) {}
 
-  async insert(em: Em, rows: readonly EventRow[]): Promise<string[]> {
+  write(rows: readonly EventRow[], usage: Usage): Promise<string[]> {
+    return this.db.fork().transactional(async (em) => {
+      await this.db.lockLedger(em);
+      const ids = await this.insert(em, rows);
+      await this.addUsage(em, usage);
+      return ids;
+    });
+  }
+
+  private async insert(em: Em, rows: readonly EventRow[]): Promise<string[]> {
     // The driver's insert answers every id (RETURNING); em.insertMany() passes on only one.
     const inserted = await em.getDriver().nativeInsertMany(AuditEventEntity, [...rows], { ctx: em.getTransactionContext() });
     // Ids are given in row order; sorted, they pair with the rows whatever order RETURNING used.
@@ -104,7 +139,7 @@ class PortableBatchWriter implements BatchWriter {
     return ids.map(String);
   }
 
-  async addUsage(em: Em, usage: Usage): Promise<void> {
+  private async addUsage(em: Em, usage: Usage): Promise<void> {
     const entries = [...usage];
     // A bare placeholder in CASE is text to PostgreSQL; the column wants a timestamp.
     const at = this.db.dialect === 'postgresql' ? 'cast(? as timestamptz)' : '?';

@@ -138,13 +138,9 @@ export class Ledger {
       this.stats.pending = this.buffer.length;
       const started = Date.now();
       try {
-        const records = await this.db.fork().transactional(async (em) => {
-          await this.db.lockLedger(em);
-          const rows = batch.map(toRow);
-          const ids = await this.writer.insert(em, rows);
-          await this.writer.addUsage(em, usageOf(batch));
-          return rows.map((row, i) => toRecord({ ...row, id: ids[i]! }));
-        });
+        const rows = batch.map(toRow);
+        const ids = await this.writer.write(rows, usageOf(batch));
+        const records = rows.map((row, i) => toRecord({ ...row, id: ids[i]! }));
         this.stats.flushes += 1;
         this.stats.lastFlushLagMs = Date.now() - (batch[0]?.occurredAt.getTime() ?? started);
         this.stats.written += records.length;

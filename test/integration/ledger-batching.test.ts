@@ -63,3 +63,49 @@ describe('KEY_USED batching', () => {
     }
   });
 });
+
+/**
+ * On SQLite a batch is one synchronous native transaction on the connection MikroORM also uses,
+ * committed without an fsync of its own. It must never run inside a key change's transaction
+ * that is still open (it would commit or roll back with it), and key changes keep `synchronous = FULL`.
+ */
+describe('the SQLite batch writer', () => {
+  it('waits for an open transaction instead of joining it, and leaves the connection at synchronous = FULL', async () => {
+    const server = await startTestServer({ env: { LEDGER_FLUSH_MS: '10000' } });
+    try {
+      const { ledger, db } = server.app.services;
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      const change = db
+        .fork()
+        .transactional(async (em) => {
+          ledger.stage(em, [{ type: 'KEY_CREATED', merchantId: 'm_tx', reason: 'rolled back' }]);
+          await em.flush();
+          open();
+          await held;
+          throw new Error('roll the change back');
+        })
+        .catch((error: Error) => error.message);
+      await opened;
+
+      ledger.append({ type: 'KEY_USED', merchantId: 'm_tx', requestId: 'outside-the-change' });
+      let flushed = false;
+      const flushing = ledger.flush().then(() => (flushed = true));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(flushed).toBe(false);
+
+      release();
+      expect(await change).toBe('roll the change back');
+      await flushing;
+      const rows = await db.fork().find(AuditEventEntity, { merchantId: 'm_tx' });
+      expect(rows.map((row) => [row.type, row.requestId])).toEqual([['KEY_USED', 'outside-the-change']]);
+
+      const native = (await db.fork().getConnection().getNativeClient()) as { pragma(sql: string, options: { simple: true }): unknown };
+      expect(native.pragma('synchronous', { simple: true })).toBe(2);
+    } finally {
+      await server.stop();
+    }
+  });
+});
