@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalLimiter } from '../../src/throttle/local-limiter.js';
+import Bottleneck from 'bottleneck';
+import { LocalLimiter, takeFrom } from '../../src/throttle/local-limiter.js';
 
 const limiters: LocalLimiter[] = [];
 function limiter(): LocalLimiter {
@@ -62,6 +63,25 @@ describe('LocalLimiter', () => {
     await l.take('p', 2, 60);
     expect(await l.peek('p', 2, 60)).toMatchObject({ allowed: false, remaining: 0 });
     expect(await l.peek('p', 2, 60)).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
+  it('takes from the Bottleneck reservoir itself, at once, as incrementReservoir(-1) would', async () => {
+    const group = new Bottleneck.Group({ reservoir: 3, timeout: 60_000 });
+    const bottleneck = group.key('k');
+    const taken = [takeFrom(bottleneck), takeFrom(bottleneck)];
+    // Answered synchronously: no promise, no timer tick.
+    expect(taken).toEqual([2, 1]);
+    expect(await bottleneck.currentReservoir()).toBe(1);
+    expect(await bottleneck.incrementReservoir(-1)).toBe(0);
+    expect(takeFrom(bottleneck)).toBe(-1);
+    expect(await bottleneck.currentReservoir()).toBe(-1);
+    // A limiter on another datastore goes through the public call.
+    const redisShaped = Object.assign(Object.create(bottleneck) as Bottleneck, { datastore: 'ioredis' });
+    const viaPublic = takeFrom(redisShaped);
+    expect(viaPublic).toBeInstanceOf(Promise);
+    expect(await viaPublic).toBe(-2);
+    await group.deleteKey('k');
+    clearInterval((group as unknown as { interval?: NodeJS.Timeout }).interval);
   });
 
   it('drops limiters whose window ended, and no others', async () => {
