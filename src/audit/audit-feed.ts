@@ -196,9 +196,10 @@ export class AuditFeed {
   }
 
   private fanOut(events: readonly AuditEventRecord[]): void {
+    this.setHead(events.at(-1)!.id);
+    if (this.subscribers.size === 0) return;
     // One estimate per event, shared by every subscriber's queue accounting.
     const sizes = events.map((event) => JSON.stringify(event).length + 96);
-    this.setHead(events.at(-1)!.id);
     for (const subscription of this.subscribers) subscription.offer(events, sizes);
   }
 
