@@ -1,4 +1,4 @@
-import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { hash, randomInt, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 /**
@@ -34,7 +34,7 @@ export function toBase62(value: number, width: number): string {
 
 /** CRC-32 (IEEE, as zlib's) of the UTF-8 bytes of `text`, as 6 base62 characters. */
 export function checksum(text: string): string {
-  return toBase62(crc32(Buffer.from(text, 'utf8')) >>> 0, CHECKSUM_LENGTH);
+  return toBase62(crc32(text) >>> 0, CHECKSUM_LENGTH);
 }
 
 export function prefixOf(type: KeyType, environment: KeyEnvironment): string {
@@ -76,7 +76,7 @@ export function parseKey(value: string): ParsedKey | null {
 
 /** SHA-256 hex digest: the only form in which a secret key is ever stored. */
 export function digestKey(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  return hash('sha256', value, 'hex');
 }
 
 /** Constant-time comparison of two hex digests. */

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
 import { Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Config } from '../config.js';
@@ -126,6 +127,9 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
     plugins: [
       ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
       authenticationPlugin(config),
+      // Every answer is the calling key's own and carries its limit figures: nothing is cacheable,
+      // so the per-field cache hints Apollo would compute on every request are switched off.
+      ApolloServerPluginCacheControlDisabled(),
       config.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
         : sandboxLandingPage(),
