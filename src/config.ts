@@ -96,6 +96,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'must start with sqlite: or postgres://');
   }
+  if (/^sqlite:(\/\/)?:memory:$/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must name a SQLite file, not :memory: (the audit ledger writes to it from a thread of its own)');
+  }
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');

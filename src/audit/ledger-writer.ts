@@ -2,6 +2,7 @@ import { raw } from '@mikro-orm/core';
 import type { Database, Em } from '../db/orm.js';
 import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { AuditEventEntity } from './audit-event.entity.js';
+import { ThreadBatchWriter } from './ledger-thread.js';
 import type { AuditEventType } from './event-types.js';
 
 /** One audit row as the batched writer stores it. */
@@ -28,90 +29,14 @@ export type Usage = Map<string, { count: number; last: Date }>;
  */
 export interface BatchWriter {
   write(rows: readonly EventRow[], usage: Usage): Promise<string[]>;
+  /** Called once the last batch is written. */
+  close(): Promise<void>;
 }
 
 export function batchWriterFor(db: Database): BatchWriter {
-  return db.dialect === 'sqlite' ? new SqliteBatchWriter(db) : new PortableBatchWriter(db);
-}
-
-interface Statement {
-  run(...params: unknown[]): { lastInsertRowid: number | bigint };
-}
-interface NativeSqlite {
-  readonly inTransaction: boolean;
-  prepare(sql: string): Statement;
-  pragma(sql: string, options: { simple: true }): unknown;
-  transaction<F extends (...args: never[]) => unknown>(fn: F): F;
-}
-
-/**
- * SQLite: one synchronous native transaction per batch, on statements prepared once.
- *
- * - Synchronous, so nothing else can run on the connection in between; it only waits (a turn
- *   at a time) while a MikroORM transaction is open on the connection, which it must not join.
- *   MikroORM would inline every value into a fresh SQL text that SQLite compiles again, and its
- *   async transaction costs more than the batch itself.
- * - Committed with `synchronous = NORMAL` (the connection's FULL is restored at once): in WAL
- *   mode the commit is then durable against a crash of the process at once and against a crash
- *   of the machine from the next synced commit or checkpoint on, without an fsync that stalls
- *   the event loop every batch. Usage events wait up to LEDGER_FLUSH_MS in memory anyway; key
- *   changes and their lifecycle events, which a client is told succeeded, keep FULL.
- * Values are stored as MikroORM stores them: dates as epoch milliseconds, JSON as text.
- */
-class SqliteBatchWriter implements BatchWriter {
-  private client: NativeSqlite | undefined;
-  private run: ((rows: readonly EventRow[], usage: Usage) => string[]) | undefined;
-
-  constructor(private readonly db: Database) {}
-
-  async write(rows: readonly EventRow[], usage: Usage): Promise<string[]> {
-    const client = (this.client ??= (await this.db.fork().getConnection().getNativeClient()) as NativeSqlite);
-    while (client.inTransaction) await new Promise((resolve) => setImmediate(resolve));
-    // Prepared outside any transaction too: SQLite runs a pragma as it compiles it.
-    this.run ??= this.prepare(client);
-    return this.run(rows, usage);
-  }
-
-  private prepare(client: NativeSqlite) {
-    const insert = client.prepare(
-      'insert into `audit_event` (`type`, `occurred_at`, `merchant_id`, `key_id`, `actor_key_id`, `request_id`, ' +
-        '`operation_name`, `ip`, `reason`, `metadata`) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    const update = client.prepare('update `api_key` set `usage_count` = `usage_count` + ?, `last_used_at` = ? where `id` = ?');
-    const level = Number(client.pragma('synchronous', { simple: true }));
-    const relaxed = client.prepare('pragma synchronous = NORMAL');
-    const restore = client.prepare(`pragma synchronous = ${level}`);
-    const batch = client.transaction((rows: readonly EventRow[], usage: Usage) => {
-      const ids = rows.map((row) =>
-        String(
-          insert.run(
-            row.type,
-            row.occurredAt.getTime(),
-            row.merchantId,
-            row.keyId,
-            row.actorKeyId,
-            row.requestId,
-            row.operationName,
-            row.ip,
-            row.reason,
-            row.metadata ? JSON.stringify(row.metadata) : null,
-          ).lastInsertRowid,
-        ),
-      );
-      for (const [id, { count, last }] of usage) update.run(count, last.getTime(), id);
-      return ids;
-    });
-    // SQLite refuses to change the level inside a transaction: around it, in the same synchronous turn.
-    const run = (rows: readonly EventRow[], usage: Usage) => {
-      relaxed.run();
-      try {
-        return batch(rows, usage);
-      } finally {
-        restore.run();
-      }
-    };
-    return run;
-  }
+  if (db.dialect !== 'sqlite') return new PortableBatchWriter(db);
+  if (!db.file) throw new Error('the SQLite ledger needs a database file');
+  return new ThreadBatchWriter(db.file);
 }
 
 /**
@@ -120,6 +45,8 @@ class SqliteBatchWriter implements BatchWriter {
  */
 class PortableBatchWriter implements BatchWriter {
   constructor(private readonly db: Database) {}
+
+  async close(): Promise<void> {}
 
   write(rows: readonly EventRow[], usage: Usage): Promise<string[]> {
     return this.db.fork().transactional(async (em) => {

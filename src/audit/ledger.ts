@@ -162,6 +162,10 @@ export class Ledger {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      await this.writer.close();
+    }
   }
 }

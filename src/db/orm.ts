@@ -16,6 +16,8 @@ export type Dialect = 'sqlite' | 'postgresql';
 export interface Database {
   orm: Orm;
   dialect: Dialect;
+  /** The SQLite database file (absolute); null on PostgreSQL. */
+  file: string | null;
   /** A fresh EntityManager for one request or one unit of work. */
   fork(): Em;
   /** True when a trivial query answers. */
@@ -24,7 +26,9 @@ export interface Database {
    * Taken first in every transaction that writes audit events, inside that transaction. On
    * PostgreSQL a transaction-scoped advisory lock: the events' ids (a sequence) are then
    * assigned and committed in the same order across every instance, so no reader ever sees
-   * an id before a smaller one that is still to commit. SQLite has one writer at a time anyway.
+   * an id before a smaller one that is still to commit. On SQLite it takes the one write lock
+   * at once (waiting for the ledger's thread to commit), so the transaction never reads a
+   * snapshot that a commit of that thread makes stale before it writes (SQLITE_BUSY_SNAPSHOT).
    */
   lockLedger(em: Em): Promise<void>;
   close(): Promise<void>;
@@ -52,8 +56,9 @@ export async function ormOptions(databaseUrl: string, options: DatabaseOptions =
   if (databaseUrl.startsWith('sqlite:')) {
     const { SqliteDriver } = await import('@mikro-orm/sqlite');
     const raw = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    const dbName = raw === ':memory:' ? raw : resolve(raw || './data/keyring.db');
-    if (dbName !== ':memory:') mkdirSync(dirname(dbName), { recursive: true });
+    // A file, never ':memory:': the ledger's thread opens a connection of its own to it.
+    const dbName = resolve(raw || './data/keyring.db');
+    mkdirSync(dirname(dbName), { recursive: true });
     return {
       dialect: 'sqlite',
       options: {
@@ -109,15 +114,18 @@ export async function openDatabase(databaseUrl: string, options: DatabaseOptions
   } finally {
     await migrating?.release();
   }
-  return wrap(orm, dialect, options.schema);
+  return wrap(orm, dialect, options.schema, dialect === 'sqlite' ? ((ormOpts as { dbName?: string }).dbName ?? null) : null);
 }
 
-function wrap(orm: Orm, dialect: Dialect, schema: string | undefined): Database {
+function wrap(orm: Orm, dialect: Dialect, schema: string | undefined, file: string | null): Database {
   const em = orm.em as unknown as Em;
-  const lockSql = dialect === 'postgresql' ? `select pg_advisory_xact_lock(${LOCK_CLASS}, ${lockId(schema, 'audit_event')})` : null;
+  // SQLite: a write that changes nothing, which takes the write lock (with busy_timeout's wait).
+  const lockSql =
+    dialect === 'postgresql' ? `select pg_advisory_xact_lock(${LOCK_CLASS}, ${lockId(schema, 'audit_event')})` : 'update `audit_event` set `id` = `id` where 0';
   return {
     orm,
     dialect,
+    file,
     fork: () => orm.em.fork() as unknown as Em,
     async ping() {
       try {
@@ -128,7 +136,7 @@ function wrap(orm: Orm, dialect: Dialect, schema: string | undefined): Database 
       }
     },
     async lockLedger(tx: Em) {
-      if (lockSql) await tx.execute(lockSql);
+      await tx.execute(lockSql);
     },
     close: () => orm.close(true),
   };
