@@ -63,6 +63,26 @@ describe('API4 unrestricted resource consumption', () => {
     expect(body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('refuses a streamed body (no Content-Length) once it passes the size cap, with 413 and a code', async () => {
+    const chunk = new TextEncoder().encode(`{"query":"{ viewer { keyId } }","variables":{"pad":"${'x'.repeat(64_000)}`);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // About 1 MB in all, far past the cap, unless the server stops reading first.
+        if (sent++ < 16) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
   it('refuses batched array bodies unless enabled', async () => {
     const res = await fetch(`${server.url}/graphql`, {
       method: 'POST',
