@@ -20,6 +20,8 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'operation' | 'code'>;
   private readonly duration: Histogram<'operation'>;
+  /** Label-bound children, one per (operation, code): prom-client hashes the labels of every unbound call. */
+  private readonly bound = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
   private readonly stopBus: () => void;
 
   constructor(sources: MetricSources) {
@@ -101,18 +103,25 @@ export class Metrics {
   /** Records one finished GraphQL request. */
   observeRequest(operation: string | null, code: string, seconds: number): void {
     const label = operation ?? 'unknown';
-    this.requests.inc({ operation: label, code });
-    this.duration.observe({ operation: label }, seconds);
+    const id = `${label}\u0000${code}`;
+    let children = this.bound.get(id);
+    if (!children) {
+      children = { count: this.requests.labels(label, code), time: this.duration.labels(label) };
+      this.bound.set(id, children);
+    }
+    children.count.inc();
+    children.time.observe(seconds);
   }
 
   /** GET /metrics in the Prometheus text format. */
-  route(): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-    return async (req, res) => {
+  route(): (req: IncomingMessage, res: ServerResponse) => false | Promise<true> {
+    return (req, res) => {
       if ((req.url ?? '').split('?')[0] !== '/metrics' || req.method !== 'GET') return false;
-      const body = await this.registry.metrics();
-      res.writeHead(200, { 'content-type': this.registry.contentType });
-      res.end(body);
-      return true;
+      return this.registry.metrics().then((body) => {
+        res.writeHead(200, { 'content-type': this.registry.contentType });
+        res.end(body);
+        return true as const;
+      });
     };
   }
 
