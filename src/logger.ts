@@ -40,7 +40,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]', 'secret', 'key', 'apiKey'],
         censor: '[REDACTED]',
       },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      // Epoch milliseconds (pino's default, and a third of an ISO string's cost on every line).
+      timestamp: pino.stdTimeFunctions.epochTime,
     },
     scrubbing,
   );
