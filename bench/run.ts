@@ -79,15 +79,16 @@ if (!args.includes('--no-write')) {
 - Command: \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\`
 - Run: ${new Date().toISOString()}
 - Machine: ${machine}
-- Load: autocannon in the bench process against 127.0.0.1, ${connections} connections, ${durationSeconds} s per case after a 1 s warm-up;
-  each server runs in a process of its own, so load generator and server share the machine's cores.
+- Load: autocannon in the bench process against 127.0.0.1, ${connections} connections, a 1 s warm-up, then each keyring
+  case for ${2 * durationSeconds} s in rounds of at least 2 s (\`--rounds\`, default 6) that alternate with bare Apollo rounds of the
+  same length; each server runs in a process of its own, so load generator and server share the machine's cores.
 - keyring: NODE_ENV=production, SQLite in a temp folder, 1,000 keys minted through the keys service, each seen once
   before the run; every request writes its log line (the production logger, on a standard output the bench discards).
   \`{ viewer { keyId } }\` takes each key in turn; \`verifyKey(key: $key) { valid code }\` verifies each key in turn with one
   verifier key (each verification leaves two KEY_USED rows: the verifier's request and the verified key's use).
 - Ratios: each keyring case runs in rounds that alternate with the bare Apollo server; the ratio is the median of the
   rounds' ratios, so other work on the machine skews both sides alike. "Server CPU per request" is the server
-  process's user + system time over the answered requests.
+  process's user + system time over the answered requests (all its threads: keyring's ledger thread included).
 - Targets: \`viewer\` and \`verifyKey\` at ≥ 0.5 × the bare Apollo server's requests per second with p99 < 10 ms,
   and exactly the configured number of requests allowed in a window under 50 concurrent clients on one key.
 - Profiles: \`BENCH_PROFILE=/some/dir npm run bench\` writes a CPU profile of each server process there.
