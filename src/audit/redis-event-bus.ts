@@ -18,8 +18,12 @@ export interface RedisEventBusOptions {
 
 const STATUSES: ReadonlySet<string> = new Set(['ACTIVE', 'DISABLED', 'REVOKED', 'EXPIRED']);
 const DIGEST = /^[0-9a-f]{64}$/;
-/** Longest a key change waits for Redis to take it before the changing request answers anyway. */
-const PUBLISH_WAIT_MS = 250;
+/**
+ * Longest a key change waits for Redis to take it before the changing request answers anyway.
+ * Generous: a revocation is rare, and answering before Redis took it lets the next request on
+ * another instance still pass (seen once with 250 ms on a machine loaded by the whole test suite).
+ */
+const PUBLISH_WAIT_MS = 1_000;
 
 /** Picks the Redis bus when REDIS_URL is set, the in-process one otherwise. */
 export function createEventBus(config: { redisUrl: string | undefined; redisPrefix: string }, logger?: Logger): EventBus {
