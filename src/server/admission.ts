@@ -63,7 +63,8 @@ export async function admit(services: Services, headers: IncomingHttpHeaders, re
     });
     throw new UnauthenticatedError();
   }
-  const rateLimit = enforce(res, await throttle.key(check.record, request));
+  const taken = throttle.key(check.record, request);
+  const rateLimit = enforce(res, taken instanceof Promise ? await taken : taken);
   return { principal: principalOf(check.record), rateLimit };
 }
 

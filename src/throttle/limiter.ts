@@ -31,8 +31,8 @@ export interface TakeOptions {
  */
 export interface Limiter {
   readonly kind: 'local' | 'redis';
-  /** Counts one request and says whether it is allowed. */
-  take(key: string, limit: number, windowSeconds: number, options?: TakeOptions): Promise<LimitResult>;
+  /** Counts one request and says whether it is allowed; an in-process store answers at once, without a promise. */
+  take(key: string, limit: number, windowSeconds: number, options?: TakeOptions): LimitResult | Promise<LimitResult>;
   /**
    * Says whether a request would be allowed now, without counting one. While a shared store
    * cannot be reached, this instance's own count answers.
@@ -43,6 +43,11 @@ export interface Limiter {
   /** Waits until a shared store answers, for at most `timeoutMs`; says whether it did. */
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** Applies `then` to a value that may still be coming: at once when it is there, when it comes otherwise. */
+export function settle<T, R>(value: T | Promise<T>, then: (value: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(then) : then(value);
 }
 
 /** Builds a result from the reservoir left after a take (negative when over the limit). */

@@ -1,5 +1,5 @@
 import Bottleneck from 'bottleneck';
-import { peekOf, resultOf, type LimitResult, type Limiter } from './limiter.js';
+import { peekOf, resultOf, settle, type LimitResult, type Limiter } from './limiter.js';
 
 interface Policy {
   id: string;
@@ -59,7 +59,7 @@ export class LocalLimiter implements Limiter {
     this.sweeper.unref();
   }
 
-  async take(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {
+  take(key: string, limit: number, windowSeconds: number): LimitResult | Promise<LimitResult> {
     const now = Date.now();
     const policy = this.policy(limit, windowSeconds);
     let start = policy.starts.get(key);
@@ -72,8 +72,8 @@ export class LocalLimiter implements Limiter {
       start = now;
       policy.starts.set(key, start);
     }
-    const left = await takeFrom(policy.group.key(key));
-    return resultOf(left, limit, start + policy.windowMs);
+    const resetAtMs = start + policy.windowMs;
+    return settle(takeFrom(policy.group.key(key)), (left) => resultOf(left, limit, resetAtMs));
   }
 
   async peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {

@@ -1,7 +1,7 @@
 import type { Ledger } from '../audit/ledger.js';
 import type { Logger } from '../logger.js';
 import type { KeyRecord } from '../keys/key-record.js';
-import type { LimitResult, Limiter } from './limiter.js';
+import { settle, type LimitResult, type Limiter } from './limiter.js';
 import { LocalLimiter } from './local-limiter.js';
 import { RedisLimiter } from './redis-limiter.js';
 
@@ -45,24 +45,26 @@ export class Throttle {
     private readonly options: ThrottleOptions,
   ) {}
 
-  /** Counts one request against the key's own limit. */
-  async key(key: LimitedKey, request: RequestInfo): Promise<LimitResult> {
-    const result = await this.limiter.take(`key:${key.id}`, key.rateLimit, key.rateWindowSeconds, {
-      failOpen: this.options.failOpenForKeys,
+  /** Counts one request against the key's own limit (at once, without a promise, on the in-process limiter). */
+  key(key: LimitedKey, request: RequestInfo): LimitResult | Promise<LimitResult> {
+    const taken = this.limiter.take(`key:${key.id}`, key.rateLimit, key.rateWindowSeconds, { failOpen: this.options.failOpenForKeys });
+    return settle(taken, (result) => {
+      if (!result.allowed) {
+        this.refused(result, key.rateWindowSeconds, request, { merchantId: key.merchantId, keyId: key.id, reason: 'key rate limit' });
+      }
+      return result;
     });
-    if (!result.allowed) {
-      this.refused(result, key.rateWindowSeconds, request, { merchantId: key.merchantId, keyId: key.id, reason: 'key rate limit' });
-    }
-    return result;
   }
 
   /** Counts one request without a valid key against the client address. */
-  async address(ip: string, request: RequestInfo): Promise<LimitResult> {
-    const result = await this.limiter.take(`ip:${ip}`, this.options.ipLimit, this.options.ipWindowSeconds, {
+  address(ip: string, request: RequestInfo): LimitResult | Promise<LimitResult> {
+    const taken = this.limiter.take(`ip:${ip}`, this.options.ipLimit, this.options.ipWindowSeconds, {
       failOpen: this.options.failOpenForAnonymous,
     });
-    if (!result.allowed) this.refused(result, this.options.ipWindowSeconds, request, { reason: 'address rate limit' });
-    return result;
+    return settle(taken, (result) => {
+      if (!result.allowed) this.refused(result, this.options.ipWindowSeconds, request, { reason: 'address rate limit' });
+      return result;
+    });
   }
 
   /**
