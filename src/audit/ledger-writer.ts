@@ -3,21 +3,10 @@ import type { Database, Em } from '../db/orm.js';
 import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { AuditEventEntity } from './audit-event.entity.js';
 import { ThreadBatchWriter } from './ledger-thread.js';
-import type { AuditEventType } from './event-types.js';
+import type { AuditEventRecord } from './event-types.js';
 
-/** One audit row as the batched writer stores it. */
-export interface EventRow {
-  type: AuditEventType;
-  occurredAt: Date;
-  merchantId: string | null;
-  keyId: string | null;
-  actorKeyId: string | null;
-  requestId: string | null;
-  operationName: string | null;
-  ip: string | null;
-  reason: string | null;
-  metadata: Record<string, unknown> | null;
-}
+/** One audit row as the batched writer stores it: a stored event before the database gives it its id. */
+export type EventRow = Omit<AuditEventRecord, 'id'>;
 
 /** Usage to add to one key: how many KEY_USED, and the latest. */
 export type Usage = Map<string, { count: number; last: Date }>;
@@ -40,8 +29,8 @@ export function batchWriterFor(db: Database): BatchWriter {
 }
 
 /**
- * Any other database: in a MikroORM transaction that takes the ledger lock first, one
- * multi-row INSERT … RETURNING and one CASE UPDATE per 300 keys.
+ * PostgreSQL: in a MikroORM transaction that takes the ledger lock first, one multi-row
+ * INSERT … RETURNING and one CASE UPDATE per 300 keys.
  */
 class PortableBatchWriter implements BatchWriter {
   constructor(private readonly db: Database) {}
@@ -68,12 +57,11 @@ class PortableBatchWriter implements BatchWriter {
 
   private async addUsage(em: Em, usage: Usage): Promise<void> {
     const entries = [...usage];
-    // A bare placeholder in CASE is text to PostgreSQL; the column wants a timestamp.
-    const at = this.db.dialect === 'postgresql' ? 'cast(? as timestamptz)' : '?';
     for (let i = 0; i < entries.length; i += 300) {
       const chunk = entries.slice(i, i + 300);
       const counts = raw(`usage_count + case id ${chunk.map(() => 'when ? then ?').join(' ')} end`, chunk.flatMap(([id, { count }]) => [id, count]));
-      const lasts = raw(`case id ${chunk.map(() => `when ? then ${at}`).join(' ')} end`, chunk.flatMap(([id, { last }]) => [id, last]));
+      // A bare placeholder in CASE is text to PostgreSQL; the column wants a timestamp.
+      const lasts = raw(`case id ${chunk.map(() => 'when ? then cast(? as timestamptz)').join(' ')} end`, chunk.flatMap(([id, { last }]) => [id, last]));
       await em
         .createQueryBuilder(ApiKeyEntity)
         .update({ usageCount: counts, lastUsedAt: lasts })

@@ -38,16 +38,15 @@ function toRow(event: NewAuditEvent): EventRow {
 }
 
 /** KEY_USED counts and latest use per key, for the keys' usage counters. */
-function usageOf(batch: readonly NewAuditEvent[]): Usage {
+function usageOf(batch: readonly EventRow[]): Usage {
   const usage: Usage = new Map();
-  for (const event of batch) {
-    if (event.type !== 'KEY_USED' || !event.keyId) continue;
-    const at = event.occurredAt ?? new Date();
-    const entry = usage.get(event.keyId);
+  for (const row of batch) {
+    if (row.type !== 'KEY_USED' || !row.keyId) continue;
+    const entry = usage.get(row.keyId);
     if (entry) {
       entry.count += 1;
-      if (at > entry.last) entry.last = at;
-    } else usage.set(event.keyId, { count: 1, last: at });
+      if (row.occurredAt > entry.last) entry.last = row.occurredAt;
+    } else usage.set(row.keyId, { count: 1, last: row.occurredAt });
   }
   return usage;
 }
@@ -72,7 +71,8 @@ export interface LedgerStats {
  * the keys' usage counters, so a request never waits for a synchronous write.
  */
 export class Ledger {
-  private buffer: Array<NewAuditEvent & { occurredAt: Date }> = [];
+  /** Rows as they will be written, in append order. */
+  private buffer: EventRow[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -110,7 +110,7 @@ export class Ledger {
       this.logger.error({ type: event.type, keyId: event.keyId, requestId: event.requestId }, 'event appended after the ledger stopped; not recorded');
       return;
     }
-    this.buffer.push({ ...event, occurredAt: event.occurredAt ?? new Date() });
+    this.buffer.push(toRow(event));
     this.stats.pending = this.buffer.length;
     if (this.buffer.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.flushMs);
@@ -138,9 +138,8 @@ export class Ledger {
       this.stats.pending = this.buffer.length;
       const started = Date.now();
       try {
-        const rows = batch.map(toRow);
-        const ids = await this.writer.write(rows, usageOf(batch));
-        const records = rows.map((row, i) => toRecord({ ...row, id: ids[i]! }));
+        const ids = await this.writer.write(batch, usageOf(batch));
+        const records: AuditEventRecord[] = batch.map((row, i) => ({ id: ids[i]!, ...row }));
         this.stats.flushes += 1;
         this.stats.lastFlushLagMs = Date.now() - (batch[0]?.occurredAt.getTime() ?? started);
         this.stats.written += records.length;
