@@ -23,11 +23,10 @@ export class Authenticator {
     private readonly cache: KeyCache,
   ) {}
 
-  async check(presented: string): Promise<KeyCheck> {
-    if (!parseKey(presented)) return { status: 'MALFORMED' };
-    const digest = digestKey(presented);
-    const record = this.cache.get(digest) ?? (await this.load(digest));
-    return statusOf(record, digest);
+  /** The answer, at once (no promise) for a malformed key or a key in the cache; a miss reads the database. */
+  check(presented: string): KeyCheck | Promise<KeyCheck> {
+    const known = this.fromMemory(presented);
+    return typeof known === 'string' ? this.load(known).then((record) => statusOf(record, known)) : known;
   }
 
   /**
@@ -35,10 +34,16 @@ export class Authenticator {
    * null when only `check()` can tell.
    */
   checkCached(presented: string): KeyCheck | null {
+    const known = this.fromMemory(presented);
+    return typeof known === 'string' ? null : known;
+  }
+
+  /** The answer from shape, checksum and cache alone, or the digest the database must be asked for. */
+  private fromMemory(presented: string): KeyCheck | string {
     if (!parseKey(presented)) return { status: 'MALFORMED' };
     const digest = digestKey(presented);
     const record = this.cache.get(digest);
-    return record ? statusOf(record, digest) : null;
+    return record ? statusOf(record, digest) : digest;
   }
 
   private load(digest: string): Promise<KeyRecord | null> {

@@ -50,8 +50,7 @@ export class VerifyService {
     const problems = scopes.length > MAX_REQUIRED_SCOPES ? [`requiredScopes may list at most ${MAX_REQUIRED_SCOPES} scopes.`] : scopeProblems(scopes, this.catalogue);
     if (problems.length > 0) throw new BadUserInputError(problems);
 
-    // A key in the cache is answered without a promise; only a miss reads the database.
-    const check = this.authenticator.checkCached(presented) ?? (await this.authenticator.check(presented));
+    const check = await this.authenticator.check(presented);
     if (check.status === 'MALFORMED' || check.status === 'NOT_FOUND') return this.unknown(actor, check.status);
     const key = check.record;
     const caller = actor.principal;
@@ -63,14 +62,13 @@ export class VerifyService {
       this.record(actor, { type: 'AUTH_FAILED', ...about, reason: check.status });
       return { valid: false, code: check.status, keyId: key.id, rateLimit: null };
     }
-    const taken = this.throttle.key(key, {
+    const rateLimit = await this.throttle.key(key, {
       requestId: actor.requestId,
       ip: actor.ip,
       operationName: actor.operationName,
       actorKeyId: caller?.keyId ?? null,
       metadata: this.via(actor),
     });
-    const rateLimit = taken instanceof Promise ? await taken : taken;
     if (!rateLimit.allowed) return { valid: false, code: 'RATE_LIMITED', keyId: key.id, rateLimit };
     const missing = scopes.filter((scope) => !grants(key.scopes, scope));
     if (missing.length > 0) {

@@ -63,8 +63,7 @@ export async function admit(services: Services, headers: IncomingHttpHeaders, re
     });
     throw new UnauthenticatedError();
   }
-  const taken = throttle.key(check.record, request);
-  const rateLimit = enforce(res, taken instanceof Promise ? await taken : taken);
+  const rateLimit = enforce(res, await throttle.key(check.record, request));
   return { principal: principalOf(check.record), rateLimit };
 }
 
