@@ -2,7 +2,9 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { RateLimitedError, UnauthenticatedError } from '../errors.js';
 import type { RateLimitFigures, Services } from '../graphql/context.js';
 import { principalOf, type Principal } from '../auth/principal.js';
+import type { KeyCheck } from '../auth/authenticator.js';
 import type { LimitResult } from '../throttle/limiter.js';
+import type { RequestInfo } from '../throttle/throttle.js';
 import { credentialFromHeaders } from './credentials.js';
 
 /** `RateLimit-*` headers (seconds until the window resets), and `Retry-After` on a refusal. */
@@ -38,18 +40,17 @@ export interface Admitted {
  * Throws UNAUTHENTICATED or RATE_LIMITED with the headers already set on `res`.
  */
 export async function admit(services: Services, headers: IncomingHttpHeaders, res: ServerResponse, requestId: string, ip: string): Promise<Admitted> {
-  const { authenticator, throttle } = services;
+  const { throttle } = services;
   const request = { requestId, ip };
   const credential = credentialFromHeaders(headers);
   if (credential === null) {
     // No key: the address pays; Apollo then allows introspection only.
     return { principal: null, rateLimit: enforce(res, await throttle.address(ip, request)) };
   }
-  let check = typeof credential === 'string' ? authenticator.checkCached(credential) : ({ status: 'MALFORMED' } as const);
-  if (check === null) {
-    enforce(res, await throttle.addressOpen(ip, request));
-    check = await authenticator.check(credential as string);
-  }
+  const checked = typeof credential === 'string' ? await checkPresented(services, credential, ip, request) : ({ status: 'MALFORMED' } as const);
+  // Out of failures: enforce() sets the address's headers and throws RATE_LIMITED.
+  if ('refused' in checked) enforce(res, checked.refused);
+  const check = checked as KeyCheck;
   if (check.status !== 'VALID') {
     enforce(res, await throttle.address(ip, request));
     const record = 'record' in check ? check.record : null;
@@ -65,6 +66,24 @@ export async function admit(services: Services, headers: IncomingHttpHeaders, re
   }
   const rateLimit = enforce(res, await throttle.key(check.record, request));
   return { principal: principalOf(check.record), rateLimit };
+}
+
+/**
+ * Checks a presented key, from memory when it can. A key not in the cache is only looked up
+ * (a database read) while the client address has failures left; otherwise the address's
+ * refusal is the answer, so keys cannot be guessed at speed. Shared by HTTP and WebSocket.
+ */
+export async function checkPresented(
+  services: Services,
+  credential: string,
+  ip: string,
+  request: RequestInfo,
+): Promise<KeyCheck | { refused: LimitResult }> {
+  const cached = services.authenticator.checkCached(credential);
+  if (cached) return cached;
+  const open = await services.throttle.addressOpen(ip, request);
+  if (!open.allowed) return { refused: open };
+  return services.authenticator.check(credential);
 }
 
 /** Sets the limit headers; throws RATE_LIMITED when the request was refused. */

@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import { formatError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
-import { countSubscribe } from './admission.js';
+import { checkPresented, countSubscribe } from './admission.js';
 import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
 import { armor } from './apollo.js';
@@ -92,14 +92,12 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const ip = (extra.ip = clientIp(extra.request, config.trustProxy));
         const request = { ip, metadata: { transport: 'websocket' } };
         // As over HTTP: a key not in the cache is only looked up while the address has failures left.
-        let check = typeof credential === 'string' ? services.authenticator.checkCached(credential) : null;
-        if (check === null && typeof credential === 'string') {
-          if (!(await services.throttle.addressOpen(ip, request)).allowed) {
-            extra.socket.close(CloseCode.TooManyRequests, 'Too many requests');
-            return false;
-          }
-          check = await services.authenticator.check(credential);
+        const checked = typeof credential === 'string' ? await checkPresented(services, credential, ip, request) : null;
+        if (checked && 'refused' in checked) {
+          extra.socket.close(CloseCode.TooManyRequests, 'Too many requests');
+          return false;
         }
+        let check = checked;
         if (check?.status === 'VALID') {
           sockets.track(extra.socket, check.record);
           // Checked again once tracked: a revocation that landed during the first check has
