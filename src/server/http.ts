@@ -133,7 +133,8 @@ export function createHttpHandler(deps: HttpDeps) {
     });
     log.operationName = context.state.operationName;
     log.rootField = context.state.rootField ?? null;
-    log.code = context.state.outcome ?? (response.status && response.status >= 400 ? 'BAD_REQUEST' : 'OK');
+    // Without an outcome from Apollo's plugin, the finish handler names the code by status.
+    log.code = context.state.outcome;
     recordUse();
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;
@@ -151,6 +152,7 @@ export function createHttpHandler(deps: HttpDeps) {
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const ip = clientIp(req, config.trustProxy);
     const path = (req.url ?? '/').split('?')[0]!;
+    const graphqlPath = path === '/graphql' || path === '/graphql/';
     // The request id is a field of the line rather than a child logger: a child per request is
     // measurable on the hot path, and the error logging through requestScope names the id itself.
     const log: Record<string, unknown> = { requestId, method: req.method, path, ip };
@@ -158,10 +160,9 @@ export function createHttpHandler(deps: HttpDeps) {
     res.on('finish', () => {
       log.status = res.statusCode;
       log.durationMs = Math.round((Number(process.hrtime.bigint() - started) / 1e6) * 100) / 100;
+      if (graphqlPath) log.code ??= res.statusCode >= 400 ? 'BAD_REQUEST' : 'OK';
       logger.info(log, 'request');
-      if (deps.observe && (path === '/graphql' || path === '/graphql/')) {
-        deps.observe((log.rootField as string | null | undefined) ?? null, (log.code as string | undefined) ?? (res.statusCode >= 400 ? 'BAD_REQUEST' : 'OK'), Number(log.durationMs) / 1000);
-      }
+      if (graphqlPath) deps.observe?.((log.rootField as string | null | undefined) ?? null, log.code as string, Number(log.durationMs) / 1000);
     });
 
     void requestScope.run({ requestId, logger }, async () => {
@@ -181,7 +182,7 @@ export function createHttpHandler(deps: HttpDeps) {
           const limiter = services.limiter.healthy();
           return sendJson(res, database ? 200 : 503, { status: database ? 'ready' : 'unavailable', database, pubsub, limiter });
         }
-        if (path === '/graphql' || path === '/graphql/') {
+        if (graphqlPath) {
           return await graphql(req, res, requestId, ip, log);
         }
         sendJson(res, 404, { error: 'Not found', requestId });
