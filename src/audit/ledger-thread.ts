@@ -31,8 +31,11 @@ type WriteReply = { seq: number; ids: string[] } | { seq: number; error: string 
  * off the event loop. Values come as MikroORM stores them: dates as epoch milliseconds, JSON as text.
  */
 function ledgerThread(): void {
-  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
-  const Database = require(workerData.driverPath) as new (file: string) => NativeSqlite;
+  // Builtins through process.getBuiltinModule: the thread runs its source as a CommonJS script or as
+  // a module depending on the flags it inherits (`--input-type=module`), and `require` exists in only one.
+  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+  const { createRequire } = process.getBuiltinModule('node:module');
+  const Database = createRequire(workerData.driverPath as string)(workerData.driverPath as string) as new (file: string) => NativeSqlite;
   const db = new Database(workerData.file as string);
   db.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
   db.pragma('synchronous = FULL');
@@ -92,6 +95,8 @@ export class ThreadBatchWriter implements BatchWriter {
     const seq = ++this.seq;
     return new Promise<string[]>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
+      // A batch in flight keeps the process alive until its answer: a last flush on shutdown included.
+      worker.ref();
       const values: unknown[] = [];
       for (const row of rows) {
         values.push(
@@ -113,12 +118,13 @@ export class ThreadBatchWriter implements BatchWriter {
     });
   }
 
-  /** Waits for nothing: the ledger has flushed before it closes its writer. */
+  /** Ends the thread once it has closed its connection; the ledger has flushed before. */
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
     this.worker = null;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.ref();
     worker.postMessage({ close: true });
     await exited;
   }
@@ -130,12 +136,13 @@ export class ThreadBatchWriter implements BatchWriter {
       workerData: { file: this.file, driverPath, busyTimeoutMs: this.busyTimeoutMs, rowWidth: ROW_WIDTH },
       name: 'keyring-ledger',
     });
-    // The thread never keeps the process alive by itself; shutdown closes it after the last flush.
+    // An idle thread does not keep the process alive (write() and close() hold it while they wait).
     worker.unref();
     worker.on('message', (reply: WriteReply) => {
       const waiting = this.pending.get(reply.seq);
       if (!waiting) return;
       this.pending.delete(reply.seq);
+      if (this.pending.size === 0) worker.unref();
       if ('ids' in reply) waiting.resolve(reply.ids);
       else waiting.reject(new Error(`ledger thread: ${reply.error}`));
     });

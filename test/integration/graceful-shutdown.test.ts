@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createClient } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,6 +72,50 @@ describe('graceful shutdown under load', () => {
       expect(used.size).toBe(served.length);
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('stop with nothing else to do', () => {
+  it('app.stop() in a process with no other work still writes the last batch, closes everything and returns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyring-stop-'));
+    try {
+      const app = fileURLToPath(new URL('../../dist/src/server/app.js', import.meta.url));
+      const config = fileURLToPath(new URL('../../dist/src/config.js', import.meta.url));
+      // One request, then stop(): its KEY_USED is still buffered (a long flush interval), and once
+      // the server has closed only the ledger's thread is left to keep the process running. Run as
+      // a module from the command line (`--input-type=module`, a flag the thread inherits).
+      const script = `
+        import { start } from ${JSON.stringify(app)};
+        import { loadConfig } from ${JSON.stringify(config)};
+        let admin;
+        const app = await start(
+          loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ${JSON.stringify(`sqlite:${join(dir, 'keyring.db')}`)}, LOG_LEVEL: 'silent', LEDGER_FLUSH_MS: '10000' }),
+          { onAdminKey: (key) => (admin = key) },
+        );
+        const res = await fetch(app.url + '/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer ' + admin, connection: 'close' },
+          body: JSON.stringify({ query: 'query LastOne { viewer { keyId } }' }),
+        });
+        await res.text();
+        await app.stop();
+        console.log('stopped');
+      `;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect({ code, out: out.trim() }).toEqual({ code: 0, out: 'stopped' });
+      const db = new Database(join(dir, 'keyring.db'), { readonly: true });
+      try {
+        expect(db.prepare("select count(*) as n from audit_event where type = 'KEY_USED' and operation_name = 'LastOne'").get()).toEqual({ n: 1 });
+      } finally {
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
