@@ -20,8 +20,6 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'operation' | 'code'>;
   private readonly duration: Histogram<'operation'>;
-  /** Label-bound children, one per (operation, code): prom-client hashes the labels of every unbound call. */
-  private readonly bound = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
   private readonly stopBus: () => void;
 
   constructor(sources: MetricSources) {
@@ -103,14 +101,8 @@ export class Metrics {
   /** Records one finished GraphQL request. */
   observeRequest(operation: string | null, code: string, seconds: number): void {
     const label = operation ?? 'unknown';
-    const id = `${label}\u0000${code}`;
-    let children = this.bound.get(id);
-    if (!children) {
-      children = { count: this.requests.labels(label, code), time: this.duration.labels(label) };
-      this.bound.set(id, children);
-    }
-    children.count.inc();
-    children.time.observe(seconds);
+    this.requests.inc({ operation: label, code });
+    this.duration.observe({ operation: label }, seconds);
   }
 
   /** GET /metrics in the Prometheus text format. */
