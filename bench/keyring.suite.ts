@@ -1,4 +1,4 @@
-import { loadChild, round, startChild, type BenchContext, type BenchResult, type BenchSuite, type ChildServer, type LoadOptions } from './suite.js';
+import { loadChild, median, round, startChild, type BenchContext, type BenchResult, type BenchSuite, type ChildServer, type LoadOptions } from './suite.js';
 
 interface KeyringInfo {
   keys: string[];
@@ -13,7 +13,6 @@ const EXACT_LIMIT = 1_000;
 const P99_TARGET_MS = 10;
 const MIN_RATIO = 0.5;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * One keyring case, measured in rounds that alternate with the bare Apollo baseline, so a

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { dropSchema, postgresAnswers } from '../src/db/orm.js';
 import { deleteRedisKeys, redisAnswers } from '../src/redis-admin.js';
-import { loadChild, round, startChild, type BenchContext, type BenchResult, type BenchSuite, type ChildServer, type LoadOptions, type Measured } from './suite.js';
+import { loadChild, median, round, startChild, type BenchContext, type BenchResult, type BenchSuite, type ChildServer, type LoadOptions, type Measured } from './suite.js';
 
 /**
  * `npm run bench -- --scale`: two keyring instances on PostgreSQL + Redis with the load split
@@ -22,7 +22,6 @@ const KEYS = 1_000;
 const EXACT_LIMIT = 1_000;
 const VIEWER = JSON.stringify({ query: '{ viewer { keyId } }' });
 const VERIFY = 'query Verify($key: String!) { verifyKey(key: $key) { valid code } }';
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 type Load = Omit<LoadOptions, 'url' | 'durationSeconds' | 'connections'>;
 type Sample = Measured & { cpuMicrosPerRequest: number };

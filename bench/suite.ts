@@ -136,3 +136,6 @@ export async function loadChild(server: ChildServer<unknown>, options: Omit<Load
 }
 
 export const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+/** The middle value (the upper one of an even count). */
+export const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
