@@ -81,20 +81,19 @@ const keyringSuite: BenchSuite = {
     const { keys, verifier, exact } = server.info;
     const results: BenchResult[] = [];
     try {
-      let next = 0;
       results.push(
         await paired(context, server, 'keyring `viewer`, 1,000 keys in turn', {
           connections,
           headers: { 'content-type': 'application/json' },
           body: VIEWER,
-          setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${keys[next++ % keys.length]}` } }),
+          turns: keys.map((key) => ({ headers: { authorization: `Bearer ${key}` } })),
         }),
       );
       results.push(
         await paired(context, server, 'keyring `verifyKey`, 1,000 keys in turn', {
           connections,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${verifier}` },
-          setupRequest: (request) => ({ ...request, body: JSON.stringify({ query: VERIFY, variables: { key: keys[next++ % keys.length] } }) }),
+          turns: keys.map((key) => ({ body: JSON.stringify({ query: VERIFY, variables: { key } }) })),
         }),
       );
 

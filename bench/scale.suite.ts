@@ -105,15 +105,14 @@ const scaleSuite: BenchSuite = {
       const b = await child({ ...shared, warm: [...a.info.keys, a.info.verifier!] });
       const cluster = [a, b];
       // Each set-up uses the keys its first instance minted; each instance's load takes them in turn.
-      let turn = 0;
       const viewer = (set: ChildServer<InstanceInfo>[]): Load => ({
         headers: { 'content-type': 'application/json' },
         body: VIEWER,
-        setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${set[0]!.info.keys[turn++ % KEYS]}` } }),
+        turns: set[0]!.info.keys.map((key) => ({ headers: { authorization: `Bearer ${key}` } })),
       });
       const verify = (set: ChildServer<InstanceInfo>[]): Load => ({
         headers: { 'content-type': 'application/json', authorization: `Bearer ${set[0]!.info.verifier}` },
-        setupRequest: (request) => ({ ...request, body: JSON.stringify({ query: VERIFY, variables: { key: set[0]!.info.keys[turn++ % KEYS] } }) }),
+        turns: set[0]!.info.keys.map((key) => ({ body: JSON.stringify({ query: VERIFY, variables: { key } }) })),
       });
       const results: BenchResult[] = [];
       results.push(...(await compare(context, '`viewer`, 1,000 keys in turn', single, cluster, viewer)));

@@ -60,8 +60,28 @@ export interface LoadOptions {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
-  /** Changes each request (another key, another body); called once per request. */
-  setupRequest?: (request: autocannon.Request) => autocannon.Request;
+  /**
+   * Requests that differ (another key, another body), taken in turn across all connections (one
+   * shared counter, so the connections hold different ones at any moment). Each is merged over
+   * headers and body before the run, so per request the load generator (which shares the machine's
+   * cores with the server) only picks the next one and serialises it, as close to a baseline's
+   * single prebuilt request as autocannon allows.
+   */
+  turns?: Array<Pick<autocannon.Request, 'headers' | 'body'>>;
+}
+
+function inTurn(options: LoadOptions): (request: autocannon.Request) => autocannon.Request {
+  const turns = options.turns!.map((turn) => ({
+    headers: { ...options.headers, ...turn.headers },
+    body: Buffer.from(turn.body ?? options.body ?? ''),
+  }));
+  let next = 0;
+  return (request) => {
+    const turn = turns[next++ % turns.length]!;
+    request.headers = turn.headers;
+    request.body = turn.body;
+    return request;
+  };
 }
 
 /** Runs autocannon against 127.0.0.1 only, for a bounded time. */
@@ -75,7 +95,7 @@ export async function load(options: LoadOptions): Promise<Measured> {
     method: options.method ?? 'POST',
     headers: options.headers,
     body: options.body,
-    requests: options.setupRequest ? [{ setupRequest: options.setupRequest }] : undefined,
+    requests: options.turns ? [{ setupRequest: inTurn(options) }] : undefined,
     timeout: 10,
   });
   const statusCounts: Record<string, number> = {};
