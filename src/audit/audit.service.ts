@@ -2,7 +2,7 @@ import type { Actor } from '../auth/principal.js';
 import type { Page } from '../db/page.js';
 import { pageSize } from '../db/page.js';
 import { BadUserInputError } from '../errors.js';
-import { merchantIdProblem } from '../keys/validation.js';
+import { isKeyId, merchantIdProblem } from '../keys/validation.js';
 import type { AuditStore, EventOrder } from './audit-store.js';
 import { parseEventId, typesOf, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
@@ -43,7 +43,7 @@ export class AuditService {
     }
     if (query.from && query.to && query.from > query.to) throw new BadUserInputError(['from must not be after to.']);
     const keyId = query.keyId ?? null;
-    if (keyId !== null && (typeof keyId !== 'string' || keyId.length > 40)) throw new BadUserInputError(['keyId is not a key id.']);
+    if (keyId !== null && !isKeyId(keyId)) throw new BadUserInputError(['keyId is not a key id.']);
     return { types: typesOf(query.types), keyId, merchantId, from: query.from ?? null, to: query.to ?? null };
   }
 

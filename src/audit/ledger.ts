@@ -21,19 +21,58 @@ export function toRecord(entity: AuditEventEntity): AuditEventRecord {
   };
 }
 
-/** The columns of one event, cut to their sizes. */
+/**
+ * Text as every backend stores it. PostgreSQL's text types cannot hold NUL and its jsonb refuses
+ * a lone surrogate, and one such row would fail its whole batch on every retry, holding up every
+ * event behind it: an operation name sent over WebSocket is the client's own text. Both become
+ * U+FFFD, on SQLite alike, so an event reads the same on every backend.
+ */
+export function storable(text: string): string {
+  const wellFormed = text.isWellFormed() ? text : text.toWellFormed();
+  return wellFormed.includes('\u0000') ? wellFormed.replaceAll('\u0000', '\uFFFD') : wellFormed;
+}
+
+/** `storable` through a JSON value (names included); the same object back when nothing changed. */
+export function storableJson<T>(value: T): T {
+  if (typeof value === 'string') return storable(value) as T;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    value.forEach((item: unknown, i) => {
+      const clean = storableJson(item);
+      if (clean !== item) (copy ??= [...value])[i] = clean;
+    });
+    return (copy ?? value) as T;
+  }
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    let copy: Record<string, unknown> | null = null;
+    for (const [name, item] of Object.entries(value)) {
+      const cleanName = storable(name);
+      const clean = storableJson(item);
+      if (cleanName === name && clean === item) continue;
+      copy ??= { ...(value as Record<string, unknown>) };
+      if (cleanName !== name) delete copy[name];
+      copy[cleanName] = clean;
+    }
+    return (copy ?? value) as T;
+  }
+  return value;
+}
+
+const text = (value: string | null | undefined, max?: number) => (value == null ? null : storable(max ? value.slice(0, max) : value));
+
+/** The columns of one event, cut to their sizes and storable on every backend. */
 function toRow(event: NewAuditEvent): EventRow {
   return {
     type: event.type,
     occurredAt: event.occurredAt ?? new Date(),
-    merchantId: event.merchantId ?? null,
-    keyId: event.keyId ?? null,
-    actorKeyId: event.actorKeyId ?? null,
-    requestId: event.requestId ?? null,
-    operationName: event.operationName?.slice(0, 200) ?? null,
-    ip: event.ip?.slice(0, 64) ?? null,
-    reason: event.reason?.slice(0, 500) ?? null,
-    metadata: event.metadata ?? null,
+    merchantId: text(event.merchantId),
+    keyId: text(event.keyId),
+    actorKeyId: text(event.actorKeyId),
+    requestId: text(event.requestId),
+    operationName: text(event.operationName, 200),
+    ip: text(event.ip, 64),
+    reason: text(event.reason, 500),
+    metadata: event.metadata ? storableJson(event.metadata) : null,
   };
 }
 

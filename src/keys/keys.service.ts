@@ -10,7 +10,7 @@ import { ApiKeyEntity, type KeyStatus } from './api-key.entity.js';
 import { digestKey, generateKey, prefixOf, randomId, type KeyEnvironment, type KeyType } from './key-material.js';
 import { isExpired, toView, type ApiKeyView } from './key-record.js';
 import { ADMIN_SCOPE, grants, type ScopeCatalogue } from './scopes.js';
-import { merchantIdProblem, reasonProblems, validateCreateKey, type CreateKeyRequest } from './validation.js';
+import { isKeyId, merchantIdProblem, reasonProblems, validateCreateKey, type CreateKeyRequest } from './validation.js';
 
 export interface KeysServiceOptions {
   defaultRateLimit: number;
@@ -72,6 +72,7 @@ export class KeysService {
 
   /** The key with this id, or null; another merchant's key is refused. */
   async get(actor: Actor, id: string): Promise<ApiKeyView | null> {
+    if (!isKeyId(id)) return null;
     const entity = await this.db.fork().findOne(ApiKeyEntity, { id });
     if (!entity) return null;
     this.assertMerchant(actor, entity.merchantId, 'apiKey');
@@ -282,7 +283,7 @@ export class KeysService {
   }
 
   private async load(em: Em, actor: Actor, id: string, operation: string): Promise<ApiKeyEntity> {
-    const entity = typeof id === 'string' && id.length <= 40 ? await em.findOne(ApiKeyEntity, { id }) : null;
+    const entity = isKeyId(id) ? await em.findOne(ApiKeyEntity, { id }) : null;
     if (!entity) throw new NotFoundError();
     this.assertMerchant(actor, entity.merchantId, operation);
     return entity;

@@ -3,6 +3,10 @@ import type { ScopeCatalogue } from './scopes.js';
 
 export const MERCHANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const NAME_FORBIDDEN = /[<>]/;
+/** The one character no text column of PostgreSQL can hold; refused alike on every backend. */
+const NUL = '\u0000';
+/** Key ids are `key_` and 24 base62 characters; anything outside this shape names no key. */
+const KEY_ID = /^[A-Za-z0-9_-]{1,40}$/;
 export const KEY_TYPES: readonly KeyType[] = ['SECRET', 'PUBLIC', 'TOKENIZATION'];
 export const KEY_ENVIRONMENTS: readonly KeyEnvironment[] = ['LIVE', 'TEST'];
 export const RATE_LIMIT_MAX = 100_000;
@@ -34,6 +38,10 @@ export function merchantIdProblem(mid: unknown): string | null {
   return typeof mid === 'string' && MERCHANT_ID.test(mid) ? null : 'merchantId must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -.';
 }
 
+export function isKeyId(id: unknown): id is string {
+  return typeof id === 'string' && KEY_ID.test(id);
+}
+
 export function nameProblems(name: unknown): string[] {
   if (typeof name !== 'string') return ['name is required.'];
   const problems: string[] = [];
@@ -41,6 +49,7 @@ export function nameProblems(name: unknown): string[] {
   if (name.trim().length === 0) problems.push('name must not be empty.');
   else if (length > 100) problems.push('name must be at most 100 characters.');
   if (NAME_FORBIDDEN.test(name)) problems.push('name must not contain < or >.');
+  if (name.includes(NUL)) problems.push('name must not contain NUL characters.');
   return problems;
 }
 
@@ -66,6 +75,7 @@ export function reasonProblems(reason: string | null | undefined): string[] {
   const problems: string[] = [];
   if (reason.length > REASON_MAX) problems.push(`reason must be at most ${REASON_MAX} characters.`);
   if (NAME_FORBIDDEN.test(reason)) problems.push('reason must not contain < or >.');
+  if (reason.includes(NUL)) problems.push('reason must not contain NUL characters.');
   return problems;
 }
 
