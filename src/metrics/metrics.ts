@@ -7,6 +7,7 @@ import type { LedgerStats } from '../audit/ledger.js';
 export interface MetricSources {
   bus: EventBus;
   ledgerStats: () => LedgerStats;
+  limiterDegradedTakes: () => number;
   openSockets: () => number;
   openSubscriptions: () => number;
 }
@@ -62,6 +63,15 @@ export class Metrics {
       collect() {
         this.reset();
         this.inc(sources.ledgerStats().written);
+      },
+    });
+    new Counter({
+      name: 'keyring_rate_limit_degraded_total',
+      help: 'Rate-limit decisions made without the shared store (REDIS_URL out of reach): counted on this instance alone, or refused by the fail-closed policy.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.limiterDegradedTakes());
       },
     });
     new Gauge({

@@ -121,6 +121,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const metrics = new Metrics({
       bus,
       ledgerStats: () => ledger.stats,
+      limiterDegradedTakes: () => limiter.degradedTakes(),
       openSockets: () => ws?.sockets.size ?? 0,
       openSubscriptions: () => feed.stats.subscribers,
     });

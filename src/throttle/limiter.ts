@@ -40,6 +40,11 @@ export interface Limiter {
   peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult>;
   /** False while a shared store cannot be reached (for /readyz). */
   healthy(): boolean;
+  /**
+   * Decisions made without the shared store so far (counted on this instance alone, or refused
+   * by the fail-closed policy); always 0 in process. For the metrics.
+   */
+  degradedTakes(): number;
   /** Waits until a shared store answers, for at most `timeoutMs`; says whether it did. */
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;

@@ -90,6 +90,10 @@ export class LocalLimiter implements Limiter {
     return true;
   }
 
+  degradedTakes(): number {
+    return 0;
+  }
+
   async ready(): Promise<boolean> {
     return true;
   }

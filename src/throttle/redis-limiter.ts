@@ -45,6 +45,7 @@ export class RedisLimiter implements Limiter {
   private failingUntil = 0;
   /** Counts on this instance alone while Redis is out of reach. */
   private readonly fallback = new LocalLimiter();
+  private degraded = 0;
   private closed = false;
 
   constructor(private readonly options: RedisLimiterOptions) {
@@ -84,6 +85,7 @@ export class RedisLimiter implements Limiter {
     if (shared) return shared;
     // Redis is out of reach: this instance counts alone, and the policy says whether that count
     // (fail open: the limit holds per instance) or a refusal (fail closed) answers.
+    this.degraded += 1;
     const local = await this.fallback.take(key, limit, windowSeconds);
     return options.failOpen ?? true ? { ...local, degraded: true } : unavailableResult(limit, windowSeconds * 1000);
   }
@@ -100,6 +102,10 @@ export class RedisLimiter implements Limiter {
     });
     // Out of reach: what this instance counted itself (refused takes included) answers.
     return shared ?? { ...(await this.fallback.peek(key, limit, windowSeconds)), degraded: true };
+  }
+
+  degradedTakes(): number {
+    return this.degraded;
   }
 
   healthy(): boolean {

@@ -142,16 +142,15 @@ export async function readyz(server: TestServer): Promise<{ status: number; body
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const LIMITER_TROUBLE = /rate limiter (call failed|cannot reach Redis)/;
-
 /**
  * Sends `total` requests with one key at once, alternately to each instance; says which
- * statuses came back and whether any instance's limiter failed to reach Redis meanwhile (it
- * then counted alone for a moment, by design, so the burst proves nothing about sharing; on a
- * loaded machine a Redis call can exceed the limiter's 500 ms timeout).
+ * statuses came back and whether any instance's limiter decided without Redis meanwhile (it
+ * then counted alone, by design, so the burst proves nothing about sharing; on a loaded machine
+ * a Redis call can exceed the limiter's 500 ms timeout, and the second after it is answered
+ * without Redis too, unlogged: the limiter's own count of such decisions tells).
  */
 export async function burst(servers: TestServer[], secret: string, total: number): Promise<{ statuses: number[]; degraded: boolean }> {
-  const trouble = () => servers.reduce((sum, server) => sum + server.logs.filter((line) => LIMITER_TROUBLE.test(line)).length, 0);
+  const trouble = () => servers.reduce((sum, server) => sum + server.app.services.limiter.degradedTakes(), 0);
   const before = trouble();
   const answers = await Promise.all(Array.from({ length: total }, (_, i) => servers[i % servers.length]!.gql('{ viewer { keyId } }', {}, secret)));
   return { statuses: answers.map((answer) => answer.status), degraded: trouble() > before };
@@ -159,16 +158,16 @@ export async function burst(servers: TestServer[], secret: string, total: number
 
 /**
  * How many of `2 × limit` requests spread over the instances were served, for a fresh key of
- * `limit` per 60 s. Retried with another key (up to six times, 300 ms apart) while a burst was
- * degraded or served more than the limit: on a loaded machine, right after Redis returns, a
- * limiter call can still time out and be counted on its instance alone (the logged trouble line
- * may land after the burst). Sharing that is really broken serves twice the limit every time.
+ * `limit` per 60 s. Retried with another key (up to ten times, 500 ms apart) only while a burst
+ * had decisions made without Redis: on a loaded machine, right after Redis returns, a limiter
+ * call can still time out and the instance counts alone for a moment, by design. A burst with
+ * every decision made in Redis answers at once: sharing that is broken then serves twice the limit.
  */
 export async function sharedServed(servers: TestServer[], mint: (limit: number) => Promise<string>, limit: number): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const { statuses, degraded } = await burst(servers, await mint(limit), 2 * limit);
     const served = statuses.filter((status) => status === 200).length;
-    if ((!degraded && served <= limit) || attempt === 6) return served;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (!degraded || attempt === 10) return served;
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

@@ -50,7 +50,7 @@ describe('GET /metrics', () => {
     const { samples, types } = await scrape();
     expect(types.get('keyring_requests_total')).toBe('counter');
     expect(types.get('keyring_request_duration_seconds')).toBe('histogram');
-    for (const name of ['keyring_rate_limited_total', 'keyring_auth_failed_total', 'keyring_events_written_total', 'keyring_events_published_total']) {
+    for (const name of ['keyring_rate_limited_total', 'keyring_auth_failed_total', 'keyring_events_written_total', 'keyring_events_published_total', 'keyring_rate_limit_degraded_total']) {
       expect(types.get(name), name).toBe('counter');
     }
     for (const name of ['keyring_open_sockets', 'keyring_open_subscriptions', 'keyring_ledger_flush_lag_seconds', 'keyring_ledger_pending_events']) {

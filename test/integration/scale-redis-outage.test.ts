@@ -79,6 +79,9 @@ describe.skipIf(!available)('Redis goes away and comes back under two instances'
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await a.gql(VIEWER, {}, key.secret)).status, (await b.gql(VIEWER, {}, key.secret)).status);
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
+    // Each of A's four decisions was made without Redis, and its metrics say so.
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(Number(/^keyring_rate_limit_degraded_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(4);
     // Fail closed for callers without a valid key (default): introspection without a key is refused.
     const anonymous = await b.gql('{ __typename }', {}, null);
     expect(anonymous.status).toBe(429);
