@@ -86,7 +86,9 @@ if (!args.includes('--no-write')) {
 - keyring: NODE_ENV=production, SQLite in a temp folder, 1,000 keys minted through the keys service, each seen once
   before the run; every request writes its log line (the production logger, on a standard output the bench discards).
   \`{ viewer { keyId } }\` takes each key in turn; \`verifyKey(key: $key) { valid code }\` verifies each key in turn with one
-  verifier key (each verification leaves two KEY_USED rows: the verifier's request and the verified key's use).
+  verifier key (each verification leaves two KEY_USED rows: the verifier's request and the verified key's use). The
+  1,000 requests are built before the run and taken in turn from one counter across the connections, so the load
+  generator does as little per request as for a baseline's single request.
 - Ratios: each keyring case runs in rounds that alternate with the bare Apollo server; the ratio is the median of the
   rounds' ratios, so other work on the machine skews both sides alike. "Server CPU per request" is the server
   process's user + system time over the answered requests (all its threads: keyring's ledger thread included).
