@@ -29,6 +29,8 @@ export interface Config {
   readonly maxTokens: number;
   readonly maxAliases: number;
   readonly ledgerFlushMs: number;
+  /** Events the ledger may hold unwritten; past it, requests are refused (503) until it drains. */
+  readonly ledgerMaxPending: number;
   readonly expirySweepMs: number;
   readonly auditRetentionDays: number;
   /** How often the retention pruning runs (it also runs once shortly after start). */
@@ -126,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxTokens: int(env, 'MAX_TOKENS', 2_000, 50, 100_000),
     maxAliases: int(env, 'MAX_ALIASES', 15, 1, 1_000),
     ledgerFlushMs: int(env, 'LEDGER_FLUSH_MS', 50, 1, 10_000),
+    ledgerMaxPending: int(env, 'LEDGER_MAX_PENDING', 100_000, 1, 10_000_000),
     expirySweepMs: int(env, 'EXPIRY_SWEEP_MS', 250, 10, 60_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),
     auditPruneIntervalMs: int(env, 'AUDIT_PRUNE_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),

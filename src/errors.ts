@@ -13,6 +13,7 @@ export const ErrorCode = {
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   BAD_REQUEST: 'BAD_REQUEST',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -75,6 +76,22 @@ export class BadRequestError extends CodedError {
     super(message, ErrorCode.BAD_REQUEST, 400);
   }
 }
+
+/**
+ * The service cannot record what it would do (the audit ledger's backlog is full: its database
+ * has not taken a write for a while), so it does nothing rather than something unrecorded.
+ */
+export class ServiceUnavailableError extends CodedError {
+  readonly retryAfter: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, ErrorCode.SERVICE_UNAVAILABLE, 503, { retryAfter: retryAfterSeconds });
+    this.retryAfter = retryAfterSeconds;
+  }
+}
+
+export const LEDGER_FULL = 'The audit ledger cannot record requests right now; retry shortly.';
+/** The ledger retries a failed write every half second or so. */
+export const LEDGER_RETRY_SECONDS = 1;
 
 /** Codes Apollo and graphql-js produce themselves, mapped onto the contract's set. */
 const PASSTHROUGH: Record<string, ErrorCode> = {

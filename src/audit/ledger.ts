@@ -115,6 +115,8 @@ export class Ledger {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Set while the backlog is at its bound, so that reaching and leaving it are logged once each. */
+  private saturated = false;
   private readonly writer: BatchWriter;
   readonly stats: LedgerStats = { written: 0, pending: 0, flushes: 0, lastFlushLagMs: 0 };
 
@@ -123,6 +125,8 @@ export class Ledger {
     private readonly bus: EventBus,
     private readonly logger: Logger,
     private readonly flushMs: number,
+    /** Unwritten events past which `full` holds (the service then refuses requests). */
+    private readonly maxPending = 100_000,
     private readonly maxBatch = 1_000,
   ) {
     this.writer = batchWriterFor(db);
@@ -141,6 +145,17 @@ export class Ledger {
     this.bus.publishEvents(entities.map(toRecord));
   }
 
+  /**
+   * True while the events waiting for a write have reached their bound: the database has not
+   * taken a batch for a while (down, locked, full). The service then refuses requests rather than
+   * serve what it could not record, and the backlog stays bounded instead of growing until the
+   * process runs out of memory and loses all of it. Events still appended meanwhile (by requests
+   * already admitted) are kept: the bound only stops new work.
+   */
+  get full(): boolean {
+    return this.buffer.length >= this.maxPending;
+  }
+
   /** Queues an event for the next batched write. Never throws and never waits. */
   append(event: NewAuditEvent): void {
     if (this.stopped) {
@@ -151,6 +166,10 @@ export class Ledger {
     }
     this.buffer.push(toRow(event));
     this.stats.pending = this.buffer.length;
+    if (!this.saturated && this.full) {
+      this.saturated = true;
+      this.logger.error({ pending: this.buffer.length }, 'audit ledger backlog full: refusing requests until the database takes writes again');
+    }
     if (this.buffer.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.flushMs);
   }
@@ -183,6 +202,10 @@ export class Ledger {
         this.stats.lastFlushLagMs = Date.now() - (batch[0]?.occurredAt.getTime() ?? started);
         this.stats.written += records.length;
         this.bus.publishEvents(records);
+        if (this.saturated && !this.full) {
+          this.saturated = false;
+          this.logger.info({ pending: this.buffer.length }, 'audit ledger backlog below its bound again: serving requests');
+        }
       } catch (error) {
         // Nothing is dropped: the batch goes back to the front and is retried on the next tick.
         this.buffer.unshift(...batch);

@@ -27,7 +27,7 @@ export async function withLocalServices<T>(env: Record<string, string | undefine
   const db = await openDatabase(config.databaseUrl);
   // With REDIS_URL, the running instances hear of what the CLI changed at once.
   const bus = createEventBus(config, logger);
-  const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs);
+  const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs, config.ledgerMaxPending);
   try {
     const catalogue = new ScopeCatalogue(config.extraScopes);
     const keys = new KeysService(db, ledger, bus, catalogue, {

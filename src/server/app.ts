@@ -60,7 +60,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     disposers.push(() => db.close());
     const bus = createEventBus(config, logger);
     disposers.push(() => bus.close());
-    const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs);
+    const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs, config.ledgerMaxPending);
     disposers.push(() => ledger.stop());
     // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
     const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import type { Config } from '../config.js';
-import { BadRequestError, formatError, httpStatusOf, PayloadTooLargeError } from '../errors.js';
+import { BadRequestError, formatError, httpStatusOf, LEDGER_FULL, LEDGER_RETRY_SECONDS, PayloadTooLargeError, ServiceUnavailableError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { requestScope } from './apollo.js';
@@ -99,6 +99,11 @@ export function createHttpHandler(deps: HttpDeps) {
 
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string, ip: string, log: Record<string, unknown>) {
     const text = req.method === 'POST' ? await readBody(req, config.maxBodyBytes) : '';
+    // Nothing is served that the ledger could not record (see Ledger.full).
+    if (services.ledger.full) {
+      res.setHeader('retry-after', String(LEDGER_RETRY_SECONDS));
+      throw new ServiceUnavailableError(LEDGER_FULL, LEDGER_RETRY_SECONDS);
+    }
     const { principal, rateLimit } = await admit(services, req.headers, res, requestId, ip);
     if (principal) Object.assign(log, { keyId: principal.keyId, merchantId: principal.merchantId });
     const context: GraphQLContext = {
@@ -180,7 +185,10 @@ export function createHttpHandler(deps: HttpDeps) {
           const pubsub = services.bus.healthy();
           // A limiter outage is served by the fail-open policy, so it is reported but does not fail readiness.
           const limiter = services.limiter.healthy();
-          return sendJson(res, database ? 200 : 503, { status: database ? 'ready' : 'unavailable', database, pubsub, limiter });
+          // A full ledger backlog refuses every request: the instance is not ready until it drains.
+          const ledger = { pending: services.ledger.stats.pending, full: services.ledger.full };
+          const ready = database && !ledger.full;
+          return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', database, pubsub, limiter, ledger });
         }
         if (graphqlPath) {
           return await graphql(req, res, requestId, ip, log);

@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { principalOf, type Principal } from '../auth/principal.js';
 import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
-import { formatError } from '../errors.js';
+import { formatError, LEDGER_FULL, LEDGER_RETRY_SECONDS, ServiceUnavailableError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { checkPresented, countSubscribe } from './admission.js';
@@ -24,6 +24,8 @@ export const CloseCode = {
   /** The client address has used up its failed attempts: no key is looked up until its window ends. */
   TooManyRequests: 4429,
   SlowConsumer: 4008,
+  /** The audit ledger's backlog is full (see Ledger.full): try again later (RFC 6455's 1013). */
+  TryAgainLater: 1013,
   GoingAway: 1001,
 } as const;
 
@@ -87,6 +89,10 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
       schema,
       onConnect: async (ctx) => {
         const extra = ctx.extra as WsExtra;
+        if (services.ledger.full) {
+          extra.socket.close(CloseCode.TryAgainLater, LEDGER_FULL);
+          return false;
+        }
         const params = ctx.connectionParams ?? {};
         const credential = credentialFrom(params.authorization ?? params.Authorization, params.apiKey ?? params['x-api-key']);
         const ip = (extra.ip = clientIp(extra.request, config.trustProxy));
@@ -128,6 +134,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const extra = ctx.extra as WsExtra;
         const requestId = randomUUID();
         extra.requestIds?.set(id, requestId);
+        if (services.ledger.full) return [new ServiceUnavailableError(LEDGER_FULL, LEDGER_RETRY_SECONDS)];
         // Each subscribe counts one against the key's limit; over it, the operation gets RATE_LIMITED.
         if (extra.principal) {
           const refusal = await countSubscribe(services, extra.principal, { requestId, ip: extra.ip, operationName: payload.operationName ?? null });

@@ -47,7 +47,7 @@ describe.skipIf(!available)('several instances on PostgreSQL + Redis', () => {
   it('runs on PostgreSQL with the committed migrations; both instances are ready and hear each other', async () => {
     for (const server of [a, b]) {
       expect(server.app.services.db.dialect).toBe('postgresql');
-      expect(await readyz(server)).toEqual({ status: 200, body: { status: 'ready', database: true, pubsub: true, limiter: true } });
+      expect(await readyz(server)).toEqual({ status: 200, body: { status: 'ready', database: true, pubsub: true, limiter: true, ledger: { pending: expect.any(Number), full: false } } });
     }
     const migrations = await a.app.services.db.fork().execute(`select name from "${cluster.schema}".mikro_orm_migrations order by id`);
     expect(migrations.map((row) => row.name)).toEqual(['20261123-initial']);

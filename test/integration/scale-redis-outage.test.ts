@@ -60,7 +60,7 @@ describe.skipIf(!available)('Redis goes away and comes back under two instances'
   });
 
   it('is ready with the bus and the limiter on Redis', async () => {
-    for (const server of [a, b]) expect((await readyz(server)).body).toEqual({ status: 'ready', database: true, pubsub: true, limiter: true });
+    for (const server of [a, b]) expect((await readyz(server)).body).toEqual({ status: 'ready', database: true, pubsub: true, limiter: true, ledger: { pending: expect.any(Number), full: false } });
   });
 
   it('stays up without Redis: /readyz and the logs say so, known keys are served (limit per instance), unknown callers refused', async () => {

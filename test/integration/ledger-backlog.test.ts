@@ -1,0 +1,80 @@
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
+import { LEDGER_FULL } from '../../src/errors.js';
+import { openFeed } from '../helpers/feed.js';
+import { createKey, startTestServer, waitFor, type GqlResult, type TestServer } from '../helpers/server.js';
+
+const MAX_PENDING = 5;
+const VIEWER = '{ viewer { keyId } }';
+
+/**
+ * The ledger's backlog is bounded: while its database takes no writes (here another connection
+ * holds SQLite's write lock), events wait in memory up to LEDGER_MAX_PENDING; past it the service
+ * refuses requests with 503 SERVICE_UNAVAILABLE rather than serve what it could not record, and
+ * /readyz says so. Once the database takes writes again, everything waiting is written and the
+ * service serves again: every request it served has its KEY_USED row.
+ */
+describe('a full ledger backlog', () => {
+  let server: TestServer;
+  let key: { id: string; secret: string };
+  let blocker: Database.Database | null = null;
+  let served = 0;
+
+  beforeAll(async () => {
+    server = await startTestServer({ env: { LEDGER_FLUSH_MS: '10', LEDGER_MAX_PENDING: String(MAX_PENDING) } });
+    key = await createKey(server, { merchantId: 'm_backlog', scopes: ['audit:read'] });
+    expect((await server.gql(VIEWER, {}, key.secret)).status).toBe(200);
+    served += 1;
+    await server.app.services.ledger.flush();
+  });
+  afterAll(async () => {
+    blocker?.close();
+    await server?.stop();
+  });
+
+  const readyz = async () => {
+    const res = await fetch(`${server.url}/readyz`);
+    return { status: res.status, body: (await res.json()) as { status: string; ledger: { pending: number; full: boolean } } };
+  };
+
+  it('refuses requests with 503 once the events waiting for the database reach their bound', async () => {
+    blocker = new Database(server.dbFile);
+    blocker.exec('BEGIN IMMEDIATE');
+    let refused: GqlResult<unknown> | null = null;
+    for (let i = 0; i < 100 && !refused; i++) {
+      const result = await server.gql(VIEWER, {}, key.secret);
+      if (result.status === 200) served += 1;
+      else refused = result;
+    }
+    // The bound counts what waits in memory; the batch already handed to the writer is one more.
+    expect(served).toBeGreaterThan(MAX_PENDING);
+    expect(refused?.status).toBe(503);
+    expect(refused?.headers.get('retry-after')).toBe('1');
+    expect(refused?.body.errors?.[0]).toMatchObject({ message: LEDGER_FULL, extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: 1 } });
+    // Without a key too: nothing is served while the ledger cannot keep up.
+    expect((await server.gql('{ __typename }', {}, null)).status).toBe(503);
+    const ready = await readyz();
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ status: 'unavailable', database: true, ledger: { full: true } });
+    expect(ready.body.ledger.pending).toBeGreaterThanOrEqual(MAX_PENDING);
+    // A WebSocket is closed with 1013 (try again later) before its credentials are looked at.
+    const feed = openFeed(server, key.secret);
+    expect(await feed.closed).toBe(1013);
+    expect(server.logs.filter((line) => line.includes('audit ledger backlog full'))).toHaveLength(1);
+  });
+
+  it('serves again once the database takes writes, with a KEY_USED row for every request it served', async () => {
+    blocker!.exec('ROLLBACK');
+    blocker!.close();
+    blocker = null;
+    await waitFor(async () => (await readyz()).status === 200, 15_000, 50);
+    expect((await server.gql(VIEWER, {}, key.secret)).status).toBe(200);
+    served += 1;
+    await server.app.services.ledger.flush();
+    expect(server.app.services.ledger.stats.pending).toBe(0);
+    const used = await server.app.services.db.fork().count(AuditEventEntity, { type: 'KEY_USED', keyId: key.id });
+    expect(used).toBe(served);
+    expect(server.logs.some((line) => line.includes('audit ledger backlog below its bound again'))).toBe(true);
+  });
+});
