@@ -47,6 +47,7 @@ class PortableBatchWriter implements BatchWriter {
   }
 
   private async insert(em: Em, rows: readonly EventRow[]): Promise<string[]> {
+    if (rows.length === 0) return [];
     // The driver's insert answers every id (RETURNING); em.insertMany() passes on only one.
     const inserted = await em.getDriver().nativeInsertMany(AuditEventEntity, [...rows], { ctx: em.getTransactionContext() });
     // Ids are given in row order; sorted, they pair with the rows whatever order RETURNING used.

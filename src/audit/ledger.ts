@@ -76,6 +76,12 @@ function toRow(event: NewAuditEvent): EventRow {
   };
 }
 
+/** The columns of an event the database refused, without the text that may be why. */
+export const UNRECORDABLE_REASON = 'stored without its details: the database refused the event as recorded';
+function unrecordable(row: EventRow): EventRow {
+  return { ...row, operationName: null, ip: null, reason: UNRECORDABLE_REASON, metadata: null };
+}
+
 /** KEY_USED counts and latest use per key, for the keys' usage counters. */
 function usageOf(batch: readonly EventRow[]): Usage {
   const usage: Usage = new Map();
@@ -194,28 +200,91 @@ export class Ledger {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.maxBatch);
       this.stats.pending = this.buffer.length;
-      const started = Date.now();
-      try {
-        const ids = await this.writer.write(batch, usageOf(batch));
-        const records: AuditEventRecord[] = batch.map((row, i) => ({ id: ids[i]!, ...row }));
-        this.stats.flushes += 1;
-        this.stats.lastFlushLagMs = Date.now() - (batch[0]?.occurredAt.getTime() ?? started);
-        this.stats.written += records.length;
-        this.bus.publishEvents(records);
-        if (this.saturated && !this.full) {
-          this.saturated = false;
-          this.logger.info({ pending: this.buffer.length }, 'audit ledger backlog below its bound again: serving requests');
-        }
-      } catch (error) {
-        // Nothing is dropped: the batch goes back to the front and is retried on the next tick.
-        this.buffer.unshift(...batch);
+      const failure = await this.writeInParts(batch);
+      if (failure) {
+        // Nothing is dropped: what was not written goes back to the front and is retried later.
+        this.buffer.unshift(...failure.rows);
         this.stats.pending = this.buffer.length;
-        this.logger.error({ err: error, events: batch.length }, 'ledger flush failed; will retry');
-        if (this.stopped) throw error;
+        this.logger.error({ err: failure.error, events: failure.rows.length }, 'ledger flush failed; will retry');
+        if (this.stopped) throw failure.error;
         this.schedule(Math.max(this.flushMs, 500));
         return;
       }
+      if (this.saturated && !this.full) {
+        this.saturated = false;
+        this.logger.info({ pending: this.buffer.length }, 'audit ledger backlog below its bound again: serving requests');
+      }
     }
+  }
+
+  /**
+   * Writes rows in order and publishes them; on failure, returns the rows from the first one not
+   * written on. One row the database refuses must not hold up every row behind it, so a failed
+   * batch is probed: its first row alone (see `writeLone`) says whether the database takes writes
+   * at all; if it does, the rest is written in halves, which finds the refused row the same way.
+   * A database that is down costs three attempts per flush, whatever the batch size.
+   */
+  private async writeInParts(rows: EventRow[]): Promise<{ rows: EventRow[]; error: unknown } | null> {
+    try {
+      await this.commit(rows);
+      return null;
+    } catch (error) {
+      const head = await this.writeLone(rows[0]!, error);
+      if (head) return { rows, error: head.error };
+      const rest = rows.slice(1);
+      if (rest.length === 0) return null;
+      const half = Math.ceil(rest.length / 2);
+      const first = await this.writeInParts(rest.slice(0, half));
+      if (first) return { rows: [...first.rows, ...rest.slice(half)], error: first.error };
+      return half < rest.length ? this.writeInParts(rest.slice(half)) : null;
+    }
+  }
+
+  /**
+   * Writes one row. When it fails: if the database takes no write at all (an empty transaction
+   * fails too), it is down, locked or full, and the failure is returned for a later attempt.
+   * Otherwise the row is tried once more, then once without its free-text details (operation
+   * name, address, reason, metadata): the database took a write and refused this row twice, so
+   * the event stays in the ledger, marked, and the refusal is logged. If that fails too, the
+   * failure is returned.
+   */
+  private async writeLone(row: EventRow, earlier: unknown): Promise<{ error: unknown } | null> {
+    try {
+      await this.commit([row]);
+      return null;
+    } catch (error) {
+      try {
+        await this.writer.write([], new Map());
+      } catch (down) {
+        return { error: earlier ?? down };
+      }
+      try {
+        await this.commit([row]);
+        return null;
+      } catch {
+        // Refused again by a database that takes writes.
+      }
+      try {
+        await this.commit([unrecordable(row)]);
+      } catch (refused) {
+        return { error: refused };
+      }
+      this.logger.error(
+        { err: error, type: row.type, keyId: row.keyId, requestId: row.requestId },
+        'the database refused a ledger event; stored without its free-text details',
+      );
+      return null;
+    }
+  }
+
+  private async commit(rows: EventRow[]): Promise<void> {
+    const started = Date.now();
+    const ids = await this.writer.write(rows, usageOf(rows));
+    const records: AuditEventRecord[] = rows.map((row, i) => ({ id: ids[i]!, ...row }));
+    this.stats.flushes += 1;
+    this.stats.lastFlushLagMs = Date.now() - (rows[0]?.occurredAt.getTime() ?? started);
+    this.stats.written += records.length;
+    this.bus.publishEvents(records);
   }
 
   /** Flushes what is pending and stops accepting timers; used on shutdown. */
