@@ -21,6 +21,7 @@ const CLOSE_NAMES: Record<number, string> = {
   1000: 'closed by the server',
   1001: 'the service is shutting down',
   1006: 'connection lost',
+  1013: 'the service cannot record requests right now (its audit ledger is not taking writes)',
   4008: 'too slow to read the feed',
   4429: 'too many failed credentials from this address',
   4499: 'no answer to a ping',
@@ -65,7 +66,7 @@ export async function follow(options: FollowOptions): Promise<void> {
     if (end.kind === 'stopped' || options.signal.aborted) return;
     stopIfFatal(end);
     failures = delivered || upMs >= HEALTHY_AFTER_MS ? 1 : failures + 1;
-    const retryAfterMs = rateLimitedFor(end);
+    const retryAfterMs = retryAfterOf(end);
     const ceiling = Math.min(CAP_DELAY_MS, BASE_DELAY_MS * 2 ** (failures - 1));
     const delayMs = retryAfterMs ?? Math.round(ceiling / 2 + (random() * ceiling) / 2);
     options.notice(`${describe(end, connected)}; reconnecting in ${(delayMs / 1000).toFixed(1)} s.`);
@@ -82,7 +83,7 @@ function stopIfFatal(end: AttemptEnd): void {
   if (end.kind !== 'errors') return;
   const first = end.errors[0];
   const code = first?.extensions?.code;
-  if (code === 'RATE_LIMITED' || code === 'INTERNAL_SERVER_ERROR' || code === undefined) return;
+  if (code === undefined || TRANSIENT_CODES.has(code)) return;
   const listed = first?.extensions?.errors;
   const problems = Array.isArray(listed) && listed.length > 0 ? listed.map(String) : [first?.message ?? 'refused'];
   if (code === 'FORBIDDEN') problems.push('tail needs a key with audit:read; a key other than admin follows its own merchant only.');
@@ -90,9 +91,12 @@ function stopIfFatal(end: AttemptEnd): void {
   throw new CliError(problems, code === 'BAD_USER_INPUT' ? ExitCode.USAGE : ExitCode.FAILED, code);
 }
 
-function rateLimitedFor(end: AttemptEnd): number | undefined {
+/** Codes after which trying again later can help (RATE_LIMITED and SERVICE_UNAVAILABLE say when). */
+const TRANSIENT_CODES = new Set(['RATE_LIMITED', 'SERVICE_UNAVAILABLE', 'INTERNAL_SERVER_ERROR']);
+
+function retryAfterOf(end: AttemptEnd): number | undefined {
   if (end.kind !== 'errors') return undefined;
-  const problem: GraphQLProblem | undefined = end.errors.find((error) => error.extensions?.code === 'RATE_LIMITED');
+  const problem: GraphQLProblem | undefined = end.errors.find((error) => typeof error.extensions?.retryAfter === 'number');
   const seconds = problem?.extensions?.retryAfter;
   return typeof seconds === 'number' && seconds >= 0 ? Math.ceil(seconds * 1000) : undefined;
 }

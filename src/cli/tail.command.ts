@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AuditEventType } from '../audit/event-types.js';
 import { CliError, ExitCode, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
@@ -90,7 +91,9 @@ export const tailCommand: Command = {
     try {
       // Without --after, resume points start at the newest stored event, so that a connection
       // dropped before the first event still misses nothing.
-      const start = after ?? (await newestEventId(url, apiKey));
+      const notice = (text: string) => io.stderr(`keys tail: ${text}\n`);
+      const start = after ?? (await newestEventId(url, apiKey, notice, stop.signal));
+      if (start === null) return ExitCode.OK; // stopped while waiting for the service
       io.stderr(`keys tail: connecting to ${wsUrl} (Ctrl-C to stop)\n`);
       await follow({
         wsUrl,
@@ -98,7 +101,7 @@ export const tailCommand: Command = {
         filter,
         after: start,
         onEvent: (event) => io.stdout(`${print(event)}\n`),
-        notice: (text) => io.stderr(`keys tail: ${text}\n`),
+        notice,
         signal: stop.signal,
       });
     } finally {
@@ -134,17 +137,30 @@ function webSocketUrl(url: string, problems: string[]): string {
   return parsed.toString();
 }
 
-/** The id of the newest stored event the key may see ('0' when there is none). */
-async function newestEventId(url: string, apiKey: string): Promise<string> {
+/**
+ * The id of the newest stored event the key may see ('0' when there is none); null when stopped
+ * while waiting. A service that answers RATE_LIMITED or SERVICE_UNAVAILABLE is asked again with
+ * backoff, as the feed itself is.
+ */
+async function newestEventId(url: string, apiKey: string, notice: (text: string) => void, signal: AbortSignal): Promise<string | null> {
   const query = 'query CliTailHead { auditEvents(first: 1) { edges { node { id } } } }';
-  try {
-    const data = await request<{ auditEvents: { edges: Array<{ node: { id: string } }> } }>(url, apiKey, query, {});
-    return data.auditEvents.edges[0]?.node.id ?? '0';
-  } catch (error) {
-    if (error instanceof CliError && error.code === 'FORBIDDEN') {
-      throw new CliError([...error.problems, 'tail needs a key with audit:read.'], ExitCode.FAILED, error.code);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const data = await request<{ auditEvents: { edges: Array<{ node: { id: string } }> } }>(url, apiKey, query, {});
+      return data.auditEvents.edges[0]?.node.id ?? '0';
+    } catch (error) {
+      if (error instanceof CliError && error.code === 'FORBIDDEN') {
+        throw new CliError([...error.problems, 'tail needs a key with audit:read.'], ExitCode.FAILED, error.code);
+      }
+      if (!(error instanceof CliError && (error.code === 'RATE_LIMITED' || error.code === 'SERVICE_UNAVAILABLE'))) throw error;
+      const delayMs = Math.min(15_000, 1_000 * 2 ** (attempt - 1));
+      notice(`the service answered ${error.code}: ${error.problems[0]} Retrying in ${(delayMs / 1000).toFixed(1)} s.`);
+      try {
+        await sleep(delayMs, undefined, { signal });
+      } catch {
+        return null;
+      }
     }
-    throw error;
   }
 }
 

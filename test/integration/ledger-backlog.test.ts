@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
 import { LEDGER_FULL } from '../../src/errors.js';
 import { openFeed } from '../helpers/feed.js';
+import { spawnTail, type TailProcess } from '../helpers/tail.js';
 import { createKey, startTestServer, waitFor, type GqlResult, type TestServer } from '../helpers/server.js';
 
 const MAX_PENDING = 5;
@@ -20,6 +21,7 @@ describe('a full ledger backlog', () => {
   let key: { id: string; secret: string };
   let blocker: Database.Database | null = null;
   let served = 0;
+  const tails: TailProcess[] = [];
 
   beforeAll(async () => {
     server = await startTestServer({ env: { LEDGER_FLUSH_MS: '10', LEDGER_MAX_PENDING: String(MAX_PENDING) } });
@@ -29,6 +31,7 @@ describe('a full ledger backlog', () => {
     await server.app.services.ledger.flush();
   });
   afterAll(async () => {
+    await Promise.all(tails.map((tail) => tail.stop()));
     blocker?.close();
     await server?.stop();
   });
@@ -62,6 +65,13 @@ describe('a full ledger backlog', () => {
     const feed = openFeed(server, key.secret);
     expect(await feed.closed).toBe(1013);
     expect(server.logs.filter((line) => line.includes('audit ledger backlog full'))).toHaveLength(1);
+    // `keys tail` says why and keeps trying: over HTTP (the newest event id it starts after) and,
+    // given a resume point, over the WebSocket.
+    const env = { KEYRING_URL: `${server.url}/graphql`, KEYRING_API_KEY: key.secret };
+    tails.push(spawnTail(['--json'], env), spawnTail(['--json', '--after', '0'], env));
+    await waitFor(() => tails[0]!.stderr().includes('the service answered SERVICE_UNAVAILABLE'), 10_000);
+    await waitFor(() => tails[1]!.stderr().includes('1013 the service cannot record requests right now'), 10_000);
+    for (const tail of tails) expect(tail.stderr()).toMatch(/[Rr]etrying in|reconnecting in/);
   });
 
   it('serves again once the database takes writes, with a KEY_USED row for every request it served', async () => {
@@ -73,8 +83,15 @@ describe('a full ledger backlog', () => {
     served += 1;
     await server.app.services.ledger.flush();
     expect(server.app.services.ledger.stats.pending).toBe(0);
-    const used = await server.app.services.db.fork().count(AuditEventEntity, { type: 'KEY_USED', keyId: key.id });
+    // (The tails' own requests with the same key are named otherwise.)
+    const used = await server.app.services.db.fork().count(AuditEventEntity, { type: 'KEY_USED', keyId: key.id, operationName: 'viewer' });
     expect(used).toBe(served);
     expect(server.logs.some((line) => line.includes('audit ledger backlog below its bound again'))).toBe(true);
+    // The tails that waited follow now: a change shows up on both.
+    for (const tail of tails) await waitFor(() => tail.stderr().includes('connected, following'), 20_000);
+    const later = await createKey(server, { merchantId: 'm_backlog', name: 'after the backlog' });
+    for (const tail of tails) {
+      await waitFor(() => tail.events().some((event) => event.type === 'KEY_CREATED' && event.keyId === later.id), 10_000);
+    }
   });
 });
