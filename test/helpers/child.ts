@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
 
@@ -55,4 +59,58 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 20_00
   });
   const url = await listening;
   return { child, url, adminKey, stdout, stderr, exited };
+}
+
+const DIST = (path: string) => JSON.stringify(fileURLToPath(new URL(`../../dist/src/${path}`, import.meta.url)));
+
+export interface ScriptRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** The rows `sql` selects from the run's SQLite file (read-only). */
+  rows(sql: string): unknown[];
+}
+
+/**
+ * Runs `body` as an ES module from the command line (`--input-type=module`, a flag threads
+ * inherit) in a process of its own, once it has started the built service on a SQLite file in a
+ * temp folder with a long ledger flush interval (events are written only by a stop): `app`,
+ * `admin` (the admin key) and `handleProcessEvents` are in scope. Resolves when the process has
+ * exited; the folder is removed after `inspect` has read what it needs.
+ */
+export async function runServiceScript<T>(body: string, env: Record<string, string>, inspect: (run: ScriptRun) => T): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'keyring-script-'));
+  const file = join(dir, 'keyring.db');
+  const config = { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${file}`, LOG_LEVEL: 'silent', LEDGER_FLUSH_MS: '10000', ...env };
+  const script = `
+    import { start } from ${DIST('server/app.js')};
+    import { handleProcessEvents } from ${DIST('server/process.js')};
+    import { loadConfig } from ${DIST('config.js')};
+    let admin;
+    const app = await start(loadConfig(${JSON.stringify(config)}), { onAdminKey: (key) => (admin = key) });
+    ${body}
+  `;
+  try {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return inspect({
+      code,
+      stdout,
+      stderr,
+      rows(sql) {
+        const db = new Database(file, { readonly: true });
+        try {
+          return db.prepare(sql).all();
+        } finally {
+          db.close();
+        }
+      },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createClient } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { spawnServer } from '../helpers/child.js';
+import { runServiceScript, spawnServer } from '../helpers/child.js';
 
 describe('graceful shutdown under load', () => {
   const dir = mkdtempSync(join(tmpdir(), 'keyring-term-'));
@@ -78,102 +76,59 @@ describe('graceful shutdown under load', () => {
 
 describe('stop with nothing else to do', () => {
   it('app.stop() in a process with no other work still writes the last batch, closes everything and returns', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyring-stop-'));
-    try {
-      const app = fileURLToPath(new URL('../../dist/src/server/app.js', import.meta.url));
-      const config = fileURLToPath(new URL('../../dist/src/config.js', import.meta.url));
-      // One request, then stop(): its KEY_USED is still buffered (a long flush interval), and once
-      // the server has closed only the ledger's thread is left to keep the process running. Run as
-      // a module from the command line (`--input-type=module`, a flag the thread inherits).
-      const script = `
-        import { start } from ${JSON.stringify(app)};
-        import { loadConfig } from ${JSON.stringify(config)};
-        let admin;
-        const app = await start(
-          loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ${JSON.stringify(`sqlite:${join(dir, 'keyring.db')}`)}, LOG_LEVEL: 'silent', LEDGER_FLUSH_MS: '10000' }),
-          { onAdminKey: (key) => (admin = key) },
-        );
-        const res = await fetch(app.url + '/graphql', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: 'Bearer ' + admin, connection: 'close' },
-          body: JSON.stringify({ query: 'query LastOne { viewer { keyId } }' }),
-        });
-        await res.text();
-        await app.stop();
-        console.log('stopped');
-      `;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      expect({ code, out: out.trim() }).toEqual({ code: 0, out: 'stopped' });
-      const db = new Database(join(dir, 'keyring.db'), { readonly: true });
-      try {
-        expect(db.prepare("select count(*) as n from audit_event where type = 'KEY_USED' and operation_name = 'LastOne'").get()).toEqual({ n: 1 });
-      } finally {
-        db.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // One request, then stop(): its KEY_USED is still buffered, and once the server has closed only
+    // the ledger's thread is left to keep the process running.
+    const body = `
+      const res = await fetch(app.url + '/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer ' + admin, connection: 'close' },
+        body: JSON.stringify({ query: 'query LastOne { viewer { keyId } }' }),
+      });
+      await res.text();
+      await app.stop();
+      console.log('stopped');
+    `;
+    await runServiceScript(body, {}, (run) => {
+      expect({ code: run.code, out: (run.stdout + run.stderr).trim() }).toEqual({ code: 0, out: 'stopped' });
+      expect(run.rows("select count(*) as n from audit_event where type = 'KEY_USED' and operation_name = 'LastOne'")).toEqual([{ n: 1 }]);
+    });
   });
 });
 
 describe('last-resort process handlers', () => {
   it('an unhandled rejection is logged and the service serves on; an uncaught exception stops it gracefully with exit 1, its events written', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyring-fatal-'));
-    try {
-      const app = fileURLToPath(new URL('../../dist/src/server/app.js', import.meta.url));
-      const handlers = fileURLToPath(new URL('../../dist/src/server/process.js', import.meta.url));
-      const config = fileURLToPath(new URL('../../dist/src/config.js', import.meta.url));
-      // A long flush interval: the two requests' KEY_USED rows are only written by the graceful stop.
-      const script = `
-        import { start } from ${JSON.stringify(app)};
-        import { handleProcessEvents } from ${JSON.stringify(handlers)};
-        import { loadConfig } from ${JSON.stringify(config)};
-        let admin;
-        const app = await start(
-          loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ${JSON.stringify(`sqlite:${join(dir, 'keyring.db')}`)}, LOG_LEVEL: 'info', LEDGER_FLUSH_MS: '10000' }),
-          { onAdminKey: (key) => (admin = key) },
-        );
-        handleProcessEvents(app);
-        const ask = async (name) => {
-          const res = await fetch(app.url + '/graphql', {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: 'Bearer ' + admin, connection: 'close' },
-            body: JSON.stringify({ query: 'query ' + name + ' { viewer { keyId } }' }),
-          });
-          await res.text();
-          return res.status;
-        };
-        const first = await ask('BeforeRejection');
-        Promise.reject(new Error('a stray rejection'));
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        const second = await ask('AfterRejection');
-        process.stderr.write('statuses ' + first + ' ' + second + '\\n');
-        setTimeout(() => { throw new Error('an uncaught exception'); }, 0);
-      `;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      expect(err.trim()).toBe('statuses 200 200');
-      expect(code).toBe(1);
-      const lines = out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string } });
+    // The two requests' KEY_USED rows are only written by the graceful stop.
+    const body = `
+      handleProcessEvents(app);
+      const ask = async (name) => {
+        const res = await fetch(app.url + '/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer ' + admin, connection: 'close' },
+          body: JSON.stringify({ query: 'query ' + name + ' { viewer { keyId } }' }),
+        });
+        await res.text();
+        return res.status;
+      };
+      const first = await ask('BeforeRejection');
+      Promise.reject(new Error('a stray rejection'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const second = await ask('AfterRejection');
+      process.stderr.write('statuses ' + first + ' ' + second + '\\n');
+      setTimeout(() => { throw new Error('an uncaught exception'); }, 0);
+    `;
+    await runServiceScript(body, { LOG_LEVEL: 'info' }, (run) => {
+      expect(run.stderr.trim()).toBe('statuses 200 200');
+      expect(run.code).toBe(1);
+      const lines = run.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string } });
       expect(lines.find((line) => line.msg === 'unhandled promise rejection; still serving')).toMatchObject({ level: 50, err: { message: 'a stray rejection' } });
       expect(lines.find((line) => line.msg === 'uncaught exception; stopping gracefully')).toMatchObject({ level: 60, err: { message: 'an uncaught exception' } });
-      const db = new Database(join(dir, 'keyring.db'), { readonly: true });
-      try {
-        const rows = db.prepare("select operation_name as name from audit_event where type = 'KEY_USED' order by id").all();
-        expect(rows).toEqual([{ name: 'BeforeRejection' }, { name: 'AfterRejection' }]);
-      } finally {
-        db.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      expect(run.rows("select operation_name as name from audit_event where type = 'KEY_USED' order by id")).toEqual([
+        { name: 'BeforeRejection' },
+        { name: 'AfterRejection' },
+      ]);
+    });
   });
 });
