@@ -1,30 +1,77 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
+import { dropSchema } from '../../src/db/orm.js';
 import { LEDGER_FULL } from '../../src/errors.js';
 import { openFeed } from '../helpers/feed.js';
+import { scaleBackendsAvailable } from '../helpers/scale.js';
 import { spawnTail, type TailProcess } from '../helpers/tail.js';
-import { createKey, startTestServer, waitFor, type GqlResult, type TestServer } from '../helpers/server.js';
+import { createKey, startTestServer, TEST_POSTGRES_URL, testSchemaName, waitFor, type GqlResult, type TestServer } from '../helpers/server.js';
 
 const MAX_PENDING = 5;
 const VIEWER = '{ viewer { keyId } }';
 
+/** Takes the database's writes away from the ledger until `release()`. */
+type Hold = (server: TestServer, schema: string) => Promise<{ release(): Promise<void> }>;
+
+/** SQLite: another connection holds the one write lock. */
+const holdSqlite: Hold = async (server) => {
+  const blocker = new Database(server.dbFile);
+  blocker.exec('BEGIN IMMEDIATE');
+  return {
+    async release() {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    },
+  };
+};
+
+/** PostgreSQL: another transaction holds an exclusive lock on the events table. */
+const holdPostgres: Hold = async (server, schema) => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const done = server.app.services.db.fork().transactional(async (em) => {
+    await em.execute(`lock table "${schema}"."audit_event" in exclusive mode`);
+    locked();
+    await released;
+  });
+  await Promise.race([isLocked, done]);
+  return {
+    async release() {
+      release();
+      await done;
+    },
+  };
+};
+
+const postgres = await scaleBackendsAvailable('ledger-backlog', { redis: false });
+const backends = [
+  ...(process.env.TEST_DATABASE === 'postgres' ? [] : [['SQLite', holdSqlite, false] as const]),
+  ...(postgres ? [['PostgreSQL', holdPostgres, true] as const] : []),
+];
+
 /**
  * The ledger's backlog is bounded: while its database takes no writes (here another connection
- * holds SQLite's write lock), events wait in memory up to LEDGER_MAX_PENDING; past it the service
+ * holds the lock the ledger's writes need), events wait in memory up to LEDGER_MAX_PENDING; past it the service
  * refuses requests with 503 SERVICE_UNAVAILABLE rather than serve what it could not record, and
  * /readyz says so. Once the database takes writes again, everything waiting is written and the
  * service serves again: every request it served has its KEY_USED row.
  */
-describe('a full ledger backlog', () => {
+describe.each(backends)('a full ledger backlog on %s', (_name, hold, onPostgres) => {
   let server: TestServer;
   let key: { id: string; secret: string };
-  let blocker: Database.Database | null = null;
+  let blocker: { release(): Promise<void> } | null = null;
+  const schema = testSchemaName('backlog');
   let served = 0;
   const tails: TailProcess[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { LEDGER_FLUSH_MS: '10', LEDGER_MAX_PENDING: String(MAX_PENDING) } });
+    server = await startTestServer({
+      env: { LEDGER_FLUSH_MS: '10', LEDGER_MAX_PENDING: String(MAX_PENDING) },
+      ...(onPostgres ? { postgres: { url: TEST_POSTGRES_URL, schema } } : {}),
+    });
     key = await createKey(server, { merchantId: 'm_backlog', scopes: ['audit:read'] });
     expect((await server.gql(VIEWER, {}, key.secret)).status).toBe(200);
     served += 1;
@@ -32,8 +79,9 @@ describe('a full ledger backlog', () => {
   });
   afterAll(async () => {
     await Promise.all(tails.map((tail) => tail.stop()));
-    blocker?.close();
+    await blocker?.release();
     await server?.stop();
+    if (onPostgres) await dropSchema(TEST_POSTGRES_URL, schema);
   });
 
   const readyz = async () => {
@@ -42,8 +90,7 @@ describe('a full ledger backlog', () => {
   };
 
   it('refuses requests with 503 once the events waiting for the database reach their bound', async () => {
-    blocker = new Database(server.dbFile);
-    blocker.exec('BEGIN IMMEDIATE');
+    blocker = await hold(server, schema);
     let refused: GqlResult<unknown> | null = null;
     for (let i = 0; i < 100 && !refused; i++) {
       const result = await server.gql(VIEWER, {}, key.secret);
@@ -75,8 +122,7 @@ describe('a full ledger backlog', () => {
   });
 
   it('serves again once the database takes writes, with a KEY_USED row for every request it served', async () => {
-    blocker!.exec('ROLLBACK');
-    blocker!.close();
+    await blocker!.release();
     blocker = null;
     await waitFor(async () => (await readyz()).status === 200, 15_000, 50);
     expect((await server.gql(VIEWER, {}, key.secret)).status).toBe(200);
