@@ -123,6 +123,8 @@ export class Ledger {
   private stopped = false;
   /** Set while the backlog is at its bound, so that reaching and leaving it are logged once each. */
   private saturated = false;
+  /** Rows handed to the writer and not yet written (the batch in flight). */
+  private writing = 0;
   private readonly writer: BatchWriter;
   readonly stats: LedgerStats = { written: 0, pending: 0, flushes: 0, lastFlushLagMs: 0 };
 
@@ -159,7 +161,12 @@ export class Ledger {
    * already admitted) are kept: the bound only stops new work.
    */
   get full(): boolean {
-    return this.buffer.length >= this.maxPending;
+    return this.unwritten >= this.maxPending;
+  }
+
+  /** Events not yet written: buffered, and in the batch being written. */
+  get unwritten(): number {
+    return this.buffer.length + this.writing;
   }
 
   /** Queues an event for the next batched write. Never throws and never waits. */
@@ -174,7 +181,7 @@ export class Ledger {
     this.stats.pending = this.buffer.length;
     if (!this.saturated && this.full) {
       this.saturated = true;
-      this.logger.error({ pending: this.buffer.length }, 'audit ledger backlog full: refusing requests until the database takes writes again');
+      this.logger.error({ unwritten: this.unwritten }, 'audit ledger backlog full: refusing requests until the database takes writes again');
     }
     if (this.buffer.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.flushMs);
@@ -200,10 +207,14 @@ export class Ledger {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.maxBatch);
       this.stats.pending = this.buffer.length;
+      this.writing = batch.length;
+      // writeInParts never throws: a failure is its answer.
       const failure = await this.writeInParts(batch);
+      // Nothing is dropped: what was not written goes back to the front and is retried later
+      // (moved back before the batch stops counting as in flight, so `unwritten` never dips).
+      if (failure) this.buffer.unshift(...failure.rows);
+      this.writing = 0;
       if (failure) {
-        // Nothing is dropped: what was not written goes back to the front and is retried later.
-        this.buffer.unshift(...failure.rows);
         this.stats.pending = this.buffer.length;
         this.logger.error({ err: failure.error, events: failure.rows.length }, 'ledger flush failed; will retry');
         if (this.stopped) throw failure.error;
@@ -212,7 +223,7 @@ export class Ledger {
       }
       if (this.saturated && !this.full) {
         this.saturated = false;
-        this.logger.info({ pending: this.buffer.length }, 'audit ledger backlog below its bound again: serving requests');
+        this.logger.info({ unwritten: this.unwritten }, 'audit ledger backlog below its bound again: serving requests');
       }
     }
   }

@@ -186,7 +186,7 @@ export function createHttpHandler(deps: HttpDeps) {
           // A limiter outage is served by the fail-open policy, so it is reported but does not fail readiness.
           const limiter = services.limiter.healthy();
           // A full ledger backlog refuses every request: the instance is not ready until it drains.
-          const ledger = { pending: services.ledger.stats.pending, full: services.ledger.full };
+          const ledger = { pending: services.ledger.unwritten, full: services.ledger.full };
           const ready = database && !ledger.full;
           return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', database, pubsub, limiter, ledger });
         }
