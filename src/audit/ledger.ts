@@ -58,17 +58,21 @@ export function storableJson<T>(value: T): T {
   return value;
 }
 
-const text = (value: string | null | undefined, max?: number) => (value == null ? null : storable(max ? value.slice(0, max) : value));
+/** A free-text column: cut to its size and storable on every backend. */
+const text = (value: string | null | undefined, max: number) => (value == null ? null : storable(value.slice(0, max)));
 
-/** The columns of one event, cut to their sizes and storable on every backend. */
+/**
+ * The columns of one event. Ids and request ids are the service's own (validated on the way in);
+ * the free-text columns, which can carry a client's text, are cut to their sizes and made storable.
+ */
 function toRow(event: NewAuditEvent): EventRow {
   return {
     type: event.type,
     occurredAt: event.occurredAt ?? new Date(),
-    merchantId: text(event.merchantId),
-    keyId: text(event.keyId),
-    actorKeyId: text(event.actorKeyId),
-    requestId: text(event.requestId),
+    merchantId: event.merchantId ?? null,
+    keyId: event.keyId ?? null,
+    actorKeyId: event.actorKeyId ?? null,
+    requestId: event.requestId ?? null,
     operationName: text(event.operationName, 200),
     ip: text(event.ip, 64),
     reason: text(event.reason, 500),
@@ -126,7 +130,7 @@ export class Ledger {
   /** Rows handed to the writer and not yet written (the batch in flight). */
   private writing = 0;
   private readonly writer: BatchWriter;
-  readonly stats: LedgerStats = { written: 0, pending: 0, flushes: 0, lastFlushLagMs: 0 };
+  readonly stats: LedgerStats;
 
   constructor(
     private readonly db: Database,
@@ -138,6 +142,15 @@ export class Ledger {
     private readonly maxBatch = 1_000,
   ) {
     this.writer = batchWriterFor(db);
+    const buffer = () => this.buffer;
+    this.stats = {
+      written: 0,
+      flushes: 0,
+      lastFlushLagMs: 0,
+      get pending() {
+        return buffer().length;
+      },
+    };
   }
 
   /** Persists events in the caller's transaction; returns the entities to pass to `published()` after commit. */
@@ -178,7 +191,6 @@ export class Ledger {
       return;
     }
     this.buffer.push(toRow(event));
-    this.stats.pending = this.buffer.length;
     if (!this.saturated && this.full) {
       this.saturated = true;
       this.logger.error({ unwritten: this.unwritten }, 'audit ledger backlog full: refusing requests until the database takes writes again');
@@ -206,21 +218,20 @@ export class Ledger {
   private async writeBatch(): Promise<void> {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.maxBatch);
-      this.stats.pending = this.buffer.length;
       this.writing = batch.length;
       // writeInParts never throws: a failure is its answer.
       const failure = await this.writeInParts(batch);
-      // Nothing is dropped: what was not written goes back to the front and is retried later
-      // (moved back before the batch stops counting as in flight, so `unwritten` never dips).
-      if (failure) this.buffer.unshift(...failure.rows);
-      this.writing = 0;
       if (failure) {
-        this.stats.pending = this.buffer.length;
+        // Nothing is dropped: what was not written goes back to the front and is retried later
+        // (moved back before the batch stops counting as in flight, so `unwritten` never dips).
+        this.buffer.unshift(...failure.rows);
+        this.writing = 0;
         this.logger.error({ err: failure.error, events: failure.rows.length }, 'ledger flush failed; will retry');
         if (this.stopped) throw failure.error;
         this.schedule(Math.max(this.flushMs, 500));
         return;
       }
+      this.writing = 0;
       if (this.saturated && !this.full) {
         this.saturated = false;
         this.logger.info({ unwritten: this.unwritten }, 'audit ledger backlog below its bound again: serving requests');
@@ -236,56 +247,62 @@ export class Ledger {
    * A database that is down costs three attempts per flush, whatever the batch size.
    */
   private async writeInParts(rows: EventRow[]): Promise<{ rows: EventRow[]; error: unknown } | null> {
+    if (rows.length === 0) return null;
     try {
       await this.commit(rows);
       return null;
     } catch (error) {
-      const head = await this.writeLone(rows[0]!, error);
+      // A lone row has just been tried alone: go straight to telling why it failed.
+      const head = rows.length === 1 ? await this.refusedOrDown(rows[0]!, error) : await this.writeLone(rows[0]!, error);
       if (head) return { rows, error: head.error };
       const rest = rows.slice(1);
-      if (rest.length === 0) return null;
       const half = Math.ceil(rest.length / 2);
       const first = await this.writeInParts(rest.slice(0, half));
       if (first) return { rows: [...first.rows, ...rest.slice(half)], error: first.error };
-      return half < rest.length ? this.writeInParts(rest.slice(half)) : null;
+      return this.writeInParts(rest.slice(half));
     }
   }
 
-  /**
-   * Writes one row. When it fails: if the database takes no write at all (an empty transaction
-   * fails too), it is down, locked or full, and the failure is returned for a later attempt.
-   * Otherwise the row is tried once more, then once without its free-text details (operation
-   * name, address, reason, metadata): the database took a write and refused this row twice, so
-   * the event stays in the ledger, marked, and the refusal is logged. If that fails too, the
-   * failure is returned.
-   */
-  private async writeLone(row: EventRow, earlier: unknown): Promise<{ error: unknown } | null> {
+  /** Writes one row; when that fails, `refusedOrDown` tells why. */
+  private async writeLone(row: EventRow, batchError: unknown): Promise<{ error: unknown } | null> {
     try {
       await this.commit([row]);
       return null;
     } catch (error) {
-      try {
-        await this.writer.write([], new Map());
-      } catch (down) {
-        return { error: earlier ?? down };
-      }
-      try {
-        await this.commit([row]);
-        return null;
-      } catch {
-        // Refused again by a database that takes writes.
-      }
-      try {
-        await this.commit([unrecordable(row)]);
-      } catch (refused) {
-        return { error: refused };
-      }
-      this.logger.error(
-        { err: error, type: row.type, keyId: row.keyId, requestId: row.requestId },
-        'the database refused a ledger event; stored without its free-text details',
-      );
-      return null;
+      return this.refusedOrDown(row, batchError, error);
     }
+  }
+
+  /**
+   * After one row failed alone: if the database takes no write at all (an empty transaction fails
+   * too), it is down, locked or full, and the failure is returned for a later attempt. Otherwise
+   * the row is tried once more, then once without its free-text details (operation name,
+   * address, reason, metadata): the database took a write and refused this row twice, so the
+   * event stays in the ledger, marked, and the refusal is logged. If that fails too, the failure
+   * is returned.
+   */
+  private async refusedOrDown(row: EventRow, batchError: unknown, rowError: unknown = batchError): Promise<{ error: unknown } | null> {
+    try {
+      await this.writer.write([], new Map());
+    } catch {
+      return { error: batchError };
+    }
+    try {
+      await this.commit([row]);
+      return null;
+    } catch {
+      // Refused again by a database that takes writes.
+    }
+    try {
+      await this.commit([unrecordable(row)]);
+    } catch (refused) {
+      return { error: refused };
+    }
+    this.logger.error(
+      { err: rowError, type: row.type, keyId: row.keyId, requestId: row.requestId },
+      'the database refused a ledger event; stored without its free-text details',
+    );
+    return null;
   }
 
   private async commit(rows: EventRow[]): Promise<void> {
