@@ -77,21 +77,18 @@ export class BadRequestError extends CodedError {
   }
 }
 
+export const LEDGER_FULL = 'The audit ledger cannot record requests right now; retry shortly.';
+
 /**
  * The service cannot record what it would do (the audit ledger's backlog is full: its database
  * has not taken a write for a while), so it does nothing rather than something unrecorded.
+ * Retry after a second: the ledger retries a failed write every half second or so.
  */
-export class ServiceUnavailableError extends CodedError {
-  readonly retryAfter: number;
-  constructor(message: string, retryAfterSeconds: number) {
-    super(message, ErrorCode.SERVICE_UNAVAILABLE, 503, { retryAfter: retryAfterSeconds });
-    this.retryAfter = retryAfterSeconds;
+export class LedgerFullError extends CodedError {
+  constructor() {
+    super(LEDGER_FULL, ErrorCode.SERVICE_UNAVAILABLE, 503, { retryAfter: 1 });
   }
 }
-
-export const LEDGER_FULL = 'The audit ledger cannot record requests right now; retry shortly.';
-/** The ledger retries a failed write every half second or so. */
-export const LEDGER_RETRY_SECONDS = 1;
 
 /** Codes Apollo and graphql-js produce themselves, mapped onto the contract's set. */
 const PASSTHROUGH: Record<string, ErrorCode> = {

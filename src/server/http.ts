@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import type { Config } from '../config.js';
-import { BadRequestError, formatError, httpStatusOf, LEDGER_FULL, LEDGER_RETRY_SECONDS, PayloadTooLargeError, ServiceUnavailableError } from '../errors.js';
+import { BadRequestError, formatError, httpStatusOf, LedgerFullError, PayloadTooLargeError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { requestScope } from './apollo.js';
@@ -38,10 +38,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-/** A GraphQL error response written by the HTTP layer itself, shaped like Apollo's. */
-export function sendGraphQLError(res: ServerResponse, error: GraphQLError, requestId: string, headers: Record<string, string> = {}): void {
+/** A GraphQL error response written by the HTTP layer itself, shaped like Apollo's; `Retry-After` when the error says when. */
+export function sendGraphQLError(res: ServerResponse, error: GraphQLError, requestId: string): void {
   const formatted = formatError(error.toJSON(), error, { requestId, development: false });
-  sendJson(res, httpStatusOf(error), { errors: [formatted] }, headers);
+  const retryAfter = error.extensions?.retryAfter;
+  sendJson(res, httpStatusOf(error), { errors: [formatted] }, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
 }
 
 /** The body as text, up to `limit` bytes; past it, the rest is discarded unread and PAYLOAD_TOO_LARGE thrown. */
@@ -100,10 +101,7 @@ export function createHttpHandler(deps: HttpDeps) {
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string, ip: string, log: Record<string, unknown>) {
     const text = req.method === 'POST' ? await readBody(req, config.maxBodyBytes) : '';
     // Nothing is served that the ledger could not record (see Ledger.full).
-    if (services.ledger.full) {
-      res.setHeader('retry-after', String(LEDGER_RETRY_SECONDS));
-      throw new ServiceUnavailableError(LEDGER_FULL, LEDGER_RETRY_SECONDS);
-    }
+    if (services.ledger.full) throw new LedgerFullError();
     const { principal, rateLimit } = await admit(services, req.headers, res, requestId, ip);
     if (principal) Object.assign(log, { keyId: principal.keyId, merchantId: principal.merchantId });
     const context: GraphQLContext = {

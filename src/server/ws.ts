@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { principalOf, type Principal } from '../auth/principal.js';
 import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
-import { formatError, LEDGER_FULL, LEDGER_RETRY_SECONDS, ServiceUnavailableError } from '../errors.js';
+import { formatError, LEDGER_FULL, LedgerFullError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { checkPresented, countSubscribe } from './admission.js';
@@ -134,7 +134,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const extra = ctx.extra as WsExtra;
         const requestId = randomUUID();
         extra.requestIds?.set(id, requestId);
-        if (services.ledger.full) return [new ServiceUnavailableError(LEDGER_FULL, LEDGER_RETRY_SECONDS)];
+        if (services.ledger.full) return [new LedgerFullError()];
         // Each subscribe counts one against the key's limit; over it, the operation gets RATE_LIMITED.
         if (extra.principal) {
           const refusal = await countSubscribe(services, extra.principal, { requestId, ip: extra.ip, operationName: payload.operationName ?? null });
