@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { SQLITE_BUSY_TIMEOUT_MS } from '../db/orm.js';
 import type { BatchWriter, EventRow, Usage } from './ledger-writer.js';
 
 /** The parts of a better-sqlite3 connection the thread uses. */
@@ -87,7 +88,7 @@ export class ThreadBatchWriter implements BatchWriter {
 
   constructor(
     private readonly file: string,
-    private readonly busyTimeoutMs = 5_000,
+    private readonly busyTimeoutMs = SQLITE_BUSY_TIMEOUT_MS,
   ) {}
 
   write(rows: readonly EventRow[], usage: Usage): Promise<string[]> {

@@ -36,6 +36,9 @@ export interface Database {
 
 export const ENTITIES = [ApiKeyEntity, AuditEventEntity];
 
+/** How long a SQLite connection waits for the write lock before SQLITE_BUSY (the ledger's thread alike). */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
 export interface DatabaseOptions {
   /** Schema to use on PostgreSQL (created if missing); tests give each run its own. */
   schema?: string;
@@ -104,7 +107,7 @@ export async function openDatabase(databaseUrl: string, options: DatabaseOptions
       // WAL keeps readers off the writer's back; FULL makes every commit durable across a crash.
       native.pragma('journal_mode = WAL');
       native.pragma('synchronous = FULL');
-      native.pragma('busy_timeout = 5000');
+      native.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       native.pragma('foreign_keys = ON');
     }
     await orm.migrator.up();
