@@ -66,9 +66,7 @@ export async function follow(options: FollowOptions): Promise<void> {
     if (end.kind === 'stopped' || options.signal.aborted) return;
     stopIfFatal(end);
     failures = delivered || upMs >= HEALTHY_AFTER_MS ? 1 : failures + 1;
-    const retryAfterMs = retryAfterOf(end);
-    const ceiling = Math.min(CAP_DELAY_MS, BASE_DELAY_MS * 2 ** (failures - 1));
-    const delayMs = retryAfterMs ?? Math.round(ceiling / 2 + (random() * ceiling) / 2);
+    const delayMs = retryAfterOf(end) ?? backoffMs(failures, random);
     options.notice(`${describe(end, connected)}; reconnecting in ${(delayMs / 1000).toFixed(1)} s.`);
     try {
       await sleep(delayMs, undefined, { signal: options.signal });
@@ -76,6 +74,12 @@ export async function follow(options: FollowOptions): Promise<void> {
       return; // aborted while waiting
     }
   }
+}
+
+/** The wait before attempt `failures + 1`: doubling from BASE, capped at CAP, with jitter (half to all of it). */
+export function backoffMs(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(CAP_DELAY_MS, BASE_DELAY_MS * 2 ** (failures - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 function stopIfFatal(end: AttemptEnd): void {

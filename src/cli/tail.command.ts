@@ -3,7 +3,7 @@ import { AuditEventType } from '../audit/event-types.js';
 import { CliError, ExitCode, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
 import { eventLine, jsonLine } from './event-line.js';
-import { follow } from './feed-follower.js';
+import { backoffMs, follow } from './feed-follower.js';
 import { apiKeyFrom, DEFAULT_URL, request } from './graphql-client.js';
 import { list, parseOptions } from './options.js';
 
@@ -153,7 +153,7 @@ async function newestEventId(url: string, apiKey: string, notice: (text: string)
         throw new CliError([...error.problems, 'tail needs a key with audit:read.'], ExitCode.FAILED, error.code);
       }
       if (!(error instanceof CliError && (error.code === 'RATE_LIMITED' || error.code === 'SERVICE_UNAVAILABLE'))) throw error;
-      const delayMs = Math.min(15_000, 1_000 * 2 ** (attempt - 1));
+      const delayMs = backoffMs(attempt);
       notice(`the service answered ${error.code}: ${error.problems[0]} Retrying in ${(delayMs / 1000).toFixed(1)} s.`);
       try {
         await sleep(delayMs, undefined, { signal });
