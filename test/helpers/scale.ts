@@ -6,9 +6,9 @@ import { deleteRedisKeys, redisAnswers } from '../../src/redis-admin.js';
 import { openFeed, type FeedClient } from './feed.js';
 import { startTestServer, testSchemaName, TEST_POSTGRES_URL, waitFor, type TestServer } from './server.js';
 
-/** The shared Redis the scale suites use (the outage suite starts a second one itself). */
 export { redisAnswers };
 
+/** The shared Redis the scale suites use (the outage suite starts a second one itself). */
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
@@ -22,6 +22,14 @@ export async function scaleBackendsAvailable(suite: string, needs: { redis?: boo
   if (process.env.CI) throw new Error(`[${suite}] ${missing} did not answer, and CI is set: several instances must be tested there.`);
   console.warn(`[${suite}] SKIPPED: ${missing} did not answer; several instances were not tested.`);
   return false;
+}
+
+/**
+ * The databases a suite about both backends runs on: SQLite, and PostgreSQL when it answers
+ * (skipped with a notice otherwise, and required under CI, as for the scale suites).
+ */
+export async function databasesToTest(suite: string): Promise<Array<'sqlite' | 'postgres'>> {
+  return (await scaleBackendsAvailable(suite, { redis: false })) ? ['sqlite', 'postgres'] : ['sqlite'];
 }
 
 export interface Cluster {

@@ -36,6 +36,8 @@ export interface StartTestServerOptions {
    * Without it, TEST_DATABASE=postgres gives each server a schema of its own, dropped on stop.
    */
   postgres?: { url: string; schema: string };
+  /** This database whatever TEST_DATABASE says ('postgres': a schema of its own, dropped on stop). */
+  database?: 'sqlite' | 'postgres';
 }
 
 /** The PostgreSQL the suites use when asked to (TEST_DATABASE=postgres, the scale suite). */
@@ -53,7 +55,7 @@ export function testSchemaName(tag = 't'): string {
 export async function startTestServer(options: StartTestServerOptions = {}): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'keyring-test-'));
   const dbFile = join(dir, 'keyring.db');
-  const ownSchema = !options.postgres && process.env.TEST_DATABASE === 'postgres' && !options.env?.DATABASE_URL;
+  const ownSchema = !options.postgres && (options.database ?? process.env.TEST_DATABASE) === 'postgres' && !options.env?.DATABASE_URL;
   const postgres = options.postgres ?? (ownSchema ? { url: TEST_POSTGRES_URL, schema: testSchemaName() } : undefined);
   const logs: string[] = [];
   let adminKey = '';

@@ -1,18 +1,17 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
-import { dropSchema } from '../../src/db/orm.js';
 import { LEDGER_FULL } from '../../src/errors.js';
 import { openFeed } from '../helpers/feed.js';
-import { scaleBackendsAvailable } from '../helpers/scale.js';
+import { databasesToTest } from '../helpers/scale.js';
 import { spawnTail, type TailProcess } from '../helpers/tail.js';
-import { createKey, startTestServer, TEST_POSTGRES_URL, testSchemaName, waitFor, type GqlResult, type TestServer } from '../helpers/server.js';
+import { createKey, startTestServer, waitFor, type GqlResult, type TestServer } from '../helpers/server.js';
 
 const MAX_PENDING = 5;
 const VIEWER = '{ viewer { keyId } }';
 
 /** Takes the database's writes away from the ledger until `release()`. */
-type Hold = (server: TestServer, schema: string) => Promise<{ release(): Promise<void> }>;
+type Hold = (server: TestServer) => Promise<{ release(): Promise<void> }>;
 
 /** SQLite: another connection holds the one write lock. */
 const holdSqlite: Hold = async (server) => {
@@ -27,7 +26,8 @@ const holdSqlite: Hold = async (server) => {
 };
 
 /** PostgreSQL: another transaction holds an exclusive lock on the events table. */
-const holdPostgres: Hold = async (server, schema) => {
+const holdPostgres: Hold = async (server) => {
+  const schema = server.app.services.db.orm.config.get('schema');
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let locked!: () => void;
@@ -46,11 +46,8 @@ const holdPostgres: Hold = async (server, schema) => {
   };
 };
 
-const postgres = await scaleBackendsAvailable('ledger-backlog', { redis: false });
-const backends = [
-  ...(process.env.TEST_DATABASE === 'postgres' ? [] : [['SQLite', holdSqlite, false] as const]),
-  ...(postgres ? [['PostgreSQL', holdPostgres, true] as const] : []),
-];
+const holds = { sqlite: holdSqlite, postgres: holdPostgres };
+const databases = await databasesToTest('ledger-backlog');
 
 /**
  * The ledger's backlog is bounded: while its database takes no writes (here another connection
@@ -59,18 +56,18 @@ const backends = [
  * /readyz says so. Once the database takes writes again, everything waiting is written and the
  * service serves again: every request it served has its KEY_USED row.
  */
-describe.each(backends)('a full ledger backlog on %s', (_name, hold, onPostgres) => {
+describe.each(databases)('a full ledger backlog on %s', (database) => {
+  const hold = holds[database];
   let server: TestServer;
   let key: { id: string; secret: string };
   let blocker: { release(): Promise<void> } | null = null;
-  const schema = testSchemaName('backlog');
   let served = 0;
   const tails: TailProcess[] = [];
 
   beforeAll(async () => {
     server = await startTestServer({
       env: { LEDGER_FLUSH_MS: '10', LEDGER_MAX_PENDING: String(MAX_PENDING) },
-      ...(onPostgres ? { postgres: { url: TEST_POSTGRES_URL, schema } } : {}),
+      database,
     });
     key = await createKey(server, { merchantId: 'm_backlog', scopes: ['audit:read'] });
     expect((await server.gql(VIEWER, {}, key.secret)).status).toBe(200);
@@ -81,7 +78,6 @@ describe.each(backends)('a full ledger backlog on %s', (_name, hold, onPostgres)
     await Promise.all(tails.map((tail) => tail.stop()));
     await blocker?.release();
     await server?.stop();
-    if (onPostgres) await dropSchema(TEST_POSTGRES_URL, schema);
   });
 
   const readyz = async () => {
@@ -90,7 +86,7 @@ describe.each(backends)('a full ledger backlog on %s', (_name, hold, onPostgres)
   };
 
   it('refuses requests with 503 once the events waiting for the database reach their bound', async () => {
-    blocker = await hold(server, schema);
+    blocker = await hold(server);
     let refused: GqlResult<unknown> | null = null;
     for (let i = 0; i < 100 && !refused; i++) {
       const result = await server.gql(VIEWER, {}, key.secret);

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { dropSchema } from '../../src/db/orm.js';
-import { scaleBackendsAvailable } from '../helpers/scale.js';
-import { createKey, startTestServer, TEST_POSTGRES_URL, testSchemaName, waitFor, type TestServer } from '../helpers/server.js';
+import { databasesToTest } from '../helpers/scale.js';
+import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
 /**
  * Text that PostgreSQL cannot store (NUL; a lone surrogate in jsonb) must never reach it: as
@@ -11,8 +10,7 @@ import { createKey, startTestServer, TEST_POSTGRES_URL, testSchemaName, waitFor,
  * the client's own text) it is replaced, so that one such row cannot fail its batch on every
  * retry and hold up every event behind it. SQLite behaves the same, so clients see one service.
  */
-const postgres = await scaleBackendsAvailable('unstorable-text', { redis: false });
-const backends = [['SQLite', false], ...(postgres ? [['PostgreSQL', true]] : [])] as Array<[string, boolean]>;
+const databases = await databasesToTest('unstorable-text');
 
 const NUL = '\u0000';
 const LONE = '\uD800';
@@ -37,15 +35,13 @@ async function subscribeNamed(server: TestServer, operationName: string): Promis
   }
 }
 
-describe.each(backends)('text no backend can store, on %s', (_name, onPostgres) => {
+describe.each(databases)('text no backend can store, on %s', (database) => {
   let server: TestServer;
-  const schema = testSchemaName('unstorable');
   beforeAll(async () => {
-    server = await startTestServer(onPostgres ? { postgres: { url: TEST_POSTGRES_URL, schema } } : {});
+    server = await startTestServer({ database });
   });
   afterAll(async () => {
     await server?.stop();
-    if (onPostgres) await dropSchema(TEST_POSTGRES_URL, schema);
   });
 
   it('an operation name with NUL or a lone surrogate over WebSocket is recorded with U+FFFD, and later events still land', async () => {
