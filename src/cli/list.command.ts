@@ -5,7 +5,7 @@ import { merchantIdProblem } from '../keys/validation.js';
 import { badInput, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
 import { choice, parseOptions } from './options.js';
-import { shortDate, table } from './table.js';
+import { printableJson, shortDate, table } from './table.js';
 
 const HELP = `Usage: keys list [--merchant <mid>] [options]
 
@@ -68,7 +68,7 @@ export const listCommand: Command = {
       }
     });
     if (values.json) {
-      io.stdout(`${JSON.stringify(keys, null, 2)}\n`);
+      io.stdout(`${printableJson(JSON.stringify(keys, null, 2))}\n`);
       return 0;
     }
     if (keys.length === 0) {

@@ -22,15 +22,26 @@ export function encodeCursor(kind: string, parts: ReadonlyArray<string | number>
   return Buffer.from(JSON.stringify([kind, ...parts])).toString('base64url');
 }
 
-export function decodeCursor(kind: string, cursor: string, arity: number): Array<string | number> {
+/** What each part of a cursor must be: an integer (a time in ms, a count) or a string. */
+export type CursorPart = 'integer' | 'string';
+
+/**
+ * Reads a cursor back, checking its kind and the type of every part, so a tampered cursor
+ * is a BAD_USER_INPUT here and never reaches SQL as NaN or as a value of the wrong type.
+ */
+export function decodeCursor<const S extends readonly CursorPart[]>(kind: string, cursor: string, shape: S): { [I in keyof S]: S[I] extends 'integer' ? number : string } {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed[0] === kind && parsed.length === arity + 1) {
+    if (Array.isArray(parsed) && parsed[0] === kind && parsed.length === shape.length + 1) {
       const parts = parsed.slice(1);
-      if (parts.every((part) => typeof part === 'string' || typeof part === 'number')) return parts as Array<string | number>;
+      if (parts.every((part, index) => partFits(part, shape[index]!))) return parts as never;
     }
   } catch {
     // fall through to the error below
   }
   throw new BadUserInputError(['after is not a valid cursor.']);
+}
+
+function partFits(part: unknown, type: CursorPart): boolean {
+  return type === 'integer' ? Number.isSafeInteger(part) : typeof part === 'string' && part.length > 0 && part.length <= 200;
 }

@@ -99,9 +99,9 @@ export class KeysService {
     const totalCount = await em.count(ApiKeyEntity, where);
     let pageWhere: FilterQuery<ApiKeyEntity> = where;
     if (after) {
-      const [ms, id] = decodeCursor('k', after, 2) as [number, string];
-      const at = new Date(Number(ms));
-      pageWhere = { $and: [where, { $or: [{ createdAt: { $lt: at } }, { createdAt: at, id: { $lt: String(id) } }] }] };
+      const [ms, id] = decodeCursor('k', after, ['integer', 'string']);
+      const at = new Date(ms);
+      pageWhere = { $and: [where, { $or: [{ createdAt: { $lt: at } }, { createdAt: at, id: { $lt: id } }] }] };
     }
     const rows = await em.find(ApiKeyEntity, pageWhere, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: size + 1 });
     const items = rows.slice(0, size).map((entity) => ({

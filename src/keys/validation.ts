@@ -5,6 +5,13 @@ export const MERCHANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const NAME_FORBIDDEN = /[<>]/;
 /** The one character no text column of PostgreSQL can hold; refused alike on every backend. */
 const NUL = '\u0000';
+/**
+ * Characters that change how text is shown rather than what it says: C0 and C1 controls
+ * (terminal escapes start with them), bidi overrides and isolates, and zero-width characters.
+ * Refused in every free text (names, reasons) so an operator's terminal or dashboard shows
+ * exactly what was stored.
+ */
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/u;
 /** Key ids are `key_` and 24 base62 characters; anything outside this shape names no key. */
 const KEY_ID = /^[A-Za-z0-9_-]{1,40}$/;
 export const KEY_TYPES: readonly KeyType[] = ['SECRET', 'PUBLIC', 'TOKENIZATION'];
@@ -49,7 +56,7 @@ export function nameProblems(name: unknown): string[] {
   if (name.trim().length === 0) problems.push('name must not be empty.');
   else if (length > 100) problems.push('name must be at most 100 characters.');
   if (NAME_FORBIDDEN.test(name)) problems.push('name must not contain < or >.');
-  if (name.includes(NUL)) problems.push('name must not contain NUL characters.');
+  problems.push(...invisibleProblems('name', name));
   return problems;
 }
 
@@ -75,8 +82,15 @@ export function reasonProblems(reason: string | null | undefined): string[] {
   const problems: string[] = [];
   if (reason.length > REASON_MAX) problems.push(`reason must be at most ${REASON_MAX} characters.`);
   if (NAME_FORBIDDEN.test(reason)) problems.push('reason must not contain < or >.');
-  if (reason.includes(NUL)) problems.push('reason must not contain NUL characters.');
+  problems.push(...invisibleProblems('reason', reason));
   return problems;
+}
+
+/** The free-text rule (contract §9.5); NUL keeps its own message, which clients already know. */
+function invisibleProblems(field: string, text: string): string[] {
+  if (text.includes(NUL)) return [`${field} must not contain NUL characters.`];
+  if (INVISIBLE.test(text)) return [`${field} must not contain control, bidi-override or zero-width characters.`];
+  return [];
 }
 
 /** Checks every field and returns every problem, not just the first. */

@@ -15,8 +15,13 @@ const CODES = new Set([
 
 const FIELDS = ['viewer', 'apiKey', 'apiKeys', 'scopes', 'verifyKey', 'auditEvents', 'createKey', 'revokeKey', 'disableKey', 'rotateKey', '__typename', '__schema', 'nope'];
 const SUBFIELDS = ['id', 'keyId', 'name', 'edges', 'node', 'totalCount', 'secret', 'key', 'status', '__typename', 'x'];
+/** Cursors that look like the service's own (base64url JSON arrays of a kind and parts) with tampered parts. */
+const CURSORS = fc
+  .tuple(fc.constantFrom('k', 'e', 'x'), fc.array(fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.double(), fc.integer()), { maxLength: 3 }))
+  .map(([kind, parts]) => JSON.stringify(Buffer.from(JSON.stringify([kind, ...parts])).toString('base64url')));
 const ARG_VALUES = fc.oneof(
   fc.string({ maxLength: 20 }).map((s) => JSON.stringify(s)),
+  CURSORS,
   fc.integer().map(String),
   fc.constantFrom('true', 'null', 'SECRET', '[1,2]', '{a:1}', '$v', '"key_x"', '-1', '1e999'),
 );
