@@ -40,6 +40,9 @@ export interface Config {
   readonly keyCacheUnsyncedTtlMs: number;
   /** Outgoing bytes a WebSocket may have queued before it is closed as a slow consumer. */
   readonly wsMaxBufferedBytes: number;
+  readonly feedMaxSubscriptionsPerKey: number;
+  readonly feedMaxSubscriptionsPerMerchant: number;
+  readonly feedReplayEventsPerSecond: number;
   readonly console: boolean;
   readonly trustProxy: boolean;
   readonly batchRequests: boolean;
@@ -135,6 +138,9 @@ export function loadConfig(env: Env = process.env): Config {
     keyCacheSize: int(env, 'KEY_CACHE_SIZE', 100_000, 1, 10_000_000),
     keyCacheUnsyncedTtlMs: int(env, 'KEY_CACHE_UNSYNCED_TTL_MS', 1_000, 0, 3_600_000),
     wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1_048_576, 1_024, 1_073_741_824),
+    feedMaxSubscriptionsPerKey: int(env, 'FEED_MAX_SUBSCRIPTIONS_PER_KEY', 10, 1, 10_000),
+    feedMaxSubscriptionsPerMerchant: int(env, 'FEED_MAX_SUBSCRIPTIONS_PER_MERCHANT', 50, 1, 100_000),
+    feedReplayEventsPerSecond: int(env, 'FEED_REPLAY_EVENTS_PER_SECOND', 5_000, 10, 10_000_000),
     console: bool(env, 'CONSOLE', !production),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     batchRequests: bool(env, 'BATCH_REQUESTS', false),

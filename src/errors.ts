@@ -14,6 +14,7 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   BAD_REQUEST: 'BAD_REQUEST',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -74,6 +75,17 @@ export class PayloadTooLargeError extends CodedError {
 export class BadRequestError extends CodedError {
   constructor(message: string) {
     super(message, ErrorCode.BAD_REQUEST, 400);
+  }
+}
+
+/**
+ * A key (or its merchant) already holds as many live feed subscriptions as it may: the
+ * subscribe is answered with this error and the socket stays open. Ending another
+ * subscription makes room at once.
+ */
+export class TooManySubscriptionsError extends CodedError {
+  constructor(scope: 'key' | 'merchant', limit: number) {
+    super(`This ${scope} already has ${limit} open audit feed subscriptions; end one first.`, ErrorCode.TOO_MANY_SUBSCRIPTIONS, 429, { limit, scope });
   }
 }
 

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { Actor } from '../auth/principal.js';
+import { TooManySubscriptionsError } from '../errors.js';
 import type { AuditService, AuditQuery } from './audit.service.js';
 import type { AuditStore } from './audit-store.js';
 import type { EventBus } from './event-bus.js';
 import { compareIds, parseEventId } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 import { FeedSubscription, type FeedSink } from './feed-subscription.js';
+import { ReplayPacer } from './replay-pacer.js';
 
 const EVENT_ID = /^[1-9][0-9]{0,18}$/;
 
@@ -16,6 +18,12 @@ export interface AuditFeedOptions {
   pageSize?: number;
   /** How long a hole in the ids is waited for before it is taken as a rolled-back id. */
   gapGraceMs?: number;
+  /** Live subscriptions one key may hold on this instance (every event is sent to each, so they multiply). */
+  maxPerKey?: number;
+  /** Live subscriptions one merchant's keys may hold together on this instance. */
+  maxPerMerchant?: number;
+  /** Replayed events per second, all catch-up replays of this instance together. */
+  replayEventsPerSecond?: number;
 }
 
 export interface FeedStats {
@@ -60,12 +68,15 @@ export class AuditFeed {
   private stopped = false;
   private missedWhileStarting = false;
   private readonly subscribers = new Set<FeedSubscription>();
+  /** Live subscriptions per key and per merchant (`k:` / `m:` prefixed), for the caps. */
+  private readonly held = new Map<string, number>();
   private reading: Promise<void> | null = null;
   private readAgain = false;
   private gap: { at: bigint; since: number; timer: NodeJS.Timeout } | null = null;
   private stopListening: (() => void) | null = null;
   private readonly pageSize: number;
   private readonly gapGraceMs: number;
+  private readonly pacer: ReplayPacer;
   readonly stats: FeedStats = { subscribers: 0, opened: 0, head: '0', directBatches: 0, storeReads: 0, gapsSkipped: 0 };
 
   constructor(
@@ -77,6 +88,7 @@ export class AuditFeed {
   ) {
     this.pageSize = options.pageSize ?? 500;
     this.gapGraceMs = options.gapGraceMs ?? 1_000;
+    this.pacer = new ReplayPacer({ eventsPerSecond: options.replayEventsPerSecond ?? 5_000 });
   }
 
   /** Listens to the bus, then takes the ledger's current end as the head. */
@@ -96,6 +108,7 @@ export class AuditFeed {
   subscribe(actor: Actor, query: AuditQuery & { after?: string | null }, sink?: FeedSink): FeedSubscription {
     const selector = this.audit.selector(actor, query, 'auditEvents');
     const after = query.after == null ? null : parseEventId(query.after);
+    const holders = this.holdersOf(actor);
     const subscription = new FeedSubscription({
       selector,
       after,
@@ -105,16 +118,42 @@ export class AuditFeed {
       pageSize: Math.min(this.pageSize, 200),
       maxQueuedBytes: this.options.maxQueuedBytes,
       sink,
+      pacer: this.pacer,
       onClose: (closed) => {
         this.subscribers.delete(closed);
         this.stats.subscribers = this.subscribers.size;
+        for (const holder of holders) {
+          const left = (this.held.get(holder) ?? 1) - 1;
+          if (left > 0) this.held.set(holder, left);
+          else this.held.delete(holder);
+        }
       },
     });
+    for (const holder of holders) this.held.set(holder, (this.held.get(holder) ?? 0) + 1);
     // Same synchronous turn as reading `head` above: nothing can be fanned out in between.
     this.subscribers.add(subscription);
     this.stats.subscribers = this.subscribers.size;
     this.stats.opened += 1;
     return subscription;
+  }
+
+  /**
+   * The counters a new subscription of `actor` adds to, after checking there is room in each.
+   * Each subscription receives every event of its merchant (its own subscribe's KEY_USED
+   * included), so unbounded subscriptions cost the square of their number. The operator's
+   * admin keys are not capped: they are few, and their monitors watch every merchant.
+   */
+  private holdersOf(actor: Actor): string[] {
+    const principal = actor.principal;
+    if (!principal || principal.admin) return [];
+    const caps: Array<[string, number | undefined, 'key' | 'merchant']> = [
+      [`k:${principal.keyId}`, this.options.maxPerKey, 'key'],
+      [`m:${principal.merchantId}`, this.options.maxPerMerchant, 'merchant'],
+    ];
+    for (const [holder, cap, scope] of caps) {
+      if (cap !== undefined && (this.held.get(holder) ?? 0) >= cap) throw new TooManySubscriptionsError(scope, cap);
+    }
+    return caps.map(([holder]) => holder);
   }
 
   private onPublished(events: readonly AuditEventRecord[]): void {

@@ -1,4 +1,6 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditStore } from './audit-store.js';
+import type { ReplayPacer } from './replay-pacer.js';
 import { compareIds, matches, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 
@@ -22,10 +24,18 @@ export interface FeedSubscriptionOptions {
   pageSize: number;
   maxQueuedBytes: number;
   sink?: FeedSink;
+  /** Bounds the rate of all replays together; without one, a replay only yields once per burst. */
+  pacer?: ReplayPacer;
   onClose(subscription: FeedSubscription): void;
 }
 
 type Result = IteratorResult<AuditEventRecord, undefined>;
+/**
+ * Replayed events handed out between two turns of the event loop. A replay is served from
+ * memory, so without turns, a consumer that pulls as fast as it can (graphql-ws does) would
+ * keep the process busy until the whole replay is sent, and every other client would wait.
+ */
+const REPLAY_BURST = 32;
 const DONE: Result = { done: true, value: undefined };
 
 /**
@@ -61,6 +71,8 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
   /** Times the live buffer was dropped and the replay extended instead. */
   replayExtensions = 0;
   private closed = false;
+  /** Replayed events still to hand out in the current burst. */
+  private burst = 0;
 
   constructor(private readonly options: FeedSubscriptionOptions) {
     const { after, head } = options;
@@ -105,13 +117,22 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
 
   async next(): Promise<Result> {
     while (!this.closed) {
-      const event = this.replay.shift();
-      if (event) {
+      if (this.replay.length > 0) {
+        if (this.burst === 0) {
+          this.burst = Math.min(REPLAY_BURST, this.replay.length);
+          await (this.options.pacer ? this.options.pacer.turn(this.burst) : nextTurn());
+          if (this.closed) break;
+        }
+        this.burst -= 1;
+        const event = this.replay.shift()!;
         this.sent = event.id;
         return { done: false, value: event };
       }
       if (this.replayCursor === null) break;
       const { store, selector, pageSize } = this.options;
+      // A page read waits its turn of the event loop too.
+      await nextTurn();
+      if (this.closed) break;
       const until = this.until;
       const rows = await store.range(selector, this.replayCursor, until, pageSize);
       if (this.closed) break;

@@ -73,7 +73,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     });
     const store = new AuditStore(db);
     const audit = new AuditService(store, (actor, merchantId, operation) => keys.assertMerchant(actor, merchantId, operation));
-    const feed = new AuditFeed(store, audit, bus, logger, { maxQueuedBytes: config.wsMaxBufferedBytes });
+    const feed = new AuditFeed(store, audit, bus, logger, {
+      maxQueuedBytes: config.wsMaxBufferedBytes,
+      maxPerKey: config.feedMaxSubscriptionsPerKey,
+      maxPerMerchant: config.feedMaxSubscriptionsPerMerchant,
+      replayEventsPerSecond: config.feedReplayEventsPerSecond,
+    });
     await feed.start();
     disposers.push(() => feed.stop());
     const authenticator = new Authenticator(db, cache);
