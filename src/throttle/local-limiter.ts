@@ -1,6 +1,6 @@
 import Bottleneck from 'bottleneck';
 import { stopGroupTimer, takeFrom } from './bottleneck-adapter.js';
-import { peekOf, resultOf, settle, type LimitResult, type Limiter } from './limiter.js';
+import { peekOf, resultOf, applyNowOrLater, type LimitResult, type Limiter } from './limiter.js';
 
 interface Policy {
   id: string;
@@ -50,7 +50,7 @@ export class LocalLimiter implements Limiter {
       policy.starts.set(key, start);
     }
     const resetAtMs = start + policy.windowMs;
-    return settle(takeFrom(policy.group.key(key)), (left) => resultOf(left, limit, resetAtMs));
+    return applyNowOrLater(takeFrom(policy.group.key(key)), (left) => resultOf(left, limit, resetAtMs));
   }
 
   async peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {

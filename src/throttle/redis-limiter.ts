@@ -2,6 +2,7 @@ import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.js';
+import { waitUntil } from '../wait-until.js';
 import { peekOf, resultOf, type LimitResult, type Limiter, type TakeOptions, unavailableResult } from './limiter.js';
 import { LocalLimiter, policyId } from './local-limiter.js';
 import { ioredisConnection, settingsKey, SETTINGS_FIELDS, stopGroupTimer, takeFromShared } from './bottleneck-adapter.js';
@@ -107,9 +108,7 @@ export class RedisLimiter implements Limiter {
 
   /** Waits until Redis answers, for at most `timeoutMs`; says whether it did. */
   async ready(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.healthy() && Date.now() < deadline && !this.closed) await new Promise((resolve) => setTimeout(resolve, 20));
-    return this.healthy();
+    return waitUntil(() => this.healthy(), timeoutMs, () => this.closed);
   }
 
   async close(): Promise<void> {
