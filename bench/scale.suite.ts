@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { dropSchema, postgresAnswers } from '../src/db/orm.js';
-import { deleteRedisKeys, redisAnswers } from '../src/redis-admin.js';
+import { dropSchema, postgresAnswers } from '../test/helpers/postgres.js';
+import { deleteRedisKeys, redisAnswers } from '../test/helpers/redis.js';
 import { loadChild, median, round, startChild, type BenchContext, type BenchResult, type BenchSuite, type ChildServer, type LoadOptions, type Measured } from './suite.js';
 
 /**

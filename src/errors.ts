@@ -60,12 +60,6 @@ export class NotFoundError extends CodedError {
   }
 }
 
-export class QueryTooComplexError extends CodedError {
-  constructor(message: string) {
-    super(message, ErrorCode.QUERY_TOO_COMPLEX, 400);
-  }
-}
-
 export class PayloadTooLargeError extends CodedError {
   constructor(limit: number) {
     super(`Request body is larger than ${limit} bytes.`, ErrorCode.PAYLOAD_TOO_LARGE, 413);

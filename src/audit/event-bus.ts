@@ -35,17 +35,28 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
-/** In-process bus: delivery is deferred to the next turn so a writer never waits on its subscribers. */
-export class LocalEventBus implements EventBus {
+/**
+ * One instance's bus listeners and the delivery to them, shared by the local and the Redis
+ * bus: each bus decides when and what to deliver, this says to whom.
+ */
+export class BusFanout {
   private readonly emitter = new EventEmitter();
 
   constructor() {
     this.emitter.setMaxListeners(0);
   }
 
-  publishEvents(events: readonly AuditEventRecord[]): void {
-    if (events.length === 0) return;
-    setImmediate(() => this.emitter.emit('events', events));
+  /** Tells every events listener now; an empty batch is a wake-up (read the store). */
+  events(events: readonly AuditEventRecord[]): void {
+    this.emitter.emit('events', events);
+  }
+
+  keyChange(change: KeyChange): void {
+    this.emitter.emit('key', change);
+  }
+
+  resync(): void {
+    this.emitter.emit('resync');
   }
 
   onEvents(listener: (events: readonly AuditEventRecord[]) => void): () => void {
@@ -53,14 +64,41 @@ export class LocalEventBus implements EventBus {
     return () => this.emitter.off('events', listener);
   }
 
-  async publishKeyChange(change: KeyChange): Promise<void> {
-    // Synchronous: a revoked key must stop working before the revoking request answers.
-    this.emitter.emit('key', change);
-  }
-
   onKeyChange(listener: (change: KeyChange) => void): () => void {
     this.emitter.on('key', listener);
     return () => this.emitter.off('key', listener);
+  }
+
+  onResync(listener: () => void): () => void {
+    this.emitter.on('resync', listener);
+    return () => this.emitter.off('resync', listener);
+  }
+
+  clear(): void {
+    this.emitter.removeAllListeners();
+  }
+}
+
+/** In-process bus: delivery is deferred to the next turn so a writer never waits on its subscribers. */
+export class LocalEventBus implements EventBus {
+  private readonly fanout = new BusFanout();
+
+  publishEvents(events: readonly AuditEventRecord[]): void {
+    if (events.length === 0) return;
+    setImmediate(() => this.fanout.events(events));
+  }
+
+  onEvents(listener: (events: readonly AuditEventRecord[]) => void): () => void {
+    return this.fanout.onEvents(listener);
+  }
+
+  async publishKeyChange(change: KeyChange): Promise<void> {
+    // Synchronous: a revoked key must stop working before the revoking request answers.
+    this.fanout.keyChange(change);
+  }
+
+  onKeyChange(listener: (change: KeyChange) => void): () => void {
+    return this.fanout.onKeyChange(listener);
   }
 
   onResync(): () => void {
@@ -77,6 +115,6 @@ export class LocalEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
-    this.emitter.removeAllListeners();
+    this.fanout.clear();
   }
 }

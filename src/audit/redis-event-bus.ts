@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { LocalEventBus, type EventBus, type KeyChange } from './event-bus.js';
+import { waitUntil } from '../wait-until.js';
+import { BusFanout, LocalEventBus, type EventBus, type KeyChange } from './event-bus.js';
 import type { AuditEventRecord } from './event-types.js';
 
 export interface RedisEventBusOptions {
@@ -48,7 +48,7 @@ export function createEventBus(config: { redisUrl: string | undefined; redisPref
  */
 export class RedisEventBus implements EventBus {
   readonly instanceId = randomUUID();
-  private readonly emitter = new EventEmitter();
+  private readonly fanout = new BusFanout();
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly channels: { events: string; keys: string; beat: string };
@@ -62,7 +62,6 @@ export class RedisEventBus implements EventBus {
   private reportedError = false;
 
   constructor(private readonly options: RedisEventBusOptions) {
-    this.emitter.setMaxListeners(0);
     this.heartbeatMs = options.heartbeatMs ?? 1_000;
     this.staleMs = options.staleMs ?? 3 * this.heartbeatMs;
     this.channels = {
@@ -101,19 +100,18 @@ export class RedisEventBus implements EventBus {
 
   publishEvents(events: readonly AuditEventRecord[]): void {
     if (events.length === 0) return;
-    setImmediate(() => this.emitter.emit('events', events));
+    setImmediate(() => this.fanout.events(events));
     // The ids only: other instances read the events from the store.
     this.send(this.channels.events, { o: this.instanceId, from: events[0]!.id, to: events.at(-1)!.id });
   }
 
   onEvents(listener: (events: readonly AuditEventRecord[]) => void): () => void {
-    this.emitter.on('events', listener);
-    return () => this.emitter.off('events', listener);
+    return this.fanout.onEvents(listener);
   }
 
   publishKeyChange(change: KeyChange): Promise<void> {
     // Synchronous here: a revoked key must stop working on this instance before the revoking request answers.
-    this.emitter.emit('key', change);
+    this.fanout.keyChange(change);
     // Waited for (briefly): once Redis took the message, every subscribed instance has it in its
     // socket, so the revoking request's answer cannot overtake it. While Redis is away it is lost,
     // and the other instances' resync on reconnect (and short cache TTL meanwhile) cover it.
@@ -121,13 +119,11 @@ export class RedisEventBus implements EventBus {
   }
 
   onKeyChange(listener: (change: KeyChange) => void): () => void {
-    this.emitter.on('key', listener);
-    return () => this.emitter.off('key', listener);
+    return this.fanout.onKeyChange(listener);
   }
 
   onResync(listener: () => void): () => void {
-    this.emitter.on('resync', listener);
-    return () => this.emitter.off('resync', listener);
+    return this.fanout.onResync(listener);
   }
 
   healthy(): boolean {
@@ -141,15 +137,13 @@ export class RedisEventBus implements EventBus {
   }
 
   async ready(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.healthy() && !this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    return this.healthy();
+    return waitUntil(() => this.healthy(), timeoutMs, () => this.closed);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    this.emitter.removeAllListeners();
+    this.fanout.clear();
     await Promise.all(
       [this.pub, this.sub].map((client) => (client.status === 'ready' ? client.quit().catch(() => client.disconnect()) : client.disconnect())),
     );
@@ -180,7 +174,7 @@ export class RedisEventBus implements EventBus {
   private tick(): void {
     if (this.up && !this.healthy()) this.markDown('no heartbeat back through Redis');
     // While away, other instances' commits cannot announce themselves: the feed polls the store.
-    if (!this.up) this.emitter.emit('events', []);
+    if (!this.up) this.fanout.events([]);
     this.beat();
   }
 
@@ -199,17 +193,17 @@ export class RedisEventBus implements EventBus {
     if (parsed?.o === this.instanceId) return;
     if (channel === this.channels.events) {
       // A wake-up whatever it says: the store has the events.
-      this.emitter.emit('events', []);
+      this.fanout.events([]);
       return;
     }
     if (channel !== this.channels.keys) return;
     const change = parsed?.k;
     if (change && typeof change.keyId === 'string' && typeof change.digest === 'string' && DIGEST.test(change.digest) && STATUSES.has(change.status as string)) {
-      this.emitter.emit('key', { keyId: change.keyId, digest: change.digest, status: change.status } as KeyChange);
+      this.fanout.keyChange({ keyId: change.keyId, digest: change.digest, status: change.status } as KeyChange);
     } else {
       // A key changed somewhere but which one cannot be told: check everything again.
       this.options.logger?.warn({ channel }, 'event bus received a malformed key change; resyncing');
-      this.emitter.emit('resync');
+      this.fanout.resync();
     }
   }
 
@@ -221,8 +215,8 @@ export class RedisEventBus implements EventBus {
     if (this.everUp) this.options.logger?.warn('event bus reached Redis again: key cache flushed, sockets re-checked, feed caught up from the store');
     else this.options.logger?.info('event bus connected to Redis');
     this.everUp = true;
-    this.emitter.emit('resync');
-    this.emitter.emit('events', []);
+    this.fanout.resync();
+    this.fanout.events([]);
   }
 
   private markDown(reason: string): void {

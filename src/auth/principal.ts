@@ -29,5 +29,3 @@ export interface Actor {
   /** Recorded in the metadata of every event this actor causes (the CLI sets `{ via: 'cli' }`). */
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
-
-export const SYSTEM_ACTOR: Actor = { principal: null };

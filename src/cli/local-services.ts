@@ -1,46 +1,30 @@
 import { pino } from 'pino';
 import type { Actor } from '../auth/principal.js';
-import { createEventBus } from '../audit/redis-event-bus.js';
-import { Ledger } from '../audit/ledger.js';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/orm.js';
-import { KeysService } from '../keys/keys.service.js';
-import { ScopeCatalogue } from '../keys/scopes.js';
 import { createLogger } from '../logger.js';
+import { compose, type KeyServices } from '../server/compose.js';
 
 /** The operator at the terminal: no key, full rights; every event it causes says so. */
 export const CLI_ACTOR: Actor = Object.freeze({ principal: null, metadata: Object.freeze({ via: 'cli' }) });
 
-export interface LocalServices {
-  keys: KeysService;
-  catalogue: ScopeCatalogue;
-}
+export type LocalServices = Pick<KeyServices, 'keys' | 'catalogue'>;
 
 /**
  * Runs `work` against the database named by DATABASE_URL (default sqlite:./data/keyring.db),
- * through the same KeysService the server uses, then flushes the ledger and closes the
- * database, so no event is lost when the process exits. Logs go to stderr only.
+ * through the same wiring as the server (compose(), key services only), then flushes the
+ * ledger and closes the database, so no event is lost when the process exits. Logs go to stderr only.
  */
 export async function withLocalServices<T>(env: Record<string, string | undefined>, work: (services: LocalServices) => Promise<T>): Promise<T> {
   const config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL || 'warn' });
   const logger = createLogger(config.logLevel, pino.destination({ dest: 2, sync: true }));
-  const db = await openDatabase(config.databaseUrl);
-  // With REDIS_URL, the running instances hear of what the CLI changed at once.
-  const bus = createEventBus(config, logger);
-  const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs, config.ledgerMaxPending);
+  const { services, shutdown } = await compose(config, logger, { only: 'keys' });
+  let result: T;
   try {
-    const catalogue = new ScopeCatalogue(config.extraScopes);
-    const keys = new KeysService(db, ledger, bus, catalogue, {
-      defaultRateLimit: config.defaultRateLimit,
-      defaultRateWindowSeconds: config.defaultRateWindowSeconds,
-    });
-    return await work({ keys, catalogue });
+    result = await work(services);
   } finally {
-    try {
-      await ledger.stop();
-    } finally {
-      await bus.close();
-      await db.close();
-    }
+    // Events the ledger could not write are an error of the command, not only a log line.
+    const [failure] = await shutdown.run();
+    if (failure) throw failure;
   }
+  return result;
 }

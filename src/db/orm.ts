@@ -182,11 +182,6 @@ async function ensureSchema(databaseUrl: string, schema: string): Promise<void> 
   await onServer(databaseUrl, `create schema if not exists "${checkedSchema(schema)}"`);
 }
 
-/** Drops a PostgreSQL schema and everything in it (tests and benchmarks give each run its own). */
-export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
-  await onServer(databaseUrl, `drop schema if exists "${checkedSchema(schema)}" cascade`);
-}
-
 function checkedSchema(schema: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid PostgreSQL schema name: ${schema}`);
   return schema;
@@ -204,19 +199,8 @@ async function serverOrm(databaseUrl: string): Promise<Orm> {
   } as unknown as Options);
 }
 
-/** True when the PostgreSQL server answers a trivial query (tests probe with it before they run). */
-export async function postgresAnswers(databaseUrl: string, timeoutMs = 3_000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-  const answer = onServer(databaseUrl, 'select 1').then(
-    () => true,
-    () => false,
-  );
-  return Promise.race([answer, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** One statement on a short-lived connection of its own, outside any schema. */
-async function onServer(databaseUrl: string, sql: string): Promise<void> {
+/** One statement on a short-lived connection of its own, outside any schema (also used by the test helpers). */
+export async function onServer(databaseUrl: string, sql: string): Promise<void> {
   const orm = await serverOrm(databaseUrl);
   try {
     await (orm.em as unknown as Em).getConnection().execute(sql);

@@ -58,7 +58,7 @@ export interface GraphQLContext {
   state: RequestState;
   rateLimit: RateLimitFigures | null;
   /** Over WebSocket only: the socket's flow control, so a subscription can be capped and closed as a slow consumer. */
-  socket?: FeedSink | null;
+  feedSink?: FeedSink | null;
 }
 
 export function actorOf(context: GraphQLContext): Actor {

@@ -174,7 +174,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           services,
           state: { operationName: payload.operationName ?? null },
           rateLimit: null,
-          socket: extra.sink ?? null,
+          feedSink: extra.sink ?? null,
         };
       },
       onNext: (ctx, id, payload, args, result) => {

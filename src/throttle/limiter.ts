@@ -51,7 +51,7 @@ export interface Limiter {
 }
 
 /** Applies `then` to a value that may still be coming: at once when it is there, when it comes otherwise. */
-export function settle<T, R>(value: T | Promise<T>, then: (value: T) => R): R | Promise<R> {
+export function applyNowOrLater<T, R>(value: T | Promise<T>, then: (value: T) => R): R | Promise<R> {
   return value instanceof Promise ? value.then(then) : then(value);
 }
 

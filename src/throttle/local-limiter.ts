@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
-import { peekOf, resultOf, settle, type LimitResult, type Limiter } from './limiter.js';
+import { stopGroupTimer, takeFrom } from './bottleneck-adapter.js';
+import { peekOf, resultOf, applyNowOrLater, type LimitResult, type Limiter } from './limiter.js';
 
 interface Policy {
   id: string;
@@ -8,30 +9,6 @@ interface Policy {
   windowMs: number;
   /** Window start per key, in insertion order, which is start order: the sweep reads from the head. */
   starts: Map<string, number>;
-}
-
-/**
- * Takes one request from a Bottleneck limiter's reservoir; answers the reservoir left
- * (negative when the take was over the limit).
- *
- * `incrementReservoir(-1)` is Bottleneck's public atomic take, but its in-process datastore
- * answers every call after a timer tick (it mimics a round trip to Redis) and then runs its job
- * queue's drain, for jobs this limiter never queues: ~17 µs of CPU and at least 1 ms of latency
- * per request (docs/BENCHMARKS.md). That datastore keeps the reservoir as a plain number in its
- * settings, which `incrementReservoir` adds to and `currentReservoir()` reads; subtracting one
- * there synchronously is the same atomic step without the detour. Where that number is not
- * there (another datastore, another Bottleneck version), the public call is used.
- */
-export function takeFrom(limiter: Bottleneck): number | Promise<number> {
-  const internals = limiter as unknown as { datastore?: string; _store?: { storeOptions?: { reservoir?: unknown } } };
-  const settings = internals.datastore === 'local' ? internals._store?.storeOptions : undefined;
-  if (settings && typeof settings.reservoir === 'number') return (settings.reservoir -= 1);
-  return limiter.incrementReservoir(-1).then((left) => left ?? 0);
-}
-
-/** Stops a Group's own cleanup timer, which Bottleneck offers no public way to stop. */
-export function stopGroupTimer(group: Bottleneck.Group): void {
-  clearInterval((group as unknown as { interval?: NodeJS.Timeout }).interval);
 }
 
 /**
@@ -73,7 +50,7 @@ export class LocalLimiter implements Limiter {
       policy.starts.set(key, start);
     }
     const resetAtMs = start + policy.windowMs;
-    return settle(takeFrom(policy.group.key(key)), (left) => resultOf(left, limit, resetAtMs));
+    return applyNowOrLater(takeFrom(policy.group.key(key)), (left) => resultOf(left, limit, resetAtMs));
   }
 
   async peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {

@@ -1,9 +1,11 @@
 import Bottleneck from 'bottleneck';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.js';
+import { waitUntil } from '../wait-until.js';
 import { peekOf, resultOf, type LimitResult, type Limiter, type TakeOptions, unavailableResult } from './limiter.js';
-import { LocalLimiter, policyId, stopGroupTimer } from './local-limiter.js';
+import { LocalLimiter, policyId } from './local-limiter.js';
+import { ioredisConnection, settingsKey, SETTINGS_FIELDS, stopGroupTimer, takeFromShared } from './bottleneck-adapter.js';
 
 export interface RedisLimiterOptions {
   url: string;
@@ -66,15 +68,7 @@ export class RedisLimiter implements Limiter {
       if (reported) options.logger?.info('rate limiter reached Redis again');
       reported = false;
     });
-    // Bottleneck subscribes on `client.duplicate()`, and ioredis resubscribes it after a reconnect
-    // with a promise nobody catches: with this client's fail-fast options that resubscription can
-    // reject (stream not writable yet, retries used up, command timeout) as an unhandled rejection,
-    // which ends the process. The subscriber waits for Redis instead; the commands stay fail-fast.
-    const duplicate = this.client.duplicate.bind(this.client);
-    this.client.duplicate = (override?: RedisOptions) =>
-      duplicate({ ...override, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
-    this.connection = new Bottleneck.IORedisConnection({ client: this.client, Redis });
-    recoverLostKeys(this.connection);
+    this.connection = ioredisConnection(this.client);
     this.connection.on('error', () => {
       // Already reported through the client's own error event.
     });
@@ -93,7 +87,7 @@ export class RedisLimiter implements Limiter {
   async peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {
     const shared = await this.guarded(async () => {
       const policy = this.policy(limit, windowSeconds);
-      const [reservoir, last] = await this.client.hmget(settingsKey(policy, key), 'reservoir', 'lastReservoirRefresh');
+      const [reservoir, last] = await this.client.hmget(settingsKey(policy.groupId, key), SETTINGS_FIELDS.reservoir, SETTINGS_FIELDS.lastRefresh);
       const now = Date.now();
       const start = Number(last);
       // No state yet, or a window that ended and will be refreshed by the next take: full.
@@ -114,9 +108,7 @@ export class RedisLimiter implements Limiter {
 
   /** Waits until Redis answers, for at most `timeoutMs`; says whether it did. */
   async ready(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.healthy() && Date.now() < deadline && !this.closed) await new Promise((resolve) => setTimeout(resolve, 20));
-    return this.healthy();
+    return waitUntil(() => this.healthy(), timeoutMs, () => this.closed);
   }
 
   async close(): Promise<void> {
@@ -150,11 +142,7 @@ export class RedisLimiter implements Limiter {
 
   private async takeShared(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {
     const policy = this.policy(limit, windowSeconds);
-    const limiter = policy.group.key(key);
-    let left = await limiter.incrementReservoir(-1);
-    // increment_reservoir.lua decrements before it refreshes an ended window, so a take that
-    // lands on the refresh is swallowed by it and the reservoir reads full: take again.
-    if (left >= limit) left = await limiter.incrementReservoir(-1);
+    const left = await takeFromShared(policy.group.key(key), limit);
     const start = await this.windowStart(policy, key);
     return resultOf(left, limit, start + policy.windowMs);
   }
@@ -165,7 +153,7 @@ export class RedisLimiter implements Limiter {
     const known = this.starts.get(cacheKey);
     // A window is only ever refreshed after it ended, so a known start holds until then.
     if (known !== undefined && now < known + policy.windowMs) return known;
-    const last = Number(await this.client.hget(settingsKey(policy, key), 'lastReservoirRefresh'));
+    const last = Number(await this.client.hget(settingsKey(policy.groupId, key), SETTINGS_FIELDS.lastRefresh));
     const start = last > 0 && now < last + policy.windowMs ? last : now;
     this.starts.set(cacheKey, start);
     return start;
@@ -195,29 +183,4 @@ export class RedisLimiter implements Limiter {
     }
     return policy;
   }
-}
-
-type ScriptCallback = (error: Error | null, replies: unknown) => void;
-
-/**
- * Bottleneck recovers from a Redis that lost its keys (a restart without persistence) by
- * running its init script again when a script answers SETTINGS_KEY_NOT_FOUND or
- * UNKNOWN_CLIENT; Redis 7 sends those as "ERR SETTINGS_KEY_NOT_FOUND", which Bottleneck 2.19.5
- * does not recognise, so every take on a key known before the restart would fail until the key
- * idled out. The prefix is stripped on the way back (`__scriptArgs__` is where Bottleneck
- * builds each script call with its callback).
- */
-function recoverLostKeys(connection: Bottleneck.IORedisConnection): void {
-  const internal = connection as unknown as { __scriptArgs__(name: string, id: string, args: unknown[], cb: ScriptCallback): unknown[] };
-  const scriptArgs = internal.__scriptArgs__.bind(internal);
-  internal.__scriptArgs__ = (name, id, args, cb) =>
-    scriptArgs(name, id, args, (error, replies) => {
-      if (error && /^ERR (SETTINGS_KEY_NOT_FOUND|UNKNOWN_CLIENT)$/.test(error.message)) error.message = error.message.slice(4);
-      cb(error, replies);
-    });
-}
-
-/** Bottleneck's settings hash of one key's limiter (layout of bottleneck 2.19's Redis scripts). */
-function settingsKey(policy: Policy, key: string): string {
-  return `b_${policy.groupId}-${key}_settings`;
 }

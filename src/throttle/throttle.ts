@@ -1,7 +1,7 @@
 import type { Ledger } from '../audit/ledger.js';
 import type { Logger } from '../logger.js';
 import type { KeyRecord } from '../keys/key-record.js';
-import { settle, type LimitResult, type Limiter } from './limiter.js';
+import { applyNowOrLater, type LimitResult, type Limiter } from './limiter.js';
 import { LocalLimiter } from './local-limiter.js';
 import { RedisLimiter } from './redis-limiter.js';
 
@@ -48,7 +48,7 @@ export class Throttle {
   /** Counts one request against the key's own limit (at once, without a promise, on the in-process limiter). */
   key(key: LimitedKey, request: RequestInfo): LimitResult | Promise<LimitResult> {
     const taken = this.limiter.take(`key:${key.id}`, key.rateLimit, key.rateWindowSeconds, { failOpen: this.options.failOpenForKeys });
-    return settle(taken, (result) => {
+    return applyNowOrLater(taken, (result) => {
       if (!result.allowed) {
         this.refused(result, key.rateWindowSeconds, request, { merchantId: key.merchantId, keyId: key.id, reason: 'key rate limit' });
       }
@@ -61,7 +61,7 @@ export class Throttle {
     const taken = this.limiter.take(`ip:${ip}`, this.options.ipLimit, this.options.ipWindowSeconds, {
       failOpen: this.options.failOpenForAnonymous,
     });
-    return settle(taken, (result) => {
+    return applyNowOrLater(taken, (result) => {
       if (!result.allowed) this.refused(result, this.options.ipWindowSeconds, request, { reason: 'address rate limit' });
       return result;
     });

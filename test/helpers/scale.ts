@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { dropSchema, postgresAnswers } from '../../src/db/orm.js';
-import { deleteRedisKeys, redisAnswers } from '../../src/redis-admin.js';
+import { dropSchema, postgresAnswers } from './postgres.js';
+import { deleteRedisKeys, redisAnswers } from './redis.js';
 import { openFeed, type FeedClient } from './feed.js';
 import { startTestServer, testSchemaName, TEST_POSTGRES_URL, waitFor, type TestServer } from './server.js';
 

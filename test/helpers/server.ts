@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
-import { dropSchema } from '../../src/db/orm.js';
+import { dropSchema } from './postgres.js';
 import { start, type App } from '../../src/server/app.js';
 
 export interface TestServer {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Bottleneck from 'bottleneck';
-import { LocalLimiter, takeFrom } from '../../src/throttle/local-limiter.js';
+import { stopGroupTimer, takeFrom } from '../../src/throttle/bottleneck-adapter.js';
+import { LocalLimiter } from '../../src/throttle/local-limiter.js';
 
 const limiters: LocalLimiter[] = [];
 function limiter(): LocalLimiter {
@@ -81,7 +82,7 @@ describe('LocalLimiter', () => {
     expect(viaPublic).toBeInstanceOf(Promise);
     expect(await viaPublic).toBe(-2);
     await group.deleteKey('k');
-    clearInterval((group as unknown as { interval?: NodeJS.Timeout }).interval);
+    stopGroupTimer(group);
   });
 
   it('drops limiters whose window ended, and no others', async () => {

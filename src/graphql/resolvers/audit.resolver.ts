@@ -29,7 +29,7 @@ interface FeedArgs {
 }
 
 function subscribeToFeed({ args, context }: SubscribeResolverData<unknown, FeedArgs, GraphQLContext>) {
-  return context.services.feed.subscribe(actorOf(context), args, context.socket ?? undefined);
+  return context.services.feed.subscribe(actorOf(context), args, context.feedSink ?? undefined);
 }
 
 @Resolver()

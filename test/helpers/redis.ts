@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 
 /**
- * Probing and clearing a Redis namespace, as `postgresAnswers`/`dropSchema` do for
- * PostgreSQL: tests and benchmarks check Redis is there, give each run its own
- * REDIS_PREFIX, and remove that prefix's keys afterwards.
+ * Probing and clearing a Redis namespace, as postgres.ts does for PostgreSQL: tests and
+ * benchmarks check Redis is there, give each run its own REDIS_PREFIX, and remove that
+ * prefix's keys afterwards.
  */
 function oneShotClient(url: string): Redis {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1_000, retryStrategy: () => null });

@@ -1,0 +1,153 @@
+import { Authenticator } from '../auth/authenticator.js';
+import { AuditFeed } from '../audit/audit-feed.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { EventBus } from '../audit/event-bus.js';
+import { createEventBus } from '../audit/redis-event-bus.js';
+import { startRetention } from '../audit/retention.js';
+import { Ledger } from '../audit/ledger.js';
+import type { Config } from '../config.js';
+import { openDatabase, type Database, type DatabaseOptions } from '../db/orm.js';
+import type { Services } from '../graphql/context.js';
+import { KeyCache } from '../keys/key-cache.js';
+import { KeysService } from '../keys/keys.service.js';
+import { ScopeCatalogue } from '../keys/scopes.js';
+import { VerifyService } from '../keys/verify.service.js';
+import type { Logger } from '../logger.js';
+import { createLimiter, Throttle } from '../throttle/throttle.js';
+
+/** What changing keys needs: all the CLI runs on, and the base of the server's services. */
+export interface KeyServices {
+  db: Database;
+  bus: EventBus;
+  ledger: Ledger;
+  catalogue: ScopeCatalogue;
+  keys: KeysService;
+}
+
+/**
+ * The one shutdown path: a disposer per long-lived resource, run once, in reverse order of
+ * creation; a failing step is logged and the next still runs. Resolves to the steps' errors,
+ * for a caller that must not report success after one (the CLI).
+ */
+export class Shutdown {
+  private readonly steps: Array<() => Promise<void> | void> = [];
+  private running: Promise<unknown[]> | undefined;
+
+  constructor(private readonly logger: Logger) {}
+
+  add(step: () => Promise<void> | void): void {
+    this.steps.push(step);
+  }
+
+  run(): Promise<unknown[]> {
+    return (this.running ??= this.disposeAll());
+  }
+
+  private async disposeAll(): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    for (const step of this.steps.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+        this.logger.error({ err: error }, 'error during shutdown');
+      }
+    }
+    return errors;
+  }
+}
+
+export interface ComposeOptions {
+  database?: DatabaseOptions;
+  /** 'keys': only what changing keys needs, with no background work (the CLI); 'all' by default. */
+  only?: 'keys' | 'all';
+}
+
+export interface Composition<S> {
+  services: S;
+  /** Every part's disposer; the caller adds its own (HTTP server, sockets) to the same path. */
+  shutdown: Shutdown;
+}
+
+/**
+ * Builds the service's parts from the config, the one place they are wired: the server's
+ * start(), the CLI's local commands and the benchmark's instances all come through here.
+ * On a failure part-way, what was built is disposed of before the error is rethrown.
+ */
+export async function compose(config: Config, logger: Logger, options: ComposeOptions & { only: 'keys' }): Promise<Composition<KeyServices>>;
+export async function compose(config: Config, logger: Logger, options?: ComposeOptions): Promise<Composition<Services>>;
+export async function compose(config: Config, logger: Logger, options: ComposeOptions = {}): Promise<Composition<KeyServices | Services>> {
+  const shutdown = new Shutdown(logger);
+  try {
+    const core = await composeKeys(config, logger, shutdown, options.database);
+    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core);
+    return { services, shutdown };
+  } catch (error) {
+    await shutdown.run();
+    throw error;
+  }
+}
+
+async function composeKeys(config: Config, logger: Logger, shutdown: Shutdown, database: DatabaseOptions | undefined): Promise<KeyServices> {
+  const db = await openDatabase(config.databaseUrl, database);
+  shutdown.add(() => db.close());
+  // With REDIS_URL, every instance hears of a change at once (the CLI's too).
+  const bus = createEventBus(config, logger);
+  shutdown.add(() => bus.close());
+  const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs, config.ledgerMaxPending);
+  shutdown.add(() => ledger.stop());
+  const catalogue = new ScopeCatalogue(config.extraScopes);
+  const keys = new KeysService(db, ledger, bus, catalogue, {
+    defaultRateLimit: config.defaultRateLimit,
+    defaultRateWindowSeconds: config.defaultRateWindowSeconds,
+  });
+  return { db, bus, ledger, catalogue, keys };
+}
+
+/** The parts that answer requests, and the background work of a serving instance. */
+async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices): Promise<Services> {
+  const { db, bus, ledger, catalogue, keys } = core;
+  // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
+  const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
+  bus.onKeyChange((change) => cache.invalidate(change.digest));
+  bus.onResync(() => cache.clear());
+  const store = new AuditStore(db);
+  const audit = new AuditService(store, (actor, merchantId, operation) => keys.assertMerchant(actor, merchantId, operation));
+  const feed = new AuditFeed(store, audit, bus, logger, {
+    maxQueuedBytes: config.wsMaxBufferedBytes,
+    maxPerKey: config.feedMaxSubscriptionsPerKey,
+    maxPerMerchant: config.feedMaxSubscriptionsPerMerchant,
+    replayEventsPerSecond: config.feedReplayEventsPerSecond,
+  });
+  await feed.start();
+  shutdown.add(() => feed.stop());
+  const authenticator = new Authenticator(db, cache);
+  const limiter = createLimiter(config, logger);
+  shutdown.add(() => limiter.close());
+  // A shared limiter that is not up yet would answer the first requests by its outage policy.
+  const [limiterUp, busUp] = await Promise.all([limiter.ready(2_000), bus.ready(2_000)]);
+  if (!limiterUp) logger.warn('rate limiter store not reachable at start; counting per instance meanwhile');
+  if (!busUp) logger.warn('event bus not reachable at start; other instances cannot be heard until it is');
+  const throttle = new Throttle(limiter, ledger, {
+    ipLimit: config.ipRateLimit,
+    ipWindowSeconds: config.ipRateWindowSeconds,
+    failOpenForKeys: config.limiterFailOpenForKeys,
+    failOpenForAnonymous: config.limiterFailOpenForAnonymous,
+  });
+  const verify = new VerifyService(authenticator, throttle, ledger, catalogue);
+
+  const sweeper = setInterval(() => {
+    keys.recordExpiries().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
+  }, config.expirySweepMs);
+  sweeper.unref();
+  shutdown.add(() => clearInterval(sweeper));
+  shutdown.add(
+    startRetention(db, logger, {
+      retentionDays: config.auditRetentionDays,
+      intervalMs: config.auditPruneIntervalMs,
+      firstRunMs: Math.min(5_000, config.auditPruneIntervalMs),
+    }),
+  );
+  return { db, keys, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
+}
