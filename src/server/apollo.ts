@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { formatError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
+import { internalErrorStatusPlugin } from './internal-error-status.js';
 import { sandboxLandingPage } from './sandbox.js';
 
 /** What each request carries through async calls: its id and its logger. */
@@ -127,6 +128,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
     plugins: [
       ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
       authenticationPlugin(config),
+      internalErrorStatusPlugin(),
       // Every answer is the calling key's own and carries its limit figures: nothing is cacheable,
       // so the per-field cache hints Apollo would compute on every request are switched off.
       ApolloServerPluginCacheControlDisabled(),

@@ -111,6 +111,8 @@ describe('websocket lifecycle', () => {
     try {
       const failed = await server.gql(DISABLE, { id: key.id, reason: 'boom' });
       expect(failed.body.errors?.[0]?.extensions.code).toBe('INTERNAL_SERVER_ERROR');
+      // An unexpected failure is a 500, not a 200 with an error inside.
+      expect(failed.status).toBe(500);
     } finally {
       await connection.execute('drop trigger fail_boom');
     }
