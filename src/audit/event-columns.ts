@@ -7,7 +7,7 @@ import type { AuditEventRecord } from './event-types.ts';
 export type EventRow = Omit<AuditEventRecord, 'id'>;
 
 /** The kinds of column a row has, as MikroORM names them. */
-export type EventColumnType = 'string' | 'datetime' | 'json';
+type EventColumnType = 'string' | 'datetime' | 'json';
 
 /** One column of the `audit_event` table, besides the id the database assigns. */
 export interface EventColumn {

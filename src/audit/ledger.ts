@@ -11,6 +11,7 @@ import { PostgresBatchWriter } from './ledger-postgres.js';
 import { ThreadBatchWriter } from './ledger-thread.js';
 import { usageOf, type BatchWriter } from './ledger-writer.js';
 
+/** The ledger's counters, for the metrics. */
 export interface LedgerStats {
   written: number;
   pending: number;
