@@ -1,9 +1,16 @@
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
-import { OptionalProps } from '@mikro-orm/core';
+import { OptionalProps, type PropertyOptions } from '@mikro-orm/core';
+import { EVENT_TABLE, eventColumn, type EventRow } from './event-columns.js';
 import type { AuditEventType } from './event-types.js';
 
+/** A property's options, from the column that holds it (event-columns.ts describes the row once). */
+function column(field: keyof EventRow): PropertyOptions<AuditEventEntity> {
+  const { name, type, length, nullable } = eventColumn(field);
+  return { fieldName: name, type, ...(length ? { length } : {}), ...(nullable ? { nullable } : {}) };
+}
+
 /** One row of the append-only ledger. `id` comes from the database, so it never repeats or goes back. */
-@Entity({ tableName: 'audit_event' })
+@Entity({ tableName: EVENT_TABLE })
 @Index({ properties: ['merchantId', 'id'] })
 @Index({ properties: ['keyId', 'id'] })
 @Index({ properties: ['type', 'occurredAt'] })
@@ -13,33 +20,33 @@ export class AuditEventEntity {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;
 
-  @Property({ type: 'string', length: 32 })
+  @Property(column('type'))
   type!: AuditEventType;
 
-  @Property({ type: 'datetime' })
+  @Property(column('occurredAt'))
   occurredAt!: Date;
 
-  @Property({ type: 'string', length: 64, nullable: true })
+  @Property(column('merchantId'))
   merchantId?: string | null;
 
-  @Property({ type: 'string', length: 40, nullable: true })
+  @Property(column('keyId'))
   keyId?: string | null;
 
-  @Property({ type: 'string', length: 40, nullable: true })
+  @Property(column('actorKeyId'))
   actorKeyId?: string | null;
 
-  @Property({ type: 'string', length: 64, nullable: true })
+  @Property(column('requestId'))
   requestId?: string | null;
 
-  @Property({ type: 'string', length: 200, nullable: true })
+  @Property(column('operationName'))
   operationName?: string | null;
 
-  @Property({ type: 'string', length: 64, nullable: true })
+  @Property(column('ip'))
   ip?: string | null;
 
-  @Property({ type: 'string', length: 500, nullable: true })
+  @Property(column('reason'))
   reason?: string | null;
 
-  @Property({ type: 'json', nullable: true })
+  @Property(column('metadata'))
   metadata?: Record<string, unknown> | null;
 }

@@ -3,7 +3,7 @@ import type { Database } from '../db/orm.js';
 import { AuditEventEntity } from './audit-event.entity.js';
 import { whereOf, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
-import { toRecord } from './ledger.js';
+import { toRecord } from './event-row.js';
 
 export type EventOrder = 'ASC' | 'DESC';
 

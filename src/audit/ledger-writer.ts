@@ -1,12 +1,4 @@
-import { raw } from '@mikro-orm/core';
-import type { Database, Em } from '../db/orm.js';
-import { ApiKeyEntity } from '../keys/api-key.entity.js';
-import { AuditEventEntity } from './audit-event.entity.js';
-import { ThreadBatchWriter } from './ledger-thread.js';
-import type { AuditEventRecord } from './event-types.js';
-
-/** One audit row as the batched writer stores it: a stored event before the database gives it its id. */
-export type EventRow = Omit<AuditEventRecord, 'id'>;
+import type { EventRow } from './event-columns.js';
 
 /** Usage to add to one key: how many KEY_USED, and the latest. */
 export type Usage = Map<string, { count: number; last: Date }>;
@@ -22,52 +14,16 @@ export interface BatchWriter {
   close(): Promise<void>;
 }
 
-export function batchWriterFor(db: Database): BatchWriter {
-  if (db.dialect !== 'sqlite') return new PortableBatchWriter(db);
-  if (!db.file) throw new Error('the SQLite ledger needs a database file');
-  return new ThreadBatchWriter(db.file);
-}
-
-/**
- * PostgreSQL: in a MikroORM transaction that takes the ledger lock first, one multi-row
- * INSERT … RETURNING and one CASE UPDATE per 300 keys.
- */
-class PortableBatchWriter implements BatchWriter {
-  constructor(private readonly db: Database) {}
-
-  async close(): Promise<void> {}
-
-  write(rows: readonly EventRow[], usage: Usage): Promise<string[]> {
-    return this.db.fork().transactional(async (em) => {
-      await this.db.lockLedger(em);
-      const ids = await this.insert(em, rows);
-      await this.addUsage(em, usage);
-      return ids;
-    });
+/** KEY_USED counts and latest use per key, for the keys' usage counters. */
+export function usageOf(batch: readonly EventRow[]): Usage {
+  const usage: Usage = new Map();
+  for (const row of batch) {
+    if (row.type !== 'KEY_USED' || !row.keyId) continue;
+    const entry = usage.get(row.keyId);
+    if (entry) {
+      entry.count += 1;
+      if (row.occurredAt > entry.last) entry.last = row.occurredAt;
+    } else usage.set(row.keyId, { count: 1, last: row.occurredAt });
   }
-
-  private async insert(em: Em, rows: readonly EventRow[]): Promise<string[]> {
-    if (rows.length === 0) return [];
-    // The driver's insert answers every id (RETURNING); em.insertMany() passes on only one.
-    const inserted = await em.getDriver().nativeInsertMany(AuditEventEntity, [...rows], { ctx: em.getTransactionContext() });
-    // Ids are given in row order; sorted, they pair with the rows whatever order RETURNING used.
-    const ids = (inserted.rows ?? []).map((row) => Number(row.id)).sort((a, b) => a - b);
-    if (ids.length !== rows.length) throw new Error(`ledger insert returned ${ids.length} ids for ${rows.length} rows`);
-    return ids.map(String);
-  }
-
-  private async addUsage(em: Em, usage: Usage): Promise<void> {
-    const entries = [...usage];
-    for (let i = 0; i < entries.length; i += 300) {
-      const chunk = entries.slice(i, i + 300);
-      const counts = raw(`usage_count + case id ${chunk.map(() => 'when ? then ?').join(' ')} end`, chunk.flatMap(([id, { count }]) => [id, count]));
-      // A bare placeholder in CASE is text to PostgreSQL; the column wants a timestamp.
-      const lasts = raw(`case id ${chunk.map(() => 'when ? then cast(? as timestamptz)').join(' ')} end`, chunk.flatMap(([id, { last }]) => [id, last]));
-      await em
-        .createQueryBuilder(ApiKeyEntity)
-        .update({ usageCount: counts, lastUsedAt: lasts })
-        .where({ id: { $in: chunk.map(([id]) => id) } })
-        .execute();
-    }
-  }
+  return usage;
 }

@@ -1,20 +1,10 @@
-/** An audit event as the feed delivers it (the fields `keys tail` asks for). */
-export interface FeedEvent {
-  id: string;
-  type: string;
-  occurredAt: string;
-  merchantId: string | null;
-  keyId: string | null;
-  actorKeyId: string | null;
-  requestId: string | null;
-  operationName: string | null;
-  ip: string | null;
-  reason: string | null;
-  metadata: Record<string, unknown> | null;
-}
+import { EVENT_COLUMNS, type EventRow } from '../audit/event-columns.js';
+
+/** An audit event as the feed delivers it: its id, and every column, dates as ISO text. */
+export type FeedEvent = { id: string } & { [Field in keyof EventRow]: EventRow[Field] extends Date ? string : EventRow[Field] };
 
 /** The selection `keys tail` subscribes with: every field of FeedEvent. */
-export const FEED_EVENT_FIELDS = 'id type occurredAt merchantId keyId actorKeyId requestId operationName ip reason metadata';
+export const FEED_EVENT_FIELDS = ['id', ...EVENT_COLUMNS.map((column) => column.field)].join(' ');
 
 // The longest type name (ACCESS_DENIED), so that the fields after it line up.
 const TYPE_WIDTH = 13;

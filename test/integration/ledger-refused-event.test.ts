@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
-import { UNRECORDABLE_REASON } from '../../src/audit/ledger.js';
+import { UNRECORDABLE_REASON } from '../../src/audit/event-row.js';
 import { createKey, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ThreadBatchWriter } from '../../src/audit/ledger-thread.js';
-import type { EventRow, Usage } from '../../src/audit/ledger-writer.js';
+import type { EventRow } from '../../src/audit/event-columns.js';
+import type { Usage } from '../../src/audit/ledger-writer.js';
 import { openDatabase, type Database as KeyringDatabase } from '../../src/db/orm.js';
 
 const row = (requestId: string, extra: Partial<EventRow> = {}): EventRow => ({

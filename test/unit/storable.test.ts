@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storable, storableJson } from '../../src/audit/ledger.js';
+import { storable, storableJson } from '../../src/audit/storable.js';
 
 describe('storable text for the ledger', () => {
   it('replaces NUL and lone surrogates with U+FFFD and keeps everything else, pairs included', () => {

@@ -16,6 +16,8 @@ registerEnumType(AuditEventOrder, {
   description: 'ASC: oldest first (increasing id). DESC: newest first (decreasing id), the default.',
 });
 
+// One field per column of src/audit/event-columns.ts, and the id: written out for the contract's
+// descriptions, and held to the column list by test/unit/event-columns.test.ts.
 @ObjectType({ simpleResolvers: true, description: 'One entry of the append-only audit ledger.' })
 export class AuditEvent {
   @Field(() => ID, { description: 'Strictly increasing; also the cursor to resume from (`after`).' })

@@ -1,0 +1,62 @@
+// The SQLite ledger's thread (started by ledger-thread.ts). The tests run it from this TypeScript
+// source with Node's own type stripping, so it keeps to erasable syntax, and its relative imports
+// carry their `.ts` names (rewritten to `.js` on build).
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { EVENT_COLUMNS, insertSql } from './event-columns.ts';
+
+/** What the thread is started with. */
+export interface LedgerWorkerData {
+  /** The database file (the service's own connection has it open too). */
+  file: string;
+  busyTimeoutMs: number;
+}
+
+/**
+ * What the thread is asked to write: the rows in order, as one flat array of column values
+ * (EVENT_COLUMNS' order and `columnValues`' encoding, ready to bind; cloning it to the thread
+ * costs a fraction of cloning the row objects), and the usage per key as (id, count, last use
+ * in epoch ms) triples.
+ */
+export interface WriteRequest {
+  seq: number;
+  values: unknown[];
+  usage: unknown[];
+}
+
+/** The ids of a request's rows in order, or why none was written. */
+export type WriteReply = { seq: number; ids: string[] } | { seq: number; error: string };
+
+/** Asks the thread to close its connection and end. */
+export interface CloseRequest {
+  close: true;
+}
+
+// Its own connection to the file, committing each batch in one BEGIN IMMEDIATE transaction on
+// statements prepared once, with `synchronous = FULL`: the fsync happens here, off the event loop.
+const { file, busyTimeoutMs } = workerData as LedgerWorkerData;
+const db = new Database(file);
+db.pragma(`busy_timeout = ${Number(busyTimeoutMs)}`);
+db.pragma('synchronous = FULL');
+const insert = db.prepare(insertSql('sqlite', 1));
+const update = db.prepare('update `api_key` set `usage_count` = `usage_count` + ?, `last_used_at` = ? where `id` = ?');
+const width = EVENT_COLUMNS.length;
+const write = db.transaction(({ values, usage }: WriteRequest) => {
+  const ids: string[] = [];
+  for (let at = 0; at < values.length; at += width) ids.push(String(insert.run(values.slice(at, at + width)).lastInsertRowid));
+  for (let at = 0; at < usage.length; at += 3) update.run(usage[at + 1], usage[at + 2], usage[at]);
+  return ids;
+});
+
+parentPort!.on('message', (message: WriteRequest | CloseRequest) => {
+  if ('close' in message) {
+    db.close();
+    parentPort!.close();
+    return;
+  }
+  try {
+    parentPort!.postMessage({ seq: message.seq, ids: write.immediate(message) } satisfies WriteReply);
+  } catch (error) {
+    parentPort!.postMessage({ seq: message.seq, error: error instanceof Error ? error.message : String(error) } satisfies WriteReply);
+  }
+});
