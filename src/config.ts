@@ -43,6 +43,7 @@ export interface Config {
   readonly feedMaxSubscriptionsPerKey: number;
   readonly feedMaxSubscriptionsPerMerchant: number;
   readonly feedReplayEventsPerSecond: number;
+  readonly auditRefusalWindowSeconds: number;
   readonly console: boolean;
   readonly trustProxy: boolean;
   readonly batchRequests: boolean;
@@ -141,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     feedMaxSubscriptionsPerKey: int(env, 'FEED_MAX_SUBSCRIPTIONS_PER_KEY', 10, 1, 10_000),
     feedMaxSubscriptionsPerMerchant: int(env, 'FEED_MAX_SUBSCRIPTIONS_PER_MERCHANT', 50, 1, 100_000),
     feedReplayEventsPerSecond: int(env, 'FEED_REPLAY_EVENTS_PER_SECOND', 5_000, 10, 10_000_000),
+    auditRefusalWindowSeconds: int(env, 'AUDIT_REFUSAL_WINDOW_SECONDS', 60, 0, 3_600),
     console: bool(env, 'CONSOLE', !production),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     batchRequests: bool(env, 'BATCH_REQUESTS', false),

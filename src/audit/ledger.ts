@@ -8,6 +8,7 @@ import type { AuditEventRecord, NewAuditEvent } from './event-types.js';
 import { LedgerBacklog } from './ledger-backlog.js';
 import { BatchBisector } from './ledger-bisect.js';
 import { PostgresBatchWriter } from './ledger-postgres.js';
+import { RefusalCollapser } from './refusal-collapser.js';
 import { ThreadBatchWriter } from './ledger-thread.js';
 import { usageOf, type BatchWriter } from './ledger-writer.js';
 
@@ -41,6 +42,7 @@ export class Ledger {
   private stopped = false;
   private readonly writer: BatchWriter;
   private readonly bisector: BatchBisector;
+  private readonly refusals: RefusalCollapser | null;
   readonly stats: LedgerStats;
 
   constructor(
@@ -50,9 +52,15 @@ export class Ledger {
     private readonly flushMs: number,
     /** Unwritten events past which `full` holds (the service then refuses requests). */
     maxPending = 100_000,
+    /**
+     * How refusals anyone can cause are folded (contract §9.5): one AUTH_FAILED / RATE_LIMITED
+     * row per address and reason per window, plus a summary. A window of 0 records each one.
+     */
+    refusalWindowMs = 60_000,
     private readonly maxBatch = 1_000,
   ) {
     this.writer = batchWriterFor(db);
+    this.refusals = refusalWindowMs > 0 ? new RefusalCollapser((event) => this.enqueue(event), { windowMs: refusalWindowMs, maxGroups: 50_000 }) : null;
     this.backlog = new LedgerBacklog(logger, maxPending);
     this.bisector = new BatchBisector((rows) => this.commit(rows), this.writer, logger);
     const backlog = this.backlog;
@@ -95,8 +103,18 @@ export class Ledger {
     return this.backlog.unwritten;
   }
 
-  /** Queues an event for the next batched write. Never throws and never waits. */
+  /** Queues an event for the next batched write (refusals folded as §9.5 says). Never throws and never waits. */
   append(event: NewAuditEvent): void {
+    if (this.refusals && !this.stopped) this.refusals.offer(event);
+    else this.enqueue(event);
+  }
+
+  /** Writes the summaries of refusals folded so far now, instead of at the end of their window. */
+  closeRefusalWindows(): void {
+    this.refusals?.flush();
+  }
+
+  private enqueue(event: NewAuditEvent): void {
     if (this.stopped) {
       // Shutdown stops the ledger after the server has drained, so this is a bug to see in the
       // logs, not a case to paper over: the database may already be closed.
@@ -153,6 +171,8 @@ export class Ledger {
 
   /** Flushes what is pending and stops accepting timers; used on shutdown. */
   async stop(): Promise<void> {
+    // Folded refusals are written as summaries before the last flush: none is lost on shutdown.
+    this.refusals?.stop();
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

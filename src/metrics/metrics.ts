@@ -51,8 +51,10 @@ export class Metrics {
     this.stopBus = sources.bus.onEvents((events) => {
       for (const event of events) {
         published.inc({ type: event.type });
-        if (event.type === 'RATE_LIMITED') rateLimited.inc();
-        else if (event.type === 'AUTH_FAILED') authFailed.inc();
+        // A folded refusal's summary stands for metadata.count refusals beyond the first row.
+        const refusals = event.metadata?.summary === true && typeof event.metadata.count === 'number' ? event.metadata.count : 1;
+        if (event.type === 'RATE_LIMITED') rateLimited.inc(refusals);
+        else if (event.type === 'AUTH_FAILED') authFailed.inc(refusals);
         else if (event.type === 'ACCESS_DENIED') accessDenied.inc();
       }
     });

@@ -95,7 +95,7 @@ async function composeKeys(config: Config, logger: Logger, shutdown: Shutdown, d
   // With REDIS_URL, every instance hears of a change at once (the CLI's too).
   const bus = createEventBus(config, logger);
   shutdown.add(() => bus.close());
-  const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs, config.ledgerMaxPending);
+  const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs, config.ledgerMaxPending, config.auditRefusalWindowSeconds * 1_000);
   shutdown.add(() => ledger.stop());
   const catalogue = new ScopeCatalogue(config.extraScopes);
   const keys = new KeysService(db, ledger, bus, catalogue, {

@@ -54,7 +54,8 @@ describe('tenancy and scope matrix', () => {
   const requestIdOf = (field: string, caller: string) => `matrix-${field}-${caller}`;
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { RATE_LIMIT: '100000', IP_RATE_LIMIT: '1000000' } });
+    // Each refused request's own AUTH_FAILED row is what this matrix reads: refusals are not folded here (§9.5 folding has its own test).
+    server = await startTestServer({ env: { RATE_LIMIT: '100000', IP_RATE_LIMIT: '1000000', AUDIT_REFUSAL_WINDOW_SECONDS: '0' } });
     callers = await makeCallers(server);
   });
   afterAll(() => server?.stop());
