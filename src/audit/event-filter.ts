@@ -1,5 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import { BadUserInputError } from '../errors.js';
+import { isEventId } from '../protocol.js';
 import type { AuditEventEntity } from './audit-event.entity.js';
 import { AuditEventType, type AuditEventRecord } from './event-types.js';
 
@@ -19,21 +20,14 @@ export interface EventSelector {
   to?: Date | null;
 }
 
-const EVENT_ID = /^(0|[1-9][0-9]{0,18})$/;
 const ALL_TYPES = new Set<string>(Object.values(AuditEventType));
 
 /** Parses an event id given as a cursor or `after`; anything else is the caller's mistake. */
 export function parseEventId(value: string, name = 'after'): string {
-  if (typeof value !== 'string' || !EVENT_ID.test(value)) {
+  if (!isEventId(value)) {
     throw new BadUserInputError([`${name} must be an audit event id (a decimal integer).`]);
   }
   return value;
-}
-
-/** Compares two decimal ids without leading zeros exactly (no float rounding past 2^53). */
-export function compareIds(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function typesOf(types: readonly string[] | null | undefined): ReadonlySet<AuditEventType> | null {

@@ -1,5 +1,6 @@
 import type { AuditStore } from './audit-store.js';
-import { compareIds, matches, type EventSelector } from './event-filter.js';
+import { compareIds } from '../protocol.js';
+import { matches, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 
 /** What the transport below a subscription tells the feed, and is told by it. */

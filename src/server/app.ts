@@ -22,7 +22,8 @@ import { consoleRoute } from '../console/console.route.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http.js';
 import { Metrics } from '../metrics/metrics.js';
-import { attachWebSockets, CloseCode, type WsHandles } from './ws.js';
+import { CloseCode } from '../protocol.js';
+import { attachWebSockets, type WsHandles } from './ws.js';
 
 export interface StartOptions {
   /** Where JSON log lines go (default: stdout). */

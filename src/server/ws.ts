@@ -7,6 +7,7 @@ import { principalOf, type Principal } from '../auth/principal.js';
 import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
 import { formatError, LEDGER_FULL, LedgerFullError } from '../errors.js';
+import { CloseCode } from '../protocol.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { checkPresented, countSubscribe } from './admission.js';
@@ -16,18 +17,6 @@ import { armor } from './apollo.js';
 import { documentCache, operationLabel } from './ws-documents.js';
 import { SocketRegistry } from './ws-sockets.js';
 import { recordKeyUse } from './key-used.js';
-
-/** Close codes this service uses on top of graphql-ws's own. */
-export const CloseCode = {
-  Unauthorized: 4401,
-  Forbidden: 4403,
-  /** The client address has used up its failed attempts: no key is looked up until its window ends. */
-  TooManyRequests: 4429,
-  SlowConsumer: 4008,
-  /** The audit ledger's backlog is full (see Ledger.full): try again later (RFC 6455's 1013). */
-  TryAgainLater: 1013,
-  GoingAway: 1001,
-} as const;
 
 export type WsExtra = {
   socket: WebSocket;
