@@ -47,9 +47,36 @@ export class RateLimitedError extends CodedError {
   }
 }
 
+/**
+ * One problem with the caller's input: the sentence shown to people, and the path of the
+ * argument or input field it is about as the API names it (`input.name`, `filter.keyId`,
+ * `after`), null when no one field is to blame. Clients map fields, never sentences.
+ */
+export interface InputProblem {
+  field: string | null;
+  message: string;
+}
+
+/** The problems with every field path put under `prefix` (the argument that holds them, such as `input`). */
+export function within(prefix: string, problems: readonly InputProblem[]): InputProblem[] {
+  return problems.map((problem) => ({ field: problem.field === null ? prefix : `${prefix}.${problem.field}`, message: problem.message }));
+}
+
+/**
+ * Invalid input: the first problem as the message, every problem in `extensions.errors`
+ * (contract §4) and, at the same index, its field path in `extensions.fields`.
+ */
 export class BadUserInputError extends CodedError {
-  constructor(problems: readonly string[]) {
-    super(problems[0] ?? 'Invalid input.', ErrorCode.BAD_USER_INPUT, 200, { errors: [...problems] });
+  constructor(problems: readonly InputProblem[]) {
+    super(problems[0]?.message ?? 'Invalid input.', ErrorCode.BAD_USER_INPUT, 200, {
+      errors: problems.map((problem) => problem.message),
+      fields: problems.map((problem) => problem.field),
+    });
+  }
+
+  /** One problem about one field. */
+  static at(field: string | null, message: string): BadUserInputError {
+    return new BadUserInputError([{ field, message }]);
   }
 }
 

@@ -25,15 +25,16 @@ const ALL_TYPES = new Set<string>(Object.values(AuditEventType));
 /** Parses an event id given as a cursor or `after`; anything else is the caller's mistake. */
 export function parseEventId(value: string, name = 'after'): string {
   if (!isEventId(value)) {
-    throw new BadUserInputError([`${name} must be an audit event id (a decimal integer).`]);
+    throw BadUserInputError.at(name, `${name} must be an audit event id (a decimal integer).`);
   }
   return value;
 }
 
-export function typesOf(types: readonly string[] | null | undefined): ReadonlySet<AuditEventType> | null {
+/** The event types asked for; `field` is where the list sits in the caller's arguments. */
+export function typesOf(types: readonly string[] | null | undefined, field = 'types'): ReadonlySet<AuditEventType> | null {
   if (!types || types.length === 0) return null;
   for (const type of types) {
-    if (!ALL_TYPES.has(type)) throw new BadUserInputError([`Unknown audit event type ${String(type).slice(0, 40)}.`]);
+    if (!ALL_TYPES.has(type)) throw BadUserInputError.at(field, `Unknown audit event type ${String(type).slice(0, 40)}.`);
   }
   return new Set(types as AuditEventType[]);
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloseCode, compareIds, FATAL_CLOSE_CODES } from '../protocol.js';
-import { CliError, ExitCode } from './cli-io.js';
+import { CliError, ExitCode, inFlagTerms, problemsOf, type FlagsByField } from './cli-io.js';
 import type { FeedEvent } from './event-line.js';
 import { followOnce, type AttemptEnd, type FeedFilter, type GraphQLProblem } from './feed-attempt.js';
 
@@ -91,12 +91,14 @@ function stopIfFatal(end: AttemptEnd): void {
   const first = end.errors[0];
   const code = first?.extensions?.code;
   if (code === undefined || TRANSIENT_CODES.has(code)) return;
-  const listed = first?.extensions?.errors;
-  const problems = Array.isArray(listed) && listed.length > 0 ? listed.map(String) : [first?.message ?? 'refused'];
+  const problems = problemsOf(first ?? { message: 'refused' }).map((problem) => inFlagTerms(problem, FLAGS));
   if (code === 'FORBIDDEN') problems.push('tail needs a key with audit:read; a key other than admin follows its own merchant only.');
   if (code === 'UNAUTHENTICATED') problems.push('Check the key in KEYRING_API_KEY or --key-file.');
   throw new CliError(problems, code === 'BAD_USER_INPUT' ? ExitCode.USAGE : ExitCode.FAILED, code);
 }
+
+/** The subscription's arguments, by the tail flag that sets each. */
+const FLAGS: FlagsByField = { types: '--types', keyId: '--key', merchantId: '--merchant', after: '--after' };
 
 /** Codes after which trying again later can help (RATE_LIMITED and SERVICE_UNAVAILABLE say when). */
 const TRANSIENT_CODES = new Set(['RATE_LIMITED', 'SERVICE_UNAVAILABLE', 'INTERNAL_SERVER_ERROR']);
