@@ -1,4 +1,4 @@
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, Kind, type GraphQLFormattedError } from 'graphql';
 
 /**
  * The closed set of coded errors a client can see, each with its HTTP status.
@@ -37,13 +37,11 @@ export class ForbiddenError extends CodedError {
 }
 
 export class RateLimitedError extends CodedError {
-  readonly retryAfter: number;
   constructor(retryAfterSeconds: number) {
     const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
     super(`Too many requests. Retry in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`, ErrorCode.RATE_LIMITED, 429, {
       retryAfter,
     });
-    this.retryAfter = retryAfter;
   }
 }
 
@@ -128,10 +126,17 @@ const PASSTHROUGH: Record<string, ErrorCode> = {
   PERSISTED_QUERY_NOT_FOUND: ErrorCode.BAD_REQUEST,
 };
 
-const ARMOR_MESSAGE = /(Query Cost|Token|Aliases|Directives|Query depth) limit of \d+ exceeded|Document contains more th(?:an|at) \d+ tokens/;
+/**
+ * Nodes a validation error points at when it blames a value the caller wrote rather than the
+ * shape of the document: graphql-js's ValuesOfCorrectTypeRule reports on the literal itself
+ * (a wrong type, an unknown enum value or input field, a missing input field).
+ */
+const VALUE_KINDS = new Set<string>([Kind.INT, Kind.FLOAT, Kind.STRING, Kind.BOOLEAN, Kind.NULL, Kind.ENUM, Kind.LIST, Kind.OBJECT, Kind.OBJECT_FIELD]);
 
-/** Argument and variable problems graphql-js reports as validation failures; they are the caller's input. */
-const INPUT_MESSAGE = /(Variable "\$[^"]+" got invalid value|Expected value of type|does not exist in "[^"]+" enum|cannot represent|Field "[^"]+" of required type "[^"]+" was not provided|is not defined by type|Argument "[^"]+" of required type)/;
+function blamesValue(error: unknown): boolean {
+  const kind = error instanceof GraphQLError ? error.nodes?.[0]?.kind : undefined;
+  return kind !== undefined && VALUE_KINDS.has(kind);
+}
 
 export interface FormatOptions {
   requestId: string | undefined;
@@ -150,11 +155,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
 
   if (original instanceof CodedError) {
     code = original.extensions.code as string;
-  } else if (ARMOR_MESSAGE.test(message)) {
-    code = ErrorCode.QUERY_TOO_COMPLEX;
   } else if (code && code in PASSTHROUGH) {
-    // A scalar's parser marks its own errors as input (graphql-js reports them as validation failures).
-    const input = INPUT_MESSAGE.test(message) || (original instanceof GraphQLError && original.extensions?.code === ErrorCode.BAD_USER_INPUT);
+    // A literal of the wrong kind is the caller's input, as is anything a scalar's parser refused
+    // (it marks its own errors; graphql-js reports both as validation failures).
+    const input = blamesValue(error) || (original instanceof GraphQLError && original.extensions?.code === ErrorCode.BAD_USER_INPUT);
     code = input ? ErrorCode.BAD_USER_INPUT : PASSTHROUGH[code];
   } else if (code && (Object.values(ErrorCode) as string[]).includes(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
     // already one of ours (for example thrown by a plugin as a plain GraphQLError)
@@ -166,7 +170,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
     for (const key of Object.keys(extensions)) if (key !== 'stacktrace') delete extensions[key];
   }
   if (!options.development) delete extensions.stacktrace;
-  if (code === ErrorCode.BAD_USER_INPUT && !Array.isArray(extensions.errors)) extensions.errors = [message];
+  if (code === ErrorCode.BAD_USER_INPUT && !Array.isArray(extensions.errors)) {
+    // graphql-js's own input problems name their field only in prose: no path to give.
+    extensions.errors = [message];
+    extensions.fields = [null];
+  }
   extensions.code = code;
   extensions.requestId = options.requestId;
   return { ...formatted, message, extensions };
