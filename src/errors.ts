@@ -141,6 +141,11 @@ function blamesValue(error: unknown): boolean {
 export interface FormatOptions {
   requestId: string | undefined;
   development: boolean;
+  /**
+   * For a document that did not parse: the refusal to show when it passed the token cap (the
+   * parser then reports a plain syntax error), else null.
+   */
+  tooManyTokens?: (source: string) => string | null;
   /** Called for every error that is masked, so it is logged with its stack and request id. */
   onInternal?: (error: unknown) => void;
 }
@@ -153,8 +158,12 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
   let code = extensions.code as string | undefined;
   let message = formatted.message;
 
+  const tooLong = code === 'GRAPHQL_PARSE_FAILED' && original instanceof GraphQLError && original.source ? options.tooManyTokens?.(original.source.body) : null;
   if (original instanceof CodedError) {
     code = original.extensions.code as string;
+  } else if (tooLong) {
+    code = ErrorCode.QUERY_TOO_COMPLEX;
+    message = tooLong;
   } else if (code && code in PASSTHROUGH) {
     // A literal of the wrong kind is the caller's input, as is anything a scalar's parser refused
     // (it marks its own errors; graphql-js reports both as validation failures).

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { formatError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
-import { armor, tokenLimitPlugin } from './query-limits.js';
+import { armor, tokenLimitMessage } from './query-limits.js';
 import { sandboxLandingPage } from './sandbox.js';
 
 /** What each request carries through async calls: its id and its logger. */
@@ -103,12 +103,12 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
       return formatError(formatted, error, {
         requestId: scope?.requestId,
         development,
+        tooManyTokens: (source) => tokenLimitMessage(source, config.maxTokens),
         onInternal: (err) => (scope?.logger ?? logger).error({ err, requestId: scope?.requestId }, 'unexpected error'),
       });
     },
     plugins: [
       ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
-      tokenLimitPlugin(config.maxTokens),
       authenticationPlugin(config),
       // Every answer is the calling key's own and carries its limit figures: nothing is cacheable,
       // so the per-field cache hints Apollo would compute on every request are switched off.

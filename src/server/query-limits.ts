@@ -1,9 +1,7 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, Lexer, Source, TokenKind, type ValidationContext } from 'graphql';
 import type { Config } from '../config.js';
-import { ErrorCode, QueryTooComplexError } from '../errors.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import { QueryTooComplexError } from '../errors.js';
 
 /** Armor's rejections, reported as QUERY_TOO_COMPLEX by each rule itself rather than recognised later by their wording. */
 const refuse = {
@@ -19,7 +17,7 @@ const refuse = {
 /**
  * Abuse limits, refused before execution (graphql-armor): depth, aliases, directives and cost;
  * field suggestions are hidden in production so the schema cannot be guessed from error
- * messages. Tokens are capped by graphql-js's parser (`parseOptions.maxTokens`), see tokenLimitPlugin.
+ * messages. Tokens are capped by graphql-js's parser (`parseOptions.maxTokens`), see tokenLimitMessage.
  */
 export function armor(config: Config) {
   return new ApolloArmor({
@@ -35,7 +33,7 @@ export function armor(config: Config) {
 }
 
 /** True when the document has more than `maxTokens` tokens (counted as graphql-js's parser counts them, up to the limit). */
-export function exceedsTokenLimit(source: string, maxTokens: number): boolean {
+function exceedsTokenLimit(source: string, maxTokens: number): boolean {
   const lexer = new Lexer(new Source(source));
   try {
     for (let count = 1; lexer.advance().kind !== TokenKind.EOF; count++) if (count > maxTokens) return true;
@@ -47,27 +45,16 @@ export function exceedsTokenLimit(source: string, maxTokens: number): boolean {
 
 /** A document that did not parse: QUERY_TOO_COMPLEX when the parser stopped at the token cap, else GRAPHQL_PARSE_FAILED. */
 export function parseFailure(error: GraphQLError, source: string, maxTokens: number): GraphQLError {
-  if (exceedsTokenLimit(source, maxTokens)) return new QueryTooComplexError(`Token limit of ${maxTokens} exceeded.`);
+  const tooLong = tokenLimitMessage(source, maxTokens);
+  if (tooLong) return new QueryTooComplexError(tooLong);
   return new GraphQLError(error.message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
 }
 
 /**
- * graphql-js's parser stops at `maxTokens` with a plain syntax error; a document refused that
- * way is answered QUERY_TOO_COMPLEX (400). Tokens are counted only when parsing failed.
+ * The refusal for a document that did not parse because it passed the token cap (graphql-js's
+ * parser then says only "Syntax Error"), null for any other parse failure. Used by formatError
+ * for Apollo's parse failures and by parseFailure over WebSocket.
  */
-export function tokenLimitPlugin(maxTokens: number): ApolloServerPlugin<GraphQLContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async parsingDidStart({ source, contextValue }) {
-          return async (error) => {
-            if (!error || !exceedsTokenLimit(source, maxTokens)) return;
-            // Thrown, Apollo answers from this error alone (its status and code) and skips the later hooks.
-            contextValue.state.outcome = ErrorCode.QUERY_TOO_COMPLEX;
-            throw new QueryTooComplexError(`Token limit of ${maxTokens} exceeded.`);
-          };
-        },
-      };
-    },
-  };
+export function tokenLimitMessage(source: string, maxTokens: number): string | null {
+  return exceedsTokenLimit(source, maxTokens) ? `Token limit of ${maxTokens} exceeded.` : null;
 }
