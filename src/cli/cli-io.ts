@@ -53,7 +53,7 @@ export function problemsOf(error: { message?: string; extensions?: Record<string
 
 /**
  * A problem in the operator's terms: when its field is one a flag sets, the flag stands where
- * the sentence names the field (`--merchant must be …`). Mapped by field path, not by wording.
+ * the sentence names the field (`--merchant must be …`). Which flag is found by field path.
  */
 export function inFlagTerms(problem: InputProblem, flags: FlagsByField): string {
   const flag = problem.field === null ? undefined : flags[problem.field];
@@ -64,7 +64,8 @@ export function inFlagTerms(problem: InputProblem, flags: FlagsByField): string 
     const named = segments.slice(i).join('.');
     if (problem.message.startsWith(`${named} `)) return flag + problem.message.slice(named.length);
   }
-  return `${flag}: ${problem.message}`;
+  // A sentence that does not name its field (`Invalid scope value.`, worded by the contract) stays as it is.
+  return problem.message;
 }
 
 /** Turns a domain error (a coded GraphQLError from the service) into a CliError, fields named as `flags` says. */
