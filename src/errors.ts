@@ -1,4 +1,4 @@
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, Kind, type GraphQLFormattedError } from 'graphql';
 
 /**
  * The closed set of coded errors a client can see, each with its HTTP status.
@@ -38,25 +38,57 @@ export class ForbiddenError extends CodedError {
 }
 
 export class RateLimitedError extends CodedError {
-  readonly retryAfter: number;
   constructor(retryAfterSeconds: number) {
     const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
     super(`Too many requests. Retry in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`, ErrorCode.RATE_LIMITED, 429, {
       retryAfter,
     });
-    this.retryAfter = retryAfter;
   }
 }
 
+/**
+ * One problem with the caller's input: the sentence shown to people, and the path of the
+ * argument or input field it is about as the API names it (`input.name`, `filter.keyId`,
+ * `after`), null when no one field is to blame. Clients map fields, never sentences.
+ */
+export interface InputProblem {
+  field: string | null;
+  message: string;
+}
+
+/** The problems with every field path put under `prefix` (the argument that holds them, such as `input`). */
+export function within(prefix: string, problems: readonly InputProblem[]): InputProblem[] {
+  return problems.map((problem) => ({ field: problem.field === null ? prefix : `${prefix}.${problem.field}`, message: problem.message }));
+}
+
+/**
+ * Invalid input: the first problem as the message, every problem in `extensions.errors`
+ * (contract §4) and, at the same index, its field path in `extensions.fields`.
+ */
 export class BadUserInputError extends CodedError {
-  constructor(problems: readonly string[]) {
-    super(problems[0] ?? 'Invalid input.', ErrorCode.BAD_USER_INPUT, 200, { errors: [...problems] });
+  constructor(problems: readonly InputProblem[]) {
+    super(problems[0]?.message ?? 'Invalid input.', ErrorCode.BAD_USER_INPUT, 200, {
+      errors: problems.map((problem) => problem.message),
+      fields: problems.map((problem) => problem.field),
+    });
+  }
+
+  /** One problem about one field. */
+  static at(field: string | null, message: string): BadUserInputError {
+    return new BadUserInputError([{ field, message }]);
   }
 }
 
 export class NotFoundError extends CodedError {
   constructor(what = 'API key') {
     super(`${what} not found.`, ErrorCode.NOT_FOUND, 200);
+  }
+}
+
+/** A document over one of the query limits (depth, cost, aliases, directives, tokens). */
+export class QueryTooComplexError extends CodedError {
+  constructor(message: string) {
+    super(message, ErrorCode.QUERY_TOO_COMPLEX, 400);
   }
 }
 
@@ -107,14 +139,26 @@ const PASSTHROUGH: Record<string, ErrorCode> = {
   PERSISTED_QUERY_NOT_FOUND: ErrorCode.BAD_REQUEST,
 };
 
-const ARMOR_MESSAGE = /(Query Cost|Token|Aliases|Directives|Query depth) limit of \d+ exceeded|Document contains more th(?:an|at) \d+ tokens/;
+/**
+ * Nodes a validation error points at when it blames a value the caller wrote rather than the
+ * shape of the document: graphql-js's ValuesOfCorrectTypeRule reports on the literal itself
+ * (a wrong type, an unknown enum value or input field, a missing input field).
+ */
+const VALUE_KINDS = new Set<string>([Kind.INT, Kind.FLOAT, Kind.STRING, Kind.BOOLEAN, Kind.NULL, Kind.ENUM, Kind.LIST, Kind.OBJECT, Kind.OBJECT_FIELD]);
 
-/** Argument and variable problems graphql-js reports as validation failures; they are the caller's input. */
-const INPUT_MESSAGE = /(Variable "\$[^"]+" got invalid value|Expected value of type|does not exist in "[^"]+" enum|cannot represent|Field "[^"]+" of required type "[^"]+" was not provided|is not defined by type|Argument "[^"]+" of required type)/;
+function blamesValue(error: unknown): boolean {
+  const kind = error instanceof GraphQLError ? error.nodes?.[0]?.kind : undefined;
+  return kind !== undefined && VALUE_KINDS.has(kind);
+}
 
 export interface FormatOptions {
   requestId: string | undefined;
   development: boolean;
+  /**
+   * For a document that did not parse: the refusal to show when it passed the token cap (the
+   * parser then reports a plain syntax error), else null.
+   */
+  tooManyTokens?: (source: string) => string | null;
   /** Called for every error that is masked, so it is logged with its stack and request id. */
   onInternal?: (error: unknown) => void;
 }
@@ -127,13 +171,16 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
   let code = extensions.code as string | undefined;
   let message = formatted.message;
 
+  const tooLong = code === 'GRAPHQL_PARSE_FAILED' && original instanceof GraphQLError && original.source ? options.tooManyTokens?.(original.source.body) : null;
   if (original instanceof CodedError) {
     code = original.extensions.code as string;
-  } else if (ARMOR_MESSAGE.test(message)) {
+  } else if (tooLong) {
     code = ErrorCode.QUERY_TOO_COMPLEX;
+    message = tooLong;
   } else if (code && code in PASSTHROUGH) {
-    // A scalar's parser marks its own errors as input (graphql-js reports them as validation failures).
-    const input = INPUT_MESSAGE.test(message) || (original instanceof GraphQLError && original.extensions?.code === ErrorCode.BAD_USER_INPUT);
+    // A literal of the wrong kind is the caller's input, as is anything a scalar's parser refused
+    // (it marks its own errors; graphql-js reports both as validation failures).
+    const input = blamesValue(error) || (original instanceof GraphQLError && original.extensions?.code === ErrorCode.BAD_USER_INPUT);
     code = input ? ErrorCode.BAD_USER_INPUT : PASSTHROUGH[code];
   } else if (code && (Object.values(ErrorCode) as string[]).includes(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
     // already one of ours (for example thrown by a plugin as a plain GraphQLError)
@@ -145,7 +192,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
     for (const key of Object.keys(extensions)) if (key !== 'stacktrace') delete extensions[key];
   }
   if (!options.development) delete extensions.stacktrace;
-  if (code === ErrorCode.BAD_USER_INPUT && !Array.isArray(extensions.errors)) extensions.errors = [message];
+  if (code === ErrorCode.BAD_USER_INPUT && !Array.isArray(extensions.errors)) {
+    // graphql-js's own input problems name their field only in prose: no path to give.
+    extensions.errors = [message];
+    extensions.fields = [null];
+  }
   extensions.code = code;
   extensions.requestId = options.requestId;
   return { ...formatted, message, extensions };

@@ -4,12 +4,11 @@ import { TooManySubscriptionsError } from '../errors.js';
 import type { AuditService, AuditQuery } from './audit.service.js';
 import type { AuditStore } from './audit-store.js';
 import type { EventBus } from './event-bus.js';
-import { compareIds, parseEventId } from './event-filter.js';
+import { compareIds, isEventId } from '../protocol.js';
+import { parseEventId } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 import { FeedSubscription, type FeedSink } from './feed-subscription.js';
 import { ReplayPacer } from './replay-pacer.js';
-
-const EVENT_ID = /^[1-9][0-9]{0,18}$/;
 
 export interface AuditFeedOptions {
   /** Cap on one subscriber's queued events (bytes, estimated from their JSON). */
@@ -165,7 +164,7 @@ export class AuditFeed {
     if (this.reading || this.gap) return this.wake();
     // A publication is only a hint: a bare wake-up, or one that is not a well-formed run of ids,
     // is read from the store instead.
-    if (events.length === 0 || !events.every((event) => typeof event?.id === 'string' && EVENT_ID.test(event.id))) return this.wake();
+    if (events.length === 0 || !events.every((event) => isEventId(event?.id))) return this.wake();
     const fresh = events.filter((event) => compareIds(event.id, this.head) > 0).sort((a, b) => compareIds(a.id, b.id));
     if (fresh.length === 0) return;
     let expected = BigInt(this.head) + 1n;

@@ -30,21 +30,25 @@ export class AuditService {
     private readonly assertMerchant: MerchantGuard,
   ) {}
 
-  /** Turns a reader's query into the selector it is allowed: the one place tenancy is decided. */
-  selector(actor: Actor, query: AuditQuery, operation: string): EventSelector {
+  /**
+   * Turns a reader's query into the selector it is allowed: the one place tenancy is decided.
+   * `at` is where the query's fields sit in the caller's arguments (`filter.` for the query,
+   * nothing for the subscription), for the field paths of input problems.
+   */
+  selector(actor: Actor, query: AuditQuery, operation: string, at = ''): EventSelector {
     const principal = actor.principal;
     let merchantId = query.merchantId ?? null;
     if (merchantId !== null) {
-      const problem = merchantIdProblem(merchantId);
+      const problem = merchantIdProblem(merchantId, `${at}merchantId`);
       if (problem) throw new BadUserInputError([problem]);
       this.assertMerchant(actor, merchantId, operation);
     } else if (principal && !principal.admin) {
       merchantId = principal.merchantId;
     }
-    if (query.from && query.to && query.from > query.to) throw new BadUserInputError(['from must not be after to.']);
+    if (query.from && query.to && query.from > query.to) throw BadUserInputError.at(`${at}from`, 'from must not be after to.');
     const keyId = query.keyId ?? null;
-    if (keyId !== null && !isKeyId(keyId)) throw new BadUserInputError(['keyId is not a key id.']);
-    return { types: typesOf(query.types), keyId, merchantId, from: query.from ?? null, to: query.to ?? null };
+    if (keyId !== null && !isKeyId(keyId)) throw BadUserInputError.at(`${at}keyId`, 'keyId is not a key id.');
+    return { types: typesOf(query.types, `${at}types`), keyId, merchantId, from: query.from ?? null, to: query.to ?? null };
   }
 
   /**
@@ -59,7 +63,7 @@ export class AuditService {
     after: string | null | undefined,
   ): Promise<Page<AuditEventRecord>> {
     const size = pageSize(first, 50);
-    const selector = this.selector(actor, query, 'auditEvents');
+    const selector = this.selector(actor, query, 'auditEvents', 'filter.');
     const cursor = after == null ? null : parseEventId(after);
     const { rows, totalCount } = await this.store.page(selector, order ?? 'DESC', cursor, size + 1);
     return {

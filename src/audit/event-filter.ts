@@ -1,5 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import { BadUserInputError } from '../errors.js';
+import { isEventId } from '../protocol.js';
 import type { AuditEventEntity } from './audit-event.entity.js';
 import { AuditEventType, type AuditEventRecord } from './event-types.js';
 
@@ -19,27 +20,21 @@ export interface EventSelector {
   to?: Date | null;
 }
 
-const EVENT_ID = /^(0|[1-9][0-9]{0,18})$/;
 const ALL_TYPES = new Set<string>(Object.values(AuditEventType));
 
 /** Parses an event id given as a cursor or `after`; anything else is the caller's mistake. */
 export function parseEventId(value: string, name = 'after'): string {
-  if (typeof value !== 'string' || !EVENT_ID.test(value)) {
-    throw new BadUserInputError([`${name} must be an audit event id (a decimal integer).`]);
+  if (!isEventId(value)) {
+    throw BadUserInputError.at(name, `${name} must be an audit event id (a decimal integer).`);
   }
   return value;
 }
 
-/** Compares two decimal ids without leading zeros exactly (no float rounding past 2^53). */
-export function compareIds(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-export function typesOf(types: readonly string[] | null | undefined): ReadonlySet<AuditEventType> | null {
+/** The event types asked for; `field` is where the list sits in the caller's arguments. */
+export function typesOf(types: readonly string[] | null | undefined, field = 'types'): ReadonlySet<AuditEventType> | null {
   if (!types || types.length === 0) return null;
   for (const type of types) {
-    if (!ALL_TYPES.has(type)) throw new BadUserInputError([`Unknown audit event type ${String(type).slice(0, 40)}.`]);
+    if (!ALL_TYPES.has(type)) throw BadUserInputError.at(field, `Unknown audit event type ${String(type).slice(0, 40)}.`);
   }
   return new Set(types as AuditEventType[]);
 }

@@ -1,7 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditStore } from './audit-store.js';
 import type { ReplayPacer } from './replay-pacer.js';
-import { compareIds, matches, type EventSelector } from './event-filter.js';
+import { compareIds } from '../protocol.js';
+import { matches, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 
 /** What the transport below a subscription tells the feed, and is told by it. */

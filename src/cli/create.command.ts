@@ -1,7 +1,8 @@
+import { within } from '../errors.js';
 import { validateCreateKey, type CreateKeyRequest } from '../keys/validation.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
 import { loadConfig } from '../config.js';
-import { badInput, type CliIo } from './cli-io.js';
+import { badInput, inFlagTerms, toCliError, type CliIo, type FlagsByField } from './cli-io.js';
 import type { Command } from './command.js';
 import { choice, dateTime, list, parseOptions, rateLimit, required } from './options.js';
 
@@ -23,15 +24,17 @@ Options:
   -h, --help               this text
 `;
 
-/** The service names input fields as the API does; the operator typed flags. */
-function inFlagTerms(problem: string): string {
-  return problem
-    .replace(/^merchantId\b/, '--merchant')
-    .replace(/^name\b/, '--name')
-    .replace(/^expiresAt\b/, '--expires-at')
-    .replace(/^rateLimit\.limit\b/, '--rate-limit N')
-    .replace(/^rateLimit\.windowSeconds\b/, '--rate-limit SECONDS');
-}
+/** The service names createKey's input fields as the API does; the operator typed these flags. */
+const FLAGS: FlagsByField = {
+  'input.merchantId': '--merchant',
+  'input.name': '--name',
+  'input.type': '--type',
+  'input.environment': '--env',
+  'input.scopes': '--scopes',
+  'input.expiresAt': '--expires-at',
+  'input.rateLimit.limit': '--rate-limit N',
+  'input.rateLimit.windowSeconds': '--rate-limit SECONDS',
+};
 
 export const createCommand: Command = {
   name: 'create',
@@ -68,13 +71,12 @@ export const createCommand: Command = {
       // Report what the service would also refuse, so one run lists every problem.
       const catalogue = new ScopeCatalogue(loadConfig(io.env).extraScopes);
       const checked = validateCreateKey({ ...request, name: request.name || 'x' }, catalogue);
-      throw badInput([...problems, ...(checked.ok ? [] : checked.problems.map(inFlagTerms))]);
+      throw badInput([...problems, ...(checked.ok ? [] : within('input', checked.problems).map((problem) => inFlagTerms(problem, FLAGS)))]);
     }
     // Loaded only now: help and usage errors need no database driver.
     const { CLI_ACTOR, withLocalServices } = await import('./local-services.js');
     const created = await withLocalServices(io.env, ({ keys }) => keys.create(CLI_ACTOR, request)).catch((error: unknown) => {
-      const listed = (error as { extensions?: { code?: string; errors?: string[] } }).extensions;
-      throw listed?.code === 'BAD_USER_INPUT' ? badInput((listed.errors ?? []).map(inFlagTerms)) : error;
+      throw (error as { extensions?: { code?: unknown } }).extensions?.code === 'BAD_USER_INPUT' ? toCliError(error, FLAGS) : error;
     });
     io.stdout(`${created.secret}\n`);
     return 0;

@@ -18,7 +18,7 @@ export interface FeedFilter {
 
 export interface GraphQLProblem {
   message: string;
-  extensions?: { code?: string; retryAfter?: number; errors?: unknown };
+  extensions?: { code?: string; retryAfter?: number; errors?: unknown; fields?: unknown };
 }
 
 /** How one connection ended. */

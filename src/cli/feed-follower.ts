@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CliError, ExitCode } from './cli-io.js';
+import { CloseCode, compareIds, FATAL_CLOSE_CODES } from '../protocol.js';
+import { CliError, ExitCode, inFlagTerms, problemsOf, type FlagsByField } from './cli-io.js';
 import type { FeedEvent } from './event-line.js';
 import { followOnce, type AttemptEnd, type FeedFilter, type GraphQLProblem } from './feed-attempt.js';
 
@@ -9,22 +10,22 @@ const CAP_DELAY_MS = 15_000;
 /** A connection that lasted this long, or delivered anything, was healthy: backoff starts over. */
 const HEALTHY_AFTER_MS = 10_000;
 
-/** Close codes after which reconnecting cannot help. */
+/** What the operator is told when the service closes with a code after which reconnecting cannot help (FATAL_CLOSE_CODES). */
 const FATAL_CLOSES: Record<number, string> = {
-  4401: 'The service refused the key (4401): it is unknown, malformed, disabled, revoked or expired. Check KEYRING_API_KEY or --key-file.',
-  4403: 'The key tail uses was disabled, revoked or has expired (4403); stopping.',
-  4400: 'The service rejected the subscription as a bad request (4400).',
-  4406: 'The service does not speak graphql-transport-ws (4406). Is KEYRING_URL the keyring GraphQL endpoint?',
+  [CloseCode.Unauthorized]: `The service refused the key (${CloseCode.Unauthorized}): it is unknown, malformed, disabled, revoked or expired. Check KEYRING_API_KEY or --key-file.`,
+  [CloseCode.Forbidden]: `The key tail uses was disabled, revoked or has expired (${CloseCode.Forbidden}); stopping.`,
+  [CloseCode.BadRequest]: `The service rejected the subscription as a bad request (${CloseCode.BadRequest}).`,
+  [CloseCode.SubprotocolNotAcceptable]: `The service does not speak graphql-transport-ws (${CloseCode.SubprotocolNotAcceptable}). Is KEYRING_URL the keyring GraphQL endpoint?`,
 };
 
 const CLOSE_NAMES: Record<number, string> = {
-  1000: 'closed by the server',
-  1001: 'the service is shutting down',
-  1006: 'connection lost',
-  1013: 'the service cannot record requests right now (its audit ledger is not taking writes)',
-  4008: 'too slow to read the feed',
-  4429: 'too many failed credentials from this address',
-  4499: 'no answer to a ping',
+  [CloseCode.Normal]: 'closed by the server',
+  [CloseCode.GoingAway]: 'the service is shutting down',
+  [CloseCode.Abnormal]: 'connection lost',
+  [CloseCode.TryAgainLater]: 'the service cannot record requests right now (its audit ledger is not taking writes)',
+  [CloseCode.SlowConsumer]: 'too slow to read the feed',
+  [CloseCode.TooManyRequests]: 'too many failed credentials from this address',
+  [CloseCode.Terminated]: 'no answer to a ping',
 };
 
 export interface FollowOptions {
@@ -83,17 +84,21 @@ export function backoffMs(failures: number, random: () => number = Math.random):
 }
 
 function stopIfFatal(end: AttemptEnd): void {
-  if (end.kind === 'closed' && FATAL_CLOSES[end.code]) throw new CliError([FATAL_CLOSES[end.code]!], ExitCode.FAILED);
+  if (end.kind === 'closed' && FATAL_CLOSE_CODES.includes(end.code)) {
+    throw new CliError([FATAL_CLOSES[end.code] ?? `The service closed the connection with ${end.code}; reconnecting cannot help.`], ExitCode.FAILED);
+  }
   if (end.kind !== 'errors') return;
   const first = end.errors[0];
   const code = first?.extensions?.code;
   if (code === undefined || TRANSIENT_CODES.has(code)) return;
-  const listed = first?.extensions?.errors;
-  const problems = Array.isArray(listed) && listed.length > 0 ? listed.map(String) : [first?.message ?? 'refused'];
+  const problems = problemsOf(first ?? { message: 'refused' }).map((problem) => inFlagTerms(problem, FLAGS));
   if (code === 'FORBIDDEN') problems.push('tail needs a key with audit:read; a key other than admin follows its own merchant only.');
   if (code === 'UNAUTHENTICATED') problems.push('Check the key in KEYRING_API_KEY or --key-file.');
   throw new CliError(problems, code === 'BAD_USER_INPUT' ? ExitCode.USAGE : ExitCode.FAILED, code);
 }
+
+/** The subscription's arguments, by the tail flag that sets each. */
+const FLAGS: FlagsByField = { types: '--types', keyId: '--key', merchantId: '--merchant', after: '--after' };
 
 /** Codes after which trying again later can help (RATE_LIMITED and SERVICE_UNAVAILABLE say when). */
 const TRANSIENT_CODES = new Set(['RATE_LIMITED', 'SERVICE_UNAVAILABLE', 'INTERNAL_SERVER_ERROR']);
@@ -116,10 +121,4 @@ function describe(end: AttemptEnd, connected: boolean): string {
     default:
       return 'the service ended the subscription';
   }
-}
-
-/** Decimal ids of any length, compared exactly. */
-function compareIds(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CliError, ExitCode } from './cli-io.js';
+import { CliError, ExitCode, inFlagTerms, problemsOf, type FlagsByField } from './cli-io.js';
 
 export const DEFAULT_URL = 'http://localhost:4000/graphql';
 
@@ -32,14 +32,14 @@ export async function apiKeyFrom(
 
 interface GraphQLResponse<T> {
   data?: T | null;
-  errors?: Array<{ message: string; extensions?: { code?: string; errors?: unknown } }>;
+  errors?: Array<{ message: string; extensions?: { code?: string; errors?: unknown; fields?: unknown } }>;
 }
 
 /**
  * One GraphQL request to the running service. A GraphQL error becomes a CliError carrying
- * its code and every problem it lists.
+ * its code and every problem it lists, each field it names said as the flag in `flags`.
  */
-export async function request<T>(url: string, key: string, query: string, variables: Record<string, unknown>): Promise<T> {
+export async function request<T>(url: string, key: string, query: string, variables: Record<string, unknown>, flags: FlagsByField = {}): Promise<T> {
   let response: Response;
   try {
     response = await fetch(url, {
@@ -61,8 +61,7 @@ export async function request<T>(url: string, key: string, query: string, variab
   const first = body.errors?.[0];
   if (first) {
     const code = first.extensions?.code;
-    const listed = first.extensions?.errors;
-    const problems = Array.isArray(listed) && listed.length > 0 ? listed.map(String) : [first.message];
+    const problems = problemsOf(first).map((problem) => inFlagTerms(problem, flags));
     if (code === 'UNAUTHENTICATED') problems.push('Check the key in KEYRING_API_KEY or --key-file.');
     throw new CliError(problems, code === 'BAD_USER_INPUT' ? ExitCode.USAGE : ExitCode.FAILED, code);
   }

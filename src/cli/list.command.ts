@@ -2,7 +2,7 @@ import type { KeyStatus } from '../keys/api-key.entity.js';
 import type { KeyEnvironment, KeyType } from '../keys/key-material.js';
 import type { ApiKeyView } from '../keys/key-record.js';
 import { merchantIdProblem } from '../keys/validation.js';
-import { badInput, type CliIo } from './cli-io.js';
+import { badInput, inFlagTerms, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
 import { choice, parseOptions } from './options.js';
 import { printableJson, shortDate, table } from './table.js';
@@ -43,7 +43,7 @@ export const listCommand: Command = {
     const merchantId = typeof values.merchant === 'string' ? values.merchant : null;
     if (merchantId !== null) {
       const problem = merchantIdProblem(merchantId);
-      if (problem) problems.push(problem.replace(/^merchantId/, '--merchant'));
+      if (problem) problems.push(inFlagTerms(problem, { merchantId: '--merchant' }));
     }
     const pick = (name: string, allowed: string[]) =>
       typeof values[name] === 'string' ? choice(values[name] as string, name, allowed, allowed[0]!, problems) : null;

@@ -66,7 +66,7 @@ function command(change: StatusChange): Command {
       const query = `mutation Cli${change.mutation[0]!.toUpperCase()}${change.mutation.slice(1)}($id: ID!${reasonArg}) { ${change.mutation}(id: $id${reasonUse}) { ${FIELDS} } }`;
       const variables: Record<string, unknown> = { id };
       if (change.takesReason && typeof values.reason === 'string') variables.reason = values.reason;
-      const data = await request<Record<string, { id: string; status: string }>>(url, key, query, variables);
+      const data = await request<Record<string, { id: string; status: string }>>(url, key, query, variables, { reason: '--reason' });
       const result = data[change.mutation]!;
       io.stdout(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.id} ${result.status}\n`);
       return 0;

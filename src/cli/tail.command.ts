@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuditEventType } from '../audit/event-types.js';
+import { CloseCode, isEventId } from '../protocol.js';
 import { CliError, ExitCode, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
 import { eventLine, jsonLine } from './event-line.js';
@@ -17,8 +18,8 @@ each event as it happens, one line per event, until Ctrl-C (exit 0).
 
 When the connection drops (restart, network, shutdown) it reconnects with backoff and
 resumes after the last event it printed: nothing is missed, nothing printed twice.
-It stops with exit 1 when the service refuses its key (4401), or when that key is
-disabled, revoked or expires while it follows (4403).
+It stops with exit 1 when the service refuses its key (${CloseCode.Unauthorized}), or when that key is
+disabled, revoked or expires while it follows (${CloseCode.Forbidden}).
 
 The key needs audit:read (a key other than admin sees its own merchant's events only);
 it is read from the file named by --key-file or from KEYRING_API_KEY, never from an argument.
@@ -50,7 +51,6 @@ function wrap(words: readonly string[], indent: string): string {
   return lines.join(',\n');
 }
 
-const EVENT_ID = /^(0|[1-9][0-9]{0,18})$/;
 const KEY_VALUE = /^(sk|pk|tk)_(live|test)_/;
 
 export const tailCommand: Command = {
@@ -79,7 +79,7 @@ export const tailCommand: Command = {
       problems.push('--key takes a key id (key_…), not a key value; the key tail uses comes from KEYRING_API_KEY or --key-file.');
     }
     const after = values.after as string | undefined;
-    if (after !== undefined && !EVENT_ID.test(after)) problems.push('--after must be an audit event id (a decimal integer, such as 1234).');
+    if (after !== undefined && !isEventId(after)) problems.push('--after must be an audit event id (a decimal integer, such as 1234).');
     const url = (values.url as string | undefined) ?? (io.env.KEYRING_URL || DEFAULT_URL);
     const wsUrl = webSocketUrl(url, problems);
     if (problems.length > 0) throw new CliError(problems, ExitCode.USAGE);

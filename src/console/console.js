@@ -1,5 +1,7 @@
 // The live console: talks only to keyring's public GraphQL API (HTTP for queries,
 // graphql-ws for the audit feed). The key stays in this page's memory, never in storage.
+import { CloseCode, EVENT_ID_PATTERN, FATAL_CLOSE_CODES } from './protocol.js';
+
 const { createClient } = window.graphqlWs;
 
 const MINUTES = 30;
@@ -135,17 +137,19 @@ function subscribe() {
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
     connectionParams: () => ({ authorization: `Bearer ${state.key}` }),
     retryAttempts: Infinity,
-    shouldRetry: (closeEvent) => ![4401, 4403].includes(closeEvent?.code),
+    shouldRetry: (closeEvent) => !FATAL_CLOSE_CODES.includes(closeEvent?.code),
     on: {
       connected: () => setStatus('Live'),
       closed: (event) => {
-        if (event?.code === 4401 || event?.code === 4403) setStatus('This key can no longer connect.', true);
+        if (event?.code === CloseCode.Unauthorized || event?.code === CloseCode.Forbidden) setStatus('This key can no longer connect.', true);
+        else if (FATAL_CLOSE_CODES.includes(event?.code)) setStatus(`The service closed the feed (${event.code}).`, true);
         else setStatus('Reconnecting…');
       },
     },
   });
   const run = () => {
-    const variables = state.lastId ? { after: state.lastId } : {};
+    // Resumes after the last event shown, with no gap and no repeat, when that id is one the protocol knows.
+    const variables = EVENT_ID_PATTERN.test(state.lastId ?? '') ? { after: state.lastId } : {};
     state.unsubscribe = state.client.subscribe(
       { query: `subscription($after: String) { auditEvents(after: $after) { ${EVENT_FIELDS} } }`, variables },
       {

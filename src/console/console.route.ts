@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CloseCode, EVENT_ID_PATTERN, FATAL_CLOSE_CODES } from '../protocol.js';
 
 /** The console's files live in src/console/ whether we run from src (tests) or dist. */
 function consoleDir(): string {
@@ -23,8 +24,23 @@ const SECURITY_HEADERS = {
 };
 
 /**
- * GET /console: one static page (plus its script and graphql-ws's browser build) that
- * uses only the public GraphQL API. Loaded once at start; nothing is built at runtime.
+ * The protocol's constants (src/protocol.ts) as a browser module, so the console reads the same
+ * close codes and id rule as the server and the CLI instead of a copy of its own. Values only:
+ * each is written out as a literal from the module the server itself runs.
+ */
+export function protocolModule(): string {
+  return [
+    '// Generated from src/protocol.ts by console.route.ts.',
+    `export const CloseCode = Object.freeze(${JSON.stringify(CloseCode)});`,
+    `export const FATAL_CLOSE_CODES = Object.freeze(${JSON.stringify(FATAL_CLOSE_CODES)});`,
+    `export const EVENT_ID_PATTERN = new RegExp(${JSON.stringify(EVENT_ID_PATTERN.source)});`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * GET /console: one static page (plus its script, the protocol's constants and graphql-ws's
+ * browser build) that uses only the public GraphQL API. Loaded and generated once at start.
  */
 export function consoleRoute(): (req: IncomingMessage, res: ServerResponse) => boolean {
   const dir = consoleDir();
@@ -34,6 +50,7 @@ export function consoleRoute(): (req: IncomingMessage, res: ServerResponse) => b
     ['/console', { type: 'text/html; charset=utf-8', body: readFileSync(join(dir, 'console.html')) }],
     ['/console/', { type: 'text/html; charset=utf-8', body: readFileSync(join(dir, 'console.html')) }],
     ['/console/console.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(join(dir, 'console.js')) }],
+    ['/console/protocol.js', { type: 'text/javascript; charset=utf-8', body: Buffer.from(protocolModule()) }],
     ['/console/graphql-ws.min.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(umd) }],
   ]);
   return (req, res) => {

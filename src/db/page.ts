@@ -12,7 +12,7 @@ export interface Page<T> {
 export function pageSize(first: number | null | undefined, fallback: number): number {
   const size = first ?? fallback;
   if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE) {
-    throw new BadUserInputError([`first must be an integer from 0 to ${MAX_PAGE}.`]);
+    throw BadUserInputError.at('first', `first must be an integer from 0 to ${MAX_PAGE}.`);
   }
   return size;
 }
@@ -39,7 +39,7 @@ export function decodeCursor<const S extends readonly CursorPart[]>(kind: string
   } catch {
     // fall through to the error below
   }
-  throw new BadUserInputError(['after is not a valid cursor.']);
+  throw BadUserInputError.at('after', 'after is not a valid cursor.');
 }
 
 function partFits(part: unknown, type: CursorPart): boolean {

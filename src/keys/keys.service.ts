@@ -5,7 +5,7 @@ import type { AuditEventType, NewAuditEvent } from '../audit/event-types.js';
 import type { Ledger } from '../audit/ledger.js';
 import type { Database, Em } from '../db/orm.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from '../db/page.js';
-import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors.js';
+import { BadUserInputError, ForbiddenError, NotFoundError, within } from '../errors.js';
 import { ApiKeyEntity, type KeyStatus } from './api-key.entity.js';
 import { digestKey, generateKey, prefixOf, randomId, type KeyEnvironment, type KeyType } from './key-material.js';
 import { isExpired, toView, type ApiKeyView } from './key-record.js';
@@ -49,10 +49,10 @@ export class KeysService {
 
   async create(actor: Actor, request: CreateKeyRequest): Promise<CreatedKey> {
     const checked = validateCreateKey(request, this.catalogue);
-    if (!checked.ok) throw new BadUserInputError(checked.problems);
+    if (!checked.ok) throw new BadUserInputError(within('input', checked.problems));
     const input = checked.value;
     const merchantId = input.merchantId ?? actor.principal?.merchantId ?? null;
-    if (!merchantId) throw new BadUserInputError(['merchantId is required.']);
+    if (!merchantId) throw BadUserInputError.at('input.merchantId', 'merchantId is required.');
     this.assertMerchant(actor, merchantId, 'createKey');
     this.assertCanGrant(actor, input.scopes, 'createKey');
     return this.change(async (em) => {
@@ -113,7 +113,7 @@ export class KeysService {
 
   disable(actor: Actor, id: string, reason?: string | null): Promise<ApiKeyView> {
     return this.transition(actor, id, 'disableKey', reason, (entity, now) => {
-      if (entity.status === 'REVOKED') throw new BadUserInputError(['A revoked key cannot be disabled.']);
+      if (entity.status === 'REVOKED') throw BadUserInputError.at('id', 'A revoked key cannot be disabled.');
       if (entity.status === 'DISABLED') return null;
       entity.status = 'DISABLED';
       entity.disabledAt = now;
@@ -124,7 +124,7 @@ export class KeysService {
 
   enable(actor: Actor, id: string): Promise<ApiKeyView> {
     return this.transition(actor, id, 'enableKey', null, (entity) => {
-      if (entity.status === 'REVOKED') throw new BadUserInputError(['A revoked key cannot be enabled.']);
+      if (entity.status === 'REVOKED') throw BadUserInputError.at('id', 'A revoked key cannot be enabled.');
       if (entity.status === 'ACTIVE') return null;
       entity.status = 'ACTIVE';
       entity.disabledAt = null;
@@ -147,11 +147,11 @@ export class KeysService {
   async rotate(actor: Actor, id: string, expireOldAfterSeconds: number | null | undefined): Promise<CreatedKey> {
     const grace = expireOldAfterSeconds ?? 0;
     if (!Number.isInteger(grace) || grace < 0 || grace > 30 * 86_400) {
-      throw new BadUserInputError(['expireOldAfterSeconds must be an integer from 0 to 2592000 (30 days).']);
+      throw BadUserInputError.at('expireOldAfterSeconds', 'expireOldAfterSeconds must be an integer from 0 to 2592000 (30 days).');
     }
     return this.change(async (em) => {
       const old = await this.load(em, actor, id, 'rotateKey');
-      if (old.status === 'REVOKED') throw new BadUserInputError(['A revoked key cannot be rotated.']);
+      if (old.status === 'REVOKED') throw BadUserInputError.at('id', 'A revoked key cannot be rotated.');
       this.assertCanGrant(actor, old.scopes, 'rotateKey');
       const now = new Date();
       const oldExpiry = new Date(now.getTime() + grace * 1000);

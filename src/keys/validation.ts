@@ -1,3 +1,4 @@
+import type { InputProblem } from '../errors.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 import type { ScopeCatalogue } from './scopes.js';
 
@@ -41,55 +42,60 @@ export interface ValidCreateKey {
   rateLimit: { limit: number; windowSeconds: number } | null;
 }
 
-export function merchantIdProblem(mid: unknown): string | null {
-  return typeof mid === 'string' && MERCHANT_ID.test(mid) ? null : 'merchantId must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -.';
+// Field paths in the problems below are relative to the request (`name`, `rateLimit.limit`);
+// the caller puts them under the argument that holds it (see `within`).
+
+export function merchantIdProblem(mid: unknown, field = 'merchantId'): InputProblem | null {
+  return typeof mid === 'string' && MERCHANT_ID.test(mid) ? null : { field, message: 'merchantId must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -.' };
 }
 
 export function isKeyId(id: unknown): id is string {
   return typeof id === 'string' && KEY_ID.test(id);
 }
 
-export function nameProblems(name: unknown): string[] {
-  if (typeof name !== 'string') return ['name is required.'];
-  const problems: string[] = [];
+export function nameProblems(name: unknown): InputProblem[] {
+  const at = (message: string) => ({ field: 'name', message });
+  if (typeof name !== 'string') return [at('name is required.')];
+  const problems: InputProblem[] = [];
   const length = [...name].length;
-  if (name.trim().length === 0) problems.push('name must not be empty.');
-  else if (length > 100) problems.push('name must be at most 100 characters.');
-  if (NAME_FORBIDDEN.test(name)) problems.push('name must not contain < or >.');
+  if (name.trim().length === 0) problems.push(at('name must not be empty.'));
+  else if (length > 100) problems.push(at('name must be at most 100 characters.'));
+  if (NAME_FORBIDDEN.test(name)) problems.push(at('name must not contain < or >.'));
   problems.push(...invisibleProblems('name', name));
   return problems;
 }
 
-export function scopeProblems(scopes: readonly string[], catalogue: ScopeCatalogue): string[] {
-  return scopes.some((scope) => !catalogue.has(scope)) ? ['Invalid scope value.'] : [];
+export function scopeProblems(scopes: readonly string[], catalogue: ScopeCatalogue, field = 'scopes'): InputProblem[] {
+  return scopes.some((scope) => !catalogue.has(scope)) ? [{ field, message: 'Invalid scope value.' }] : [];
 }
 
-export function rateLimitProblems(rateLimit: { limit: unknown; windowSeconds: unknown } | null | undefined): string[] {
+export function rateLimitProblems(rateLimit: { limit: unknown; windowSeconds: unknown } | null | undefined): InputProblem[] {
   if (!rateLimit) return [];
-  const problems: string[] = [];
+  const problems: InputProblem[] = [];
   const { limit, windowSeconds } = rateLimit;
   if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > RATE_LIMIT_MAX) {
-    problems.push(`rateLimit.limit must be an integer from 1 to ${RATE_LIMIT_MAX}.`);
+    problems.push({ field: 'rateLimit.limit', message: `rateLimit.limit must be an integer from 1 to ${RATE_LIMIT_MAX}.` });
   }
   if (!Number.isInteger(windowSeconds) || (windowSeconds as number) < 1 || (windowSeconds as number) > RATE_WINDOW_MAX) {
-    problems.push(`rateLimit.windowSeconds must be an integer from 1 to ${RATE_WINDOW_MAX}.`);
+    problems.push({ field: 'rateLimit.windowSeconds', message: `rateLimit.windowSeconds must be an integer from 1 to ${RATE_WINDOW_MAX}.` });
   }
   return problems;
 }
 
-export function reasonProblems(reason: string | null | undefined): string[] {
+export function reasonProblems(reason: string | null | undefined): InputProblem[] {
   if (reason == null) return [];
-  const problems: string[] = [];
-  if (reason.length > REASON_MAX) problems.push(`reason must be at most ${REASON_MAX} characters.`);
-  if (NAME_FORBIDDEN.test(reason)) problems.push('reason must not contain < or >.');
+  const at = (message: string) => ({ field: 'reason', message });
+  const problems: InputProblem[] = [];
+  if (reason.length > REASON_MAX) problems.push(at(`reason must be at most ${REASON_MAX} characters.`));
+  if (NAME_FORBIDDEN.test(reason)) problems.push(at('reason must not contain < or >.'));
   problems.push(...invisibleProblems('reason', reason));
   return problems;
 }
 
 /** The free-text rule (contract §9.5); NUL keeps its own message, which clients already know. */
-function invisibleProblems(field: string, text: string): string[] {
-  if (text.includes(NUL)) return [`${field} must not contain NUL characters.`];
-  if (INVISIBLE.test(text)) return [`${field} must not contain control, bidi-override or zero-width characters.`];
+function invisibleProblems(field: string, text: string): InputProblem[] {
+  if (text.includes(NUL)) return [{ field, message: `${field} must not contain NUL characters.` }];
+  if (INVISIBLE.test(text)) return [{ field, message: `${field} must not contain control, bidi-override or zero-width characters.` }];
   return [];
 }
 
@@ -98,26 +104,26 @@ export function validateCreateKey(
   input: CreateKeyRequest,
   catalogue: ScopeCatalogue,
   now = new Date(),
-): { ok: true; value: ValidCreateKey } | { ok: false; problems: string[] } {
-  const problems: string[] = [];
+): { ok: true; value: ValidCreateKey } | { ok: false; problems: InputProblem[] } {
+  const problems: InputProblem[] = [];
   if (input.merchantId != null) {
     const problem = merchantIdProblem(input.merchantId);
     if (problem) problems.push(problem);
   }
   problems.push(...nameProblems(input.name));
   const type = String(input.type).toUpperCase() as KeyType;
-  if (!KEY_TYPES.includes(type)) problems.push(`type must be one of ${KEY_TYPES.join(', ')}.`);
+  if (!KEY_TYPES.includes(type)) problems.push({ field: 'type', message: `type must be one of ${KEY_TYPES.join(', ')}.` });
   const environment = String(input.environment ?? 'TEST').toUpperCase() as KeyEnvironment;
-  if (!KEY_ENVIRONMENTS.includes(environment)) problems.push(`environment must be one of ${KEY_ENVIRONMENTS.join(', ')}.`);
-  if (!Array.isArray(input.scopes)) problems.push('scopes must be a list.');
+  if (!KEY_ENVIRONMENTS.includes(environment)) problems.push({ field: 'environment', message: `environment must be one of ${KEY_ENVIRONMENTS.join(', ')}.` });
+  if (!Array.isArray(input.scopes)) problems.push({ field: 'scopes', message: 'scopes must be a list.' });
   const scopes = Array.isArray(input.scopes) ? [...new Set(input.scopes)] : [];
   problems.push(...scopeProblems(scopes, catalogue));
   if (scopes.includes('admin') && type !== 'SECRET' && KEY_TYPES.includes(type)) {
-    problems.push('The admin scope can only be granted to a SECRET key.');
+    problems.push({ field: 'scopes', message: 'The admin scope can only be granted to a SECRET key.' });
   }
   if (input.expiresAt != null) {
-    if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) problems.push('expiresAt must be a date-time.');
-    else if (input.expiresAt.getTime() <= now.getTime()) problems.push('expiresAt must be in the future.');
+    if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) problems.push({ field: 'expiresAt', message: 'expiresAt must be a date-time.' });
+    else if (input.expiresAt.getTime() <= now.getTime()) problems.push({ field: 'expiresAt', message: 'expiresAt must be in the future.' });
   }
   problems.push(...rateLimitProblems(input.rateLimit));
   if (problems.length > 0) return { ok: false, problems };

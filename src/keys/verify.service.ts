@@ -47,7 +47,10 @@ export class VerifyService {
 
   async verify(actor: Actor, presented: string, requiredScopes?: readonly string[] | null): Promise<Verification> {
     const scopes = requiredScopes ?? [];
-    const problems = scopes.length > MAX_REQUIRED_SCOPES ? [`requiredScopes may list at most ${MAX_REQUIRED_SCOPES} scopes.`] : scopeProblems(scopes, this.catalogue);
+    const problems =
+      scopes.length > MAX_REQUIRED_SCOPES
+        ? [{ field: 'requiredScopes', message: `requiredScopes may list at most ${MAX_REQUIRED_SCOPES} scopes.` }]
+        : scopeProblems(scopes, this.catalogue, 'requiredScopes');
     if (problems.length > 0) throw new BadUserInputError(problems);
 
     const check = await this.authenticator.check(presented);

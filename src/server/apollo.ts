@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
 import { Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
@@ -9,6 +8,7 @@ import { formatError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { internalErrorStatusPlugin } from './internal-error-status.js';
+import { armor, tokenLimitMessage } from './query-limits.js';
 import { sandboxLandingPage } from './sandbox.js';
 
 /** What each request carries through async calls: its id and its logger. */
@@ -80,24 +80,6 @@ function authenticationPlugin(config: Config): ApolloServerPlugin<GraphQLContext
   };
 }
 
-/**
- * Abuse limits, refused before execution (graphql-armor): depth, aliases, directives,
- * tokens and cost; field suggestions are hidden in production so the schema cannot be
- * guessed from error messages.
- */
-export function armor(config: Config) {
-  return new ApolloArmor({
-    maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true, flattenFragments: true },
-    maxAliases: { n: config.maxAliases },
-    maxDirectives: { n: 20 },
-    // Its Apollo token plugin throws from parsingDidStart, which Apollo answers with a 500;
-    // graphql-js's own parser limit (parseOptions below) refuses the same documents with a 400.
-    maxTokens: { enabled: false },
-    costLimit: { maxCost: config.maxQueryCost, ignoreIntrospection: true },
-    blockFieldSuggestion: { enabled: config.production },
-  }).protect();
-}
-
 export function createApollo(schema: GraphQLSchema, config: Config, logger: Logger, extraPlugins: ApolloServerPlugin<GraphQLContext>[] = []) {
   const development = config.nodeEnv === 'development';
   const protection = armor(config);
@@ -122,6 +104,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
       return formatError(formatted, error, {
         requestId: scope?.requestId,
         development,
+        tooManyTokens: (source) => tokenLimitMessage(source, config.maxTokens),
         onInternal: (err) => (scope?.logger ?? logger).error({ err, requestId: scope?.requestId }, 'unexpected error'),
       });
     },

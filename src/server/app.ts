@@ -11,7 +11,8 @@ import { createApollo } from './apollo.js';
 import { compose } from './compose.js';
 import { createHttpHandler } from './http.js';
 import { Metrics } from '../metrics/metrics.js';
-import { attachWebSockets, CloseCode, type WsHandles } from './ws.js';
+import { CloseCode } from '../protocol.js';
+import { attachWebSockets, type WsHandles } from './ws.js';
 
 export interface StartOptions {
   /** Where JSON log lines go (default: stdout). */

@@ -4,11 +4,10 @@ import type { Services } from '../graphql/context.js';
 import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { isExpired, type KeyRecord } from '../keys/key-record.js';
 import type { Logger } from '../logger.js';
+import { CloseCode } from '../protocol.js';
 
 /** Longest delay setTimeout honours; a later expiry is re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export const FORBIDDEN_CLOSE = 4403;
 
 interface Tracked {
   keyId: string;
@@ -17,7 +16,7 @@ interface Tracked {
 
 /**
  * The open sockets of one instance, by the key that authenticated them, so that a key that
- * stops being valid closes its sockets with 4403 at once:
+ * stops being valid closes its sockets with CloseCode.Forbidden (4403) at once:
  * - disable, revoke and expiry arrive as key changes on the bus (from this instance or,
  *   with Redis, any other), and close the key's sockets synchronously;
  * - a key with an `expiresAt` also gets a timer per socket at that instant, so the socket
@@ -135,7 +134,7 @@ export class SocketRegistry {
 
   private forbid(socket: WebSocket, reason: string): void {
     this.untrack(socket);
-    socket.close(FORBIDDEN_CLOSE, reason);
+    socket.close(CloseCode.Forbidden, reason);
   }
 
   dispose(): void {

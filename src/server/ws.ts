@@ -1,33 +1,22 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { principalOf, type Principal } from '../auth/principal.js';
 import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
 import { formatError, LEDGER_FULL, LedgerFullError } from '../errors.js';
+import { CloseCode } from '../protocol.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { checkPresented, countSubscribe } from './admission.js';
 import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
-import { armor } from './apollo.js';
+import { armor, parseFailure } from './query-limits.js';
 import { documentCache, operationLabel } from './ws-documents.js';
 import { SocketRegistry } from './ws-sockets.js';
 import { recordKeyUse } from './key-used.js';
-
-/** Close codes this service uses on top of graphql-ws's own. */
-export const CloseCode = {
-  Unauthorized: 4401,
-  Forbidden: 4403,
-  /** The client address has used up its failed attempts: no key is looked up until its window ends. */
-  TooManyRequests: 4429,
-  SlowConsumer: 4008,
-  /** The audit ledger's backlog is full (see Ledger.full): try again later (RFC 6455's 1013). */
-  TryAgainLater: 1013,
-  GoingAway: 1001,
-} as const;
 
 export type WsExtra = {
   socket: WebSocket;
@@ -69,12 +58,14 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
   const format = (errors: readonly GraphQLError[], requestId: string | undefined) =>
     errors.map((error) => {
       let formatted = error.toJSON();
-      // graphql-js's own errors about the request (syntax, validation, variables) carry no code and
-      // no cause but another GraphQLError; tagged as Apollo tags them over HTTP, formatError gives
-      // them the same codes. Anything a resolver throws keeps its own code or is masked.
+      // graphql-js's own errors about the request carry no code and no cause but another
+      // GraphQLError. Parse and validation errors are tagged where they arise (onSubscribe); what
+      // is left comes from execution: a variable whose value did not coerce (graphql-js points at
+      // its definition; BAD_USER_INPUT, as Apollo tags it over HTTP) or an operation it could not
+      // pick. Anything a resolver throws keeps its own code or is masked.
       const cause = error.originalError;
       if (!formatted.extensions?.code && (!cause || (cause instanceof GraphQLError && !cause.extensions?.code))) {
-        const code = error.message.startsWith('Syntax Error') ? 'GRAPHQL_PARSE_FAILED' : 'GRAPHQL_VALIDATION_FAILED';
+        const code = error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED';
         formatted = { ...formatted, extensions: { ...formatted.extensions, code } };
       }
       return formatError(formatted, error, { requestId, development, onInternal: (err) => logger.error({ err, requestId }, 'unexpected error') });
@@ -147,7 +138,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         try {
           document = documents.parse(payload.query);
         } catch (error) {
-          failure = error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed.');
+          failure = error instanceof GraphQLError ? parseFailure(error, payload.query, config.maxTokens) : new GraphQLError('The document could not be parsed.');
         }
         // An admitted subscribe is an authenticated request: it leaves KEY_USED whatever its outcome.
         if (extra.principal) {
@@ -160,7 +151,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         }
         if (!document) return [failure!];
         const problems = documents.validate(schema, document);
-        if (problems.length > 0) return problems;
+        if (problems.length > 0) return problems.map(validationFailure);
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx, id, payload): GraphQLContext => {
@@ -202,4 +193,10 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
       logger.debug('websocket server closed');
     },
   };
+}
+
+/** A validation error as Apollo tags it over HTTP (GRAPHQL_VALIDATION_FAILED), unless it already has a code (armor's). */
+function validationFailure(error: GraphQLError): GraphQLError {
+  if (error.extensions?.code) return error;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, originalError: error.originalError, extensions: { ...error.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } });
 }

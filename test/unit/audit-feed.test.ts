@@ -4,7 +4,8 @@ import { AuditFeed } from '../../src/audit/audit-feed.js';
 import type { AuditStore } from '../../src/audit/audit-store.js';
 import { AuditService } from '../../src/audit/audit.service.js';
 import { LocalEventBus } from '../../src/audit/event-bus.js';
-import { compareIds, matches, type EventSelector } from '../../src/audit/event-filter.js';
+import { matches, type EventSelector } from '../../src/audit/event-filter.js';
+import { compareIds } from '../../src/protocol.js';
 import type { AuditEventRecord } from '../../src/audit/event-types.js';
 import { waitFor } from '../helpers/server.js';
 
