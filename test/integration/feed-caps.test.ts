@@ -31,7 +31,15 @@ describe('audit feed subscription caps', () => {
 
     const fourth = await subscribe(secret);
     expect(refusal(fourth)).toMatchObject({ code: 'TOO_MANY_SUBSCRIPTIONS', scope: 'key', limit: 3 });
-    expect(fourth.closeCode).toBeNull();
+    // Refused on a socket that holds a live subscription: the socket stays, and so does that subscription.
+    const onSameSocket = await new Promise<unknown>((resolve) => {
+      live[2]!.client.subscribe({ query: 'subscription { auditEvents { id } }' }, { next: (result) => resolve(result.errors?.[0]), error: resolve, complete: () => undefined });
+    });
+    expect(onSameSocket).toMatchObject({ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } });
+    expect(live[2]!.closeCode).toBeNull();
+    const seen = live[2]!.events.length;
+    await server.gql('{ viewer { keyId } }', {}, secret);
+    await waitFor(() => live[2]!.events.length > seen);
 
     await live[0]!.dispose();
     await waitFor(() => server.app.services.feed.stats.subscribers === 2);
