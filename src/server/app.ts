@@ -13,6 +13,7 @@ import { openDatabase, type DatabaseOptions } from '../db/orm.js';
 import type { Services } from '../graphql/context.js';
 import { createSchema } from '../graphql/schema.js';
 import { KeyCache } from '../keys/key-cache.js';
+import { KnownKeys } from '../keys/known-keys.js';
 import { KeysService } from '../keys/keys.service.js';
 import { VerifyService } from '../keys/verify.service.js';
 import { createLimiter, Throttle } from '../throttle/throttle.js';
@@ -64,8 +65,18 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     disposers.push(() => ledger.stop());
     // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
     const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
-    bus.onKeyChange((change) => cache.invalidate(change.digest));
-    bus.onResync(() => cache.clear());
+    // Every instance's key changes name the key's digest, creations included: the set of known keys learns new ones from them.
+    const known = new KnownKeys(db);
+    bus.onKeyChange((change) => {
+      cache.invalidate(change.digest);
+      known.add(change.digest);
+    });
+    bus.onResync(() => {
+      cache.clear();
+      // Keys made elsewhere while the bus was away were not heard of: read the digests again.
+      known.load().catch((error: unknown) => logger.error({ err: error }, 'could not reload the known key digests'));
+    });
+    await known.load();
     const catalogue = new ScopeCatalogue(config.extraScopes);
     const keys = new KeysService(db, ledger, bus, catalogue, {
       defaultRateLimit: config.defaultRateLimit,
@@ -76,7 +87,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const feed = new AuditFeed(store, audit, bus, logger, { maxQueuedBytes: config.wsMaxBufferedBytes });
     await feed.start();
     disposers.push(() => feed.stop());
-    const authenticator = new Authenticator(db, cache);
+    const authenticator = new Authenticator(db, cache, known);
     const limiter = createLimiter(config, logger);
     disposers.push(() => limiter.close());
     // A shared limiter that is not up yet would answer the first requests by its outage policy.
