@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AuditEventRecord } from './event-types.js';
 
-/** A key whose cached record is stale and whose open sockets may have to close. */
+/** A key whose cached record is stale and whose open sockets may have to close, or a new key (ACTIVE) whose digest every instance must know. */
 export interface KeyChange {
   keyId: string;
   digest: string;

@@ -3,6 +3,7 @@ import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import type { KeyCache } from '../keys/key-cache.js';
 import { digestKey, parseKey, sameDigest } from '../keys/key-material.js';
 import { isExpired, toKeyRecord, type KeyRecord } from '../keys/key-record.js';
+import type { KnownKeys } from '../keys/known-keys.js';
 
 /** Why a presented key was or was not accepted. A value, not an exception. */
 export type KeyCheck =
@@ -13,20 +14,47 @@ export type KeyCheck =
 
 /**
  * Turns a presented key string into a key record, reading the database only on a cache
- * miss. A malformed key (shape or checksum) is refused without any lookup.
+ * miss, and only for a digest the set of known keys holds (or within its budget for others).
+ * A malformed key (shape or checksum) is refused without any lookup.
  */
 export class Authenticator {
   private readonly inflight = new Map<string, { promise: Promise<KeyRecord | null>; token: number }>();
+  /** Database reads of keys by digest so far (tests bound what guessing costs with it). */
+  private reads = 0;
 
   constructor(
     private readonly db: Database,
     private readonly cache: KeyCache,
+    private readonly known: KnownKeys,
   ) {}
 
-  /** The answer, at once (no promise) for a malformed key or a key in the cache; a miss reads the database. */
+  get lookups(): number {
+    return this.reads;
+  }
+
+  /**
+   * The answer, at once (no promise) for a malformed key, a key in the cache or a digest no
+   * stored key has (beyond the budget for those); otherwise the database is read.
+   */
   check(presented: string): KeyCheck | Promise<KeyCheck> {
     const known = this.fromMemory(presented);
-    return typeof known === 'string' ? this.load(known).then((record) => statusOf(record, known)) : known;
+    if (typeof known !== 'string') return known;
+    if (!this.known.has(known) && !this.known.mayLookUp()) return { status: 'NOT_FOUND' };
+    return this.load(known).then((record) => statusOf(record, known));
+  }
+
+  /** Whether a well-formed key's digest is among the stored keys' (such a key is always looked up). */
+  isKnown(presented: string): boolean {
+    return parseKey(presented) !== null && this.known.has(digestKey(presented));
+  }
+
+  /**
+   * Spends one of the budgeted reads on a key whose digest the set does not hold; true when
+   * the key exists after all (it is then cached and known, and `check` answers from memory).
+   */
+  async discover(presented: string): Promise<boolean> {
+    if (!parseKey(presented) || !this.known.mayLookUp()) return false;
+    return (await this.load(digestKey(presented))) !== null;
   }
 
   /**
@@ -51,12 +79,14 @@ export class Authenticator {
     // A read that started before the key last changed may return the old record: do not share it.
     if (pending && !this.cache.invalidatedSince(digest, pending.token)) return pending.promise;
     const token = this.cache.begin();
+    this.reads += 1;
     const promise = this.db
       .fork()
       .findOne(ApiKeyEntity, { digest })
       .then((entity) => {
         if (!entity) return null;
         const record = toKeyRecord(entity);
+        this.known.add(digest);
         this.cache.fill(digest, record, token);
         return record;
       })

@@ -66,7 +66,11 @@ export class KeysService {
         rateLimit: input.rateLimit?.limit ?? this.options.defaultRateLimit,
         rateWindowSeconds: input.rateLimit?.windowSeconds ?? this.options.defaultRateWindowSeconds,
       });
-      return { result: { key: toView(created.entity), secret: created.secret }, events: [this.event('KEY_CREATED', actor, created.entity)] };
+      return {
+        result: { key: toView(created.entity), secret: created.secret },
+        events: [this.event('KEY_CREATED', actor, created.entity)],
+        changed: [announced(created.entity)],
+      };
     });
   }
 
@@ -179,7 +183,7 @@ export class KeysService {
       return {
         result: { key: toView(created.entity), secret: created.secret },
         events,
-        changed: [{ keyId: old.id, digest: old.digest, status: grace === 0 ? 'EXPIRED' : old.status }],
+        changed: [{ keyId: old.id, digest: old.digest, status: grace === 0 ? 'EXPIRED' : old.status }, announced(created.entity)],
       };
     });
   }
@@ -225,7 +229,11 @@ export class KeysService {
         rateLimit: this.options.defaultRateLimit,
         rateWindowSeconds: this.options.defaultRateWindowSeconds,
       });
-      return { result: minted.secret, events: [this.event('KEY_CREATED', { principal: null }, minted.entity, { reason: 'first start' })] };
+      return {
+        result: minted.secret,
+        events: [this.event('KEY_CREATED', { principal: null }, minted.entity, { reason: 'first start' })],
+        changed: [announced(minted.entity)],
+      };
     });
     return created;
   }
@@ -358,4 +366,9 @@ export class KeysService {
     });
     throw new ForbiddenError();
   }
+}
+
+/** A new key, told to every instance like any change: their sets of known digests learn it before the minting request answers. */
+function announced(entity: ApiKeyEntity): { keyId: string; digest: string; status: 'ACTIVE' } {
+  return { keyId: entity.id, digest: entity.digest, status: 'ACTIVE' };
 }

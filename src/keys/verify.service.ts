@@ -1,10 +1,11 @@
+import { authFailedEvent } from '../auth/auth-failed.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Actor } from '../auth/principal.js';
 import type { NewAuditEvent } from '../audit/event-types.js';
 import type { Ledger } from '../audit/ledger.js';
 import { BadUserInputError } from '../errors.js';
 import type { LimitResult } from '../throttle/limiter.js';
-import type { Throttle } from '../throttle/throttle.js';
+import type { RequestInfo, Throttle } from '../throttle/throttle.js';
 import { grants, type ScopeCatalogue } from './scopes.js';
 import { scopeProblems } from './validation.js';
 
@@ -62,16 +63,10 @@ export class VerifyService {
 
     const about = { merchantId: key.merchantId, keyId: key.id };
     if (check.status !== 'VALID') {
-      this.record(actor, { type: 'AUTH_FAILED', ...about, reason: check.status });
+      this.ledger.append(authFailedEvent(check.status, about, this.requestOf(actor)));
       return { valid: false, code: check.status, keyId: key.id, rateLimit: null };
     }
-    const rateLimit = await this.throttle.key(key, {
-      requestId: actor.requestId,
-      ip: actor.ip,
-      operationName: actor.operationName,
-      actorKeyId: caller?.keyId ?? null,
-      metadata: this.via(actor),
-    });
+    const rateLimit = await this.throttle.key(key, this.requestOf(actor));
     if (!rateLimit.allowed) return { valid: false, code: 'RATE_LIMITED', keyId: key.id, rateLimit };
     const missing = scopes.filter((scope) => !grants(key.scopes, scope));
     if (missing.length > 0) {
@@ -84,8 +79,19 @@ export class VerifyService {
 
   /** Not found or malformed: recorded for the caller's merchant, with no key to name. */
   private unknown(actor: Actor, code: 'MALFORMED' | 'NOT_FOUND'): Verification {
-    this.record(actor, { type: 'AUTH_FAILED', merchantId: actor.principal?.merchantId ?? null, keyId: null, reason: code });
+    this.ledger.append(authFailedEvent(code, { merchantId: actor.principal?.merchantId }, this.requestOf(actor)));
     return { valid: false, code, keyId: null, rateLimit: null };
+  }
+
+  /** Where the verification came from, for its events: the caller's request, marked as a verifyKey. */
+  private requestOf(actor: Actor): RequestInfo {
+    return {
+      actorKeyId: actor.principal?.keyId ?? null,
+      requestId: actor.requestId,
+      ip: actor.ip,
+      operationName: actor.operationName,
+      metadata: this.via(actor),
+    };
   }
 
   private via(actor: Actor): Record<string, unknown> {

@@ -3,12 +3,14 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
 import { Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { authFailedEvent } from '../auth/auth-failed.js';
 import type { Config } from '../config.js';
 import { formatError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { internalErrorStatusPlugin } from './internal-error-status.js';
 import { armor, tokenLimitMessage } from './query-limits.js';
+import { operationLabel } from './operation-label.js';
 import { sandboxLandingPage } from './sandbox.js';
 
 /** What each request carries through async calls: its id and its logger. */
@@ -39,14 +41,6 @@ export function isIntrospectionOnly(document: DocumentNode, operation: Operation
   return operation.operation === 'query' && check(operation.selectionSet);
 }
 
-/** Root field names, for logs and events when the operation has no name. */
-function rootFields(operation: OperationDefinitionNode): string {
-  return operation.selectionSet.selections
-    .map((s) => (s.kind === Kind.FIELD ? s.name.value : '…'))
-    .join(',')
-    .slice(0, 200);
-}
-
 /**
  * Requests without a key may only introspect (so Sandbox can load the schema); anything
  * else is 401, and recorded as a refused credential.
@@ -61,18 +55,13 @@ function authenticationPlugin(config: Config): ApolloServerPlugin<GraphQLContext
         },
         async didResolveOperation({ contextValue, document, operation, operationName }) {
           if (!operation) return;
-          contextValue.state.operationName = operationName ?? rootFields(operation);
+          contextValue.state.operationName = operationLabel(operation, operationName);
           const first = operation.selectionSet.selections[0];
           contextValue.state.rootField = first?.kind === Kind.FIELD ? first.name.value : null;
           if (contextValue.principal) return;
           if (config.introspection && isIntrospectionOnly(document, operation)) return;
-          contextValue.services.ledger.append({
-            type: 'AUTH_FAILED',
-            requestId: contextValue.requestId,
-            ip: contextValue.ip,
-            operationName: contextValue.state.operationName,
-            reason: 'MISSING',
-          });
+          const { requestId, ip, state } = contextValue;
+          contextValue.services.ledger.append(authFailedEvent('MISSING', {}, { requestId, ip, operationName: state.operationName }));
           throw new UnauthenticatedError();
         },
       };

@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { openDatabase, type Database, type DatabaseOptions } from '../db/orm.js';
 import type { Services } from '../graphql/context.js';
 import { KeyCache } from '../keys/key-cache.js';
+import { KnownKeys } from '../keys/known-keys.js';
 import { KeysService } from '../keys/keys.service.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
 import { VerifyService } from '../keys/verify.service.js';
@@ -110,8 +111,18 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
   const { db, bus, ledger, catalogue, keys } = core;
   // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
   const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
-  bus.onKeyChange((change) => cache.invalidate(change.digest));
-  bus.onResync(() => cache.clear());
+  // Every instance's key changes name the key's digest, creations included: the set of known keys learns new ones from them.
+  const known = new KnownKeys(db);
+  bus.onKeyChange((change) => {
+    cache.invalidate(change.digest);
+    known.add(change.digest);
+  });
+  bus.onResync(() => {
+    cache.clear();
+    // Keys made elsewhere while the bus was away were not heard of: read the digests again.
+    known.load().catch((error: unknown) => logger.error({ err: error }, 'could not reload the known key digests'));
+  });
+  await known.load();
   const store = new AuditStore(db);
   const audit = new AuditService(store, (actor, merchantId, operation) => keys.assertMerchant(actor, merchantId, operation));
   const feed = new AuditFeed(store, audit, bus, logger, {
@@ -122,7 +133,7 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
   });
   await feed.start();
   shutdown.add(() => feed.stop());
-  const authenticator = new Authenticator(db, cache);
+  const authenticator = new Authenticator(db, cache, known);
   const limiter = createLimiter(config, logger);
   shutdown.add(() => limiter.close());
   // A shared limiter that is not up yet would answer the first requests by its outage policy.

@@ -3,11 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import type { Config } from '../config.js';
-import { BadRequestError, formatError, httpStatusOf, LedgerFullError, PayloadTooLargeError } from '../errors.js';
+import { BadRequestError, formatError, httpStatusOf, PayloadTooLargeError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { requestScope } from './apollo.js';
-import { admit, figuresOf } from './admission.js';
+import { admitHttp } from './admission.js';
 import { recordKeyUse } from './key-used.js';
 
 export interface HttpDeps {
@@ -100,9 +100,7 @@ export function createHttpHandler(deps: HttpDeps) {
 
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string, ip: string, log: Record<string, unknown>) {
     const text = req.method === 'POST' ? await readBody(req, config.maxBodyBytes) : '';
-    // Nothing is served that the ledger could not record (see Ledger.full).
-    if (services.ledger.full) throw new LedgerFullError();
-    const { principal, rateLimit } = await admit(services, req.headers, res, requestId, ip);
+    const { principal, rateLimit } = await admitHttp(services, req.headers, res, requestId, ip);
     if (principal) Object.assign(log, { keyId: principal.keyId, merchantId: principal.merchantId });
     const context: GraphQLContext = {
       requestId,
@@ -110,7 +108,7 @@ export function createHttpHandler(deps: HttpDeps) {
       principal,
       services,
       state: { operationName: null },
-      rateLimit: principal ? figuresOf(rateLimit) : null,
+      rateLimit,
     };
     // Every authenticated request leaves KEY_USED, whatever its outcome (a body or document
     // that never reaches execution included); batched, so it costs no write here.

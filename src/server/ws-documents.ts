@@ -1,4 +1,4 @@
-import { getOperationAST, Kind, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { LRUCache } from 'lru-cache';
 
 /** Documents longer than this are parsed for their operation alone and not kept. */
@@ -31,13 +31,4 @@ export function documentCache(options: { maxTokens: number; rules: readonly Vali
       return errors;
     },
   };
-}
-
-/** The operation's name, else its root fields, as over HTTP; null when the document did not parse. */
-export function operationLabel(document: DocumentNode | null, operationName: string | null | undefined): string | null {
-  if (!document) return null;
-  const operation = getOperationAST(document, operationName);
-  if (!operation) return operationName?.slice(0, 200) ?? null;
-  const label = operation.name?.value ?? operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '…')).join(',');
-  return label.slice(0, 200);
 }

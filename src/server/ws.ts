@@ -1,22 +1,30 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { GraphQLError, Kind, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { principalOf, type Principal } from '../auth/principal.js';
+import { admit, admitOperation } from '../auth/admission.js';
+import type { Principal } from '../auth/principal.js';
 import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
-import { formatError, LEDGER_FULL, LedgerFullError } from '../errors.js';
+import { formatError, LEDGER_FULL, LedgerFullError, RateLimitedError } from '../errors.js';
 import { CloseCode } from '../protocol.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
-import { checkPresented, countSubscribe } from './admission.js';
 import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
 import { armor, parseFailure } from './query-limits.js';
-import { documentCache, operationLabel } from './ws-documents.js';
+import { documentCache } from './ws-documents.js';
+import { operationLabel } from './operation-label.js';
 import { SocketRegistry } from './ws-sockets.js';
 import { recordKeyUse } from './key-used.js';
+
+/** How a refused connection is closed, by admission's outcome. */
+const REFUSED = {
+  unauthenticated: [CloseCode.Unauthorized, 'Unauthorized'],
+  'rate-limited': [CloseCode.TooManyRequests, 'Too many requests'],
+  'ledger-full': [CloseCode.TryAgainLater, LEDGER_FULL],
+} as const;
 
 export type WsExtra = {
   socket: WebSocket;
@@ -80,44 +88,18 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
       schema,
       onConnect: async (ctx) => {
         const extra = ctx.extra as WsExtra;
-        if (services.ledger.full) {
-          extra.socket.close(CloseCode.TryAgainLater, LEDGER_FULL);
-          return false;
-        }
         const params = ctx.connectionParams ?? {};
         const credential = credentialFrom(params.authorization ?? params.Authorization, params.apiKey ?? params['x-api-key']);
         const ip = (extra.ip = clientIp(extra.request, config.trustProxy));
-        const request = { ip, metadata: { transport: 'websocket' } };
-        // As over HTTP: a key not in the cache is only looked up while the address has failures left.
-        const checked = typeof credential === 'string' ? await checkPresented(services, credential, ip, request) : null;
-        if (checked && 'refused' in checked) {
-          extra.socket.close(CloseCode.TooManyRequests, 'Too many requests');
-          return false;
-        }
-        let check = checked;
-        if (check?.status === 'VALID') {
-          sockets.track(extra.socket, check.record);
-          // Checked again once tracked: a revocation that landed during the first check has
-          // invalidated the cache by now, and later ones will find this socket.
-          check = await services.authenticator.check(credential as string);
-        }
-        if (!check || check.status !== 'VALID') {
-          await services.throttle.address(ip, request);
-          const record = check && 'record' in check ? check.record : null;
-          services.ledger.append({
-            type: 'AUTH_FAILED',
-            merchantId: record?.merchantId ?? null,
-            keyId: record?.id ?? null,
-            ip,
-            reason: check?.status ?? (credential === null ? 'MISSING' : 'MALFORMED'),
-            metadata: { transport: 'websocket' },
-          });
-          extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
-          return false;
-        }
-        extra.principal = principalOf(check.record);
-        extra.requestIds = new Map();
         const socket = extra.socket;
+        const admission = await admit(services, { credential, ip, requestId: null, transport: 'websocket', hold: (key) => sockets.track(socket, key) });
+        if (admission.outcome !== 'admitted' || !admission.principal) {
+          const [code, reason] = REFUSED[admission.outcome === 'admitted' ? 'unauthenticated' : admission.outcome];
+          socket.close(code, reason);
+          return false;
+        }
+        extra.principal = admission.principal;
+        extra.requestIds = new Map();
         extra.sink = { pendingBytes: () => socket.bufferedAmount, overflow: () => slowConsumer(socket) };
         return true;
       },
@@ -125,11 +107,12 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const extra = ctx.extra as WsExtra;
         const requestId = randomUUID();
         extra.requestIds?.set(id, requestId);
-        if (services.ledger.full) return [new LedgerFullError()];
         // Each subscribe counts one against the key's limit; over it, the operation gets RATE_LIMITED.
         if (extra.principal) {
-          const refusal = await countSubscribe(services, extra.principal, { requestId, ip: extra.ip, operationName: payload.operationName ?? null });
-          if (refusal) return [refusal];
+          const request = { requestId, ip: extra.ip ?? null, operationName: payload.operationName ?? null, transport: 'websocket' } as const;
+          const admission = await admitOperation(services, extra.principal, request);
+          if (admission.outcome === 'ledger-full') return [new LedgerFullError()];
+          if (admission.outcome === 'rate-limited') return [new RateLimitedError(admission.retryAfter)];
         }
         // Parsed and validated here rather than by graphql-ws, so that a bad document is answered
         // with an error message (graphql-ws would close the socket on a syntax error).
@@ -145,7 +128,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           recordKeyUse(services.ledger, extra.principal, {
             requestId,
             ip: extra.ip ?? null,
-            operationName: operationLabel(document, payload.operationName),
+            operationName: document ? operationLabel(getOperationAST(document, payload.operationName), payload.operationName) : null,
             metadata: { transport: 'websocket' },
           });
         }

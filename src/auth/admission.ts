@@ -1,0 +1,138 @@
+import type { Ledger } from '../audit/ledger.js';
+import type { KeyRecord } from '../keys/key-record.js';
+import type { LimitResult } from '../throttle/limiter.js';
+import type { RequestInfo, Throttle } from '../throttle/throttle.js';
+import { authFailedEvent } from './auth-failed.js';
+import type { Authenticator, KeyCheck } from './authenticator.js';
+import { principalOf, type Principal } from './principal.js';
+
+export type Transport = 'http' | 'websocket';
+
+/** What each transport's requests are allowed and what they count. */
+const TRANSPORTS: Record<Transport, { anonymous: boolean; countsAdmission: boolean; metadata?: Record<string, unknown> }> = {
+  // Without a key, an HTTP request may still introspect (Apollo's plugin refuses anything else); each request counts one.
+  http: { anonymous: true, countsAdmission: true },
+  // A socket needs a key; opening it counts nothing, each subscribe on it counts one (admitOperation).
+  websocket: { anonymous: false, countsAdmission: false, metadata: { transport: 'websocket' } },
+};
+
+/** What admission needs of the services. */
+export interface AdmissionDeps {
+  authenticator: Authenticator;
+  throttle: Throttle;
+  ledger: Ledger;
+}
+
+export interface AdmissionRequest {
+  /** As `credentialFrom` gives it: the key, null when none was presented, undefined when unusable. */
+  credential: string | null | undefined;
+  ip: string;
+  requestId: string | null;
+  transport: Transport;
+  /**
+   * Called with a valid key before it is checked once more: a transport that holds on to the
+   * key (an open socket) registers it here, so a revocation that lands during the first check
+   * is not missed (it has invalidated the cache by the second).
+   */
+  hold?: (key: KeyRecord) => void;
+}
+
+/**
+ * The outcome of admission, a value: each edge only turns it into a status and headers or
+ * a close code. `rateLimit` holds the figures of whatever was counted: the key once it is
+ * known good, otherwise the client address (null when nothing was counted).
+ */
+export type Admission =
+  | { outcome: 'admitted'; principal: Principal | null; rateLimit: LimitResult | null }
+  | { outcome: 'unauthenticated'; rateLimit: LimitResult }
+  | { outcome: 'rate-limited'; rateLimit: LimitResult; retryAfter: number }
+  /** The audit ledger cannot record anything now (see Ledger.full): nothing is served unrecorded. */
+  | { outcome: 'ledger-full' };
+
+/**
+ * Decides whether a request (HTTP) or a connection (WebSocket) may proceed, and as whom.
+ * A valid key counts against its own limit; anything else counts against the client
+ * address, so keys cannot be guessed at speed, and leaves AUTH_FAILED. A key whose digest
+ * a stored key has is always looked up, whatever the address has spent, so a valid key is
+ * never refused for its address's failures; a key nobody issued costs no database read
+ * (beyond a small instance-wide budget), and once the address is out of failures it gets
+ * `rate-limited` without even that.
+ */
+export async function admit(deps: AdmissionDeps, request: AdmissionRequest): Promise<Admission> {
+  if (deps.ledger.full) return { outcome: 'ledger-full' };
+  const rules = TRANSPORTS[request.transport];
+  const info: RequestInfo = { requestId: request.requestId, ip: request.ip, metadata: rules.metadata };
+  const { credential } = request;
+  if (credential === null && rules.anonymous) {
+    const result = await deps.throttle.address(request.ip, info);
+    return result.allowed ? { outcome: 'admitted', principal: null, rateLimit: result } : rateLimited(result);
+  }
+  if (typeof credential !== 'string') return refuse(deps, { status: credential === null ? 'MISSING' : 'MALFORMED' }, request.ip, info);
+  const checked = await checkCredential(deps, credential, request.ip, info);
+  if ('refused' in checked) return rateLimited(checked.refused);
+  let check = checked;
+  if (check.status === 'VALID' && request.hold) {
+    request.hold(check.record);
+    check = await deps.authenticator.check(credential);
+  }
+  if (check.status !== 'VALID') return refuse(deps, check, request.ip, info);
+  const principal = principalOf(check.record);
+  if (!rules.countsAdmission) return { outcome: 'admitted', principal, rateLimit: null };
+  const result = await deps.throttle.key(check.record, info);
+  return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
+}
+
+/**
+ * Admits one operation on an admitted connection (a WebSocket `subscribe`): it counts one
+ * against the connection's key.
+ */
+export async function admitOperation(
+  deps: AdmissionDeps,
+  principal: Principal,
+  request: { requestId: string; ip: string | null; operationName: string | null; transport: Transport },
+): Promise<Exclude<Admission, { outcome: 'unauthenticated' }>> {
+  if (deps.ledger.full) return { outcome: 'ledger-full' };
+  const { metadata } = TRANSPORTS[request.transport];
+  const result = await deps.throttle.key(principal.key, { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata });
+  return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
+}
+
+/** Seconds a refused caller should wait: whole seconds, at least one. */
+export function retryAfterSeconds(result: LimitResult): number {
+  return Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+}
+
+/**
+ * Checks a presented key, from memory when it can. A key whose digest no stored key has is
+ * looked up only while the client address has failures left (and within the instance's
+ * budget for such reads); once the address is out of them it is refused, unless one of those
+ * budgeted reads finds it after all (a key made where this instance could not hear).
+ */
+async function checkCredential(deps: AdmissionDeps, credential: string, ip: string, info: RequestInfo): Promise<KeyCheck | { refused: LimitResult }> {
+  const { authenticator } = deps;
+  const cached = authenticator.checkCached(credential);
+  if (cached) return cached;
+  if (!authenticator.isKnown(credential)) {
+    const open = await deps.throttle.addressOpen(ip, info);
+    if (!open.allowed && !(await authenticator.discover(credential))) return { refused: open };
+  }
+  return authenticator.check(credential);
+}
+
+/** A refused credential: the address pays for it; within its budget the answer is `unauthenticated`, with AUTH_FAILED. */
+async function refuse(
+  deps: AdmissionDeps,
+  check: Exclude<KeyCheck, { status: 'VALID' }> | { status: 'MISSING' },
+  ip: string,
+  info: RequestInfo,
+): Promise<Admission> {
+  const result = await deps.throttle.address(ip, info);
+  if (!result.allowed) return rateLimited(result);
+  const key = 'record' in check ? check.record : null;
+  deps.ledger.append(authFailedEvent(check.status, { merchantId: key?.merchantId, keyId: key?.id }, info));
+  return { outcome: 'unauthenticated', rateLimit: result };
+}
+
+function rateLimited(result: LimitResult): Admission & { outcome: 'rate-limited' } {
+  return { outcome: 'rate-limited', rateLimit: result, retryAfter: retryAfterSeconds(result) };
+}

@@ -1,0 +1,96 @@
+import type { Database } from '../db/orm.js';
+import { ApiKeyEntity } from './api-key.entity.js';
+import { DigestSet } from './digest-set.js';
+
+/** Digests read per query when the set is (re)loaded. */
+const PAGE_SIZE = 10_000;
+
+export interface KnownKeysOptions {
+  /**
+   * Database reads per second, for this whole instance, of digests the set does not hold
+   * (default 10, with a burst of as many). They cover keys this instance could not hear of:
+   * made by a CLI process without the shared bus, or on another instance while the bus was down.
+   */
+  unknownLookupsPerSecond?: number;
+}
+
+/**
+ * The digest of every stored key, in memory, so that a well-formed key nobody issued is
+ * answered "no such key" without a database read, and a key that exists is always looked
+ * up, whatever its client address has spent on failures.
+ *
+ * Loaded at start and again whenever key changes may have been missed (the shared bus came
+ * back); kept current by `add`, which the key changes of every instance (creations included)
+ * call through the event bus. A digest it does not hold may still be looked up within an
+ * instance-wide budget, so keys made where this instance could not hear stay usable, and an
+ * attacker's unknown keys cost at most that many reads a second.
+ */
+export class KnownKeys {
+  private readonly digests = new DigestSet();
+  private readonly rate: number;
+  private tokens: number;
+  private refilledAt = Date.now();
+  private loading: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Database,
+    options: KnownKeysOptions = {},
+  ) {
+    this.rate = options.unknownLookupsPerSecond ?? 10;
+    this.tokens = this.rate;
+  }
+
+  /** Whether the digest may be a stored key's ("maybe"; never a false "no" for a key it was told of). */
+  has(digest: string): boolean {
+    return this.digests.has(digest);
+  }
+
+  add(digest: string): void {
+    this.digests.add(digest);
+  }
+
+  get size(): number {
+    return this.digests.size;
+  }
+
+  /** Takes one of the instance's reads for a digest the set does not hold; false when none is left this second. */
+  mayLookUp(now = Date.now()): boolean {
+    this.tokens = Math.min(this.rate, this.tokens + ((now - this.refilledAt) / 1000) * this.rate);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /**
+   * Reads every stored digest into the set (in pages, by digest). A call while a load runs
+   * waits for one more load after it: what changed before the call is read either way.
+   */
+  load(): Promise<void> {
+    if (!this.loading) {
+      this.loading = this.readAll().finally(() => (this.loading = null));
+      return this.loading;
+    }
+    this.queued ??= this.loading
+      .catch(() => undefined)
+      .then(() => {
+        // A call from here on must wait for a load that starts after it: queue behind this one.
+        this.queued = null;
+        return this.load();
+      });
+    return this.queued;
+  }
+
+  private async readAll(): Promise<void> {
+    let after = '';
+    for (;;) {
+      const rows = await this.db
+        .fork()
+        .find(ApiKeyEntity, { digest: { $gt: after } }, { fields: ['digest'], orderBy: { digest: 'asc' }, limit: PAGE_SIZE });
+      for (const row of rows) this.digests.add(row.digest);
+      if (rows.length < PAGE_SIZE) return;
+      after = rows.at(-1)!.digest;
+    }
+  }
+}
