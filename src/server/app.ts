@@ -22,6 +22,8 @@ import { consoleRoute } from '../console/console.route.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http.js';
 import { Metrics } from '../metrics/metrics.js';
+import { exposeMetrics } from '../metrics/metrics-exposure.js';
+import { guardConnections, httpServerOptions } from './connection-guard.js';
 import { attachWebSockets, CloseCode, type WsHandles } from './ws.js';
 
 export interface StartOptions {
@@ -126,9 +128,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       openSubscriptions: () => feed.stats.subscribers,
     });
     disposers.push(() => metrics.close());
-    const routes = [metrics.route(), ...(config.console ? [consoleRoute()] : [])];
+    const exposed = await exposeMetrics(metrics, config, logger);
+    disposers.push(() => exposed.close());
+    const routes = [...exposed.routes, ...(config.console ? [consoleRoute()] : [])];
     const observe = metrics.observeRequest.bind(metrics);
-    const server = createServer({ keepAliveTimeout: 5_000 }, createHttpHandler({ config, logger, apollo, services, routes, observe }));
+    const server = createServer(httpServerOptions(config), createHttpHandler({ config, logger, apollo, services, routes, observe }));
+    guardConnections(server, config, logger);
     ws = attachWebSockets(server, schema, config, services, logger);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
