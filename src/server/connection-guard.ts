@@ -23,14 +23,6 @@ export function httpServerOptions(config: GuardConfig): ServerOptions {
   };
 }
 
-/** What the guard has seen (for tests and logs). */
-export interface ConnectionGuardStats {
-  /** Connections (and proxied WebSockets) open now, per address group. */
-  open(address: string): number;
-  /** Connections refused over the per-address cap since start. */
-  readonly refused: number;
-}
-
 /**
  * Caps open connections: all of them at `maxConnections` (Node drops the rest), and per
  * client address (IPv6 per /64, as the rate limits count) at `maxConnectionsPerIp`, a
@@ -41,10 +33,9 @@ export interface ConnectionGuardStats {
  * TRUST_PROXY's list: proxies are not capped per connection, and a WebSocket through one is
  * counted at its upgrade under the client address the proxy forwarded.
  */
-export function guardConnections(server: Server, config: GuardConfig, logger?: Logger): ConnectionGuardStats {
+export function guardConnections(server: Server, config: GuardConfig, logger?: Logger): void {
   server.maxConnections = config.maxConnections;
   const open = new Map<string, number>();
-  let refused = 0;
   let unreported = 0;
   let lastReport = 0;
 
@@ -61,7 +52,6 @@ export function guardConnections(server: Server, config: GuardConfig, logger?: L
   const hold = (group: string, socket: Duplex): boolean => {
     const count = open.get(group) ?? 0;
     if (count >= config.maxConnectionsPerIp) {
-      refused++;
       report();
       return false;
     }
@@ -88,11 +78,4 @@ export function guardConnections(server: Server, config: GuardConfig, logger?: L
       socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   });
-
-  return {
-    open: (address) => open.get(addressGroup(address)) ?? 0,
-    get refused() {
-      return refused;
-    },
-  };
 }
