@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import proxyaddr from 'proxy-addr';
+
 /**
  * One validated, frozen configuration read from the environment. Anything wrong fails
  * loudly at start, naming the variable, never later at the first request.
@@ -45,10 +48,34 @@ export interface Config {
   readonly feedReplayEventsPerSecond: number;
   readonly auditRefusalWindowSeconds: number;
   readonly console: boolean;
-  readonly trustProxy: boolean;
+  /**
+   * Which peers may name the client in `X-Forwarded-For`: `false` (none: the socket address is
+   * the client), a hop count (that many proxies in front, whoever they are), or a list of
+   * trusted addresses, CIDRs and proxy-addr's names (`loopback`, `linklocal`, `uniquelocal`).
+   */
+  readonly trustProxy: TrustProxy;
+  /** Seconds a client may take to send a request's headers, and its whole request. */
+  readonly headersTimeoutSeconds: number;
+  readonly requestTimeoutSeconds: number;
+  /** Seconds an idle keep-alive connection is kept open. */
+  readonly keepAliveTimeoutSeconds: number;
+  /** Open connections (WebSockets included) past which new ones are dropped at once; below the descriptor limit. */
+  readonly maxConnections: number;
+  /** Open connections and WebSockets per client address (IPv6 per /64). */
+  readonly maxConnectionsPerIp: number;
+  /** Windows the in-process rate limiter keeps per (limit, window) pair before dropping the oldest. */
+  readonly limiterMaxKeys: number;
+  /** Bearer token /metrics requires (compared in constant time); none when unset. */
+  readonly metricsToken: string | undefined;
+  /** When set, /metrics is served on this listener only, not on the API port. */
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
   readonly batchRequests: boolean;
   readonly shutdownGraceMs: number;
 }
+
+/** See Config.trustProxy. */
+export type TrustProxy = false | number | readonly string[];
 
 type Env = Record<string, string | undefined>;
 
@@ -75,6 +102,55 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(name, `must be true or false (got "${raw}")`);
+}
+
+/**
+ * TRUST_PROXY: `false`/`0`/unset trusts no proxy; `true` is one hop (the direct peer, and only it,
+ * may name the client: `true` never means "believe the leftmost entry the client wrote"); a
+ * number is a hop count; anything else is a comma-separated list proxy-addr's compile() accepts.
+ */
+function trustProxy(env: Env): TrustProxy {
+  const raw = (env.TRUST_PROXY ?? '').trim();
+  if (raw === '' || /^(false|no|off)$/i.test(raw)) return false;
+  if (/^(true|yes|on)$/i.test(raw)) return 1;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > 32) throw new ConfigError('TRUST_PROXY', `hop count must be at most 32 (got "${raw}")`);
+    return hops === 0 ? false : hops;
+  }
+  const list = Object.freeze(raw.split(',').map((part) => part.trim()).filter(Boolean));
+  try {
+    proxyaddr.compile([...list]);
+  } catch (error) {
+    throw new ConfigError('TRUST_PROXY', `must be true, false, a hop count or a list of addresses, CIDRs, loopback, linklocal or uniquelocal (${(error as Error).message})`);
+  }
+  return list;
+}
+
+/** The soft limit on open file descriptors (Linux), or undefined where it cannot be read. */
+export function descriptorLimit(): number | undefined {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!line) return undefined;
+    return line[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(line[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** 80 % of the descriptor limit (the rest for the database, Redis, logs), at most 10,000; 1,000 where the limit is unknown. */
+function defaultMaxConnections(): number {
+  const limit = descriptorLimit();
+  return limit === undefined ? 1_000 : Math.max(1, Math.min(10_000, Math.floor(limit * 0.8)));
+}
+
+function metricsToken(env: Env): string | undefined {
+  const token = env.METRICS_TOKEN || undefined;
+  if (token !== undefined && !/^[\x21-\x7e]{16,256}$/.test(token)) {
+    // The value itself is never echoed: it is a secret.
+    throw new ConfigError('METRICS_TOKEN', 'must be 16 to 256 printable characters without spaces');
+  }
+  return token;
 }
 
 const SCOPE_NAME = /^[a-z][a-z0-9_-]*([.:][a-z0-9_-]+)*$/i;
@@ -108,6 +184,12 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  }
+  const headersTimeoutSeconds = int(env, 'HTTP_HEADERS_TIMEOUT_SECONDS', 10, 1, 3_600);
+  const requestTimeoutSeconds = int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3_600);
+  if (requestTimeoutSeconds < headersTimeoutSeconds) {
+    // Node refuses a headers timeout longer than the request timeout.
+    throw new ConfigError('HTTP_REQUEST_TIMEOUT_SECONDS', `must be at least HTTP_HEADERS_TIMEOUT_SECONDS (${headersTimeoutSeconds})`);
   }
   const config: Config = {
     nodeEnv,
@@ -144,7 +226,16 @@ export function loadConfig(env: Env = process.env): Config {
     feedReplayEventsPerSecond: int(env, 'FEED_REPLAY_EVENTS_PER_SECOND', 5_000, 10, 10_000_000),
     auditRefusalWindowSeconds: int(env, 'AUDIT_REFUSAL_WINDOW_SECONDS', 60, 0, 3_600),
     console: bool(env, 'CONSOLE', !production),
-    trustProxy: bool(env, 'TRUST_PROXY', false),
+    trustProxy: trustProxy(env),
+    headersTimeoutSeconds,
+    requestTimeoutSeconds,
+    keepAliveTimeoutSeconds: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 5, 1, 3_600),
+    maxConnections: int(env, 'MAX_CONNECTIONS', defaultMaxConnections(), 1, 1_000_000),
+    maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 256, 1, 1_000_000),
+    limiterMaxKeys: int(env, 'LIMITER_MAX_KEYS', 50_000, 100, 10_000_000),
+    metricsToken: metricsToken(env),
+    metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
+    metricsHost: env.METRICS_HOST || '127.0.0.1',
     batchRequests: bool(env, 'BATCH_REQUESTS', false),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   };

@@ -19,9 +19,20 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:; base-uri 'none'; form-action 'none'",
 };
+
+/** A Host header that is a plain host name or IP literal with an optional port: nothing else is written into the policy. */
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+/**
+ * The console's Content-Security-Policy: scripts, styles and connections from its own origin
+ * only. `'self'` does not cover WebSocket schemes in every browser, so the request's own host
+ * is named for ws: and wss: (wss: when a TLS proxy is in front): no other host may be reached.
+ */
+export function consolePolicy(host: string | undefined): string {
+  const sockets = host && HOST.test(host) ? ` ws://${host} wss://${host}` : '';
+  return `default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'${sockets}; img-src 'self' data:; base-uri 'none'; form-action 'none'`;
+}
 
 /**
  * The protocol's constants (src/protocol.ts) as a browser module, so the console reads the same
@@ -57,7 +68,13 @@ export function consoleRoute(): (req: IncomingMessage, res: ServerResponse) => b
     const path = (req.url ?? '/').split('?')[0]!;
     const file = files.get(path);
     if (!file || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    res.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache', ...SECURITY_HEADERS });
+    res.writeHead(200, {
+      'content-type': file.type,
+      'content-length': file.body.length,
+      'cache-control': 'no-cache',
+      ...SECURITY_HEADERS,
+      'content-security-policy': consolePolicy(req.headers.host),
+    });
     res.end(req.method === 'HEAD' ? undefined : file.body);
     return true;
   };

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventBus } from '../audit/event-bus.js';
@@ -117,10 +118,19 @@ export class Metrics {
     this.duration.observe({ operation: label }, seconds);
   }
 
-  /** GET /metrics in the Prometheus text format. */
-  route(): (req: IncomingMessage, res: ServerResponse) => false | Promise<true> {
+  /**
+   * GET /metrics in the Prometheus text format; with a `token`, only for a request that
+   * presents it as `Authorization: Bearer <token>` (401 otherwise).
+   */
+  route(options: { token?: string } = {}): (req: IncomingMessage, res: ServerResponse) => boolean | Promise<true> {
+    const expected = options.token === undefined ? undefined : digest(options.token);
     return (req, res) => {
       if ((req.url ?? '').split('?')[0] !== '/metrics' || req.method !== 'GET') return false;
+      if (expected && !presents(req, expected)) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer realm="metrics"', 'content-length': 0 });
+        res.end();
+        return true;
+      }
       return this.registry.metrics().then((body) => {
         res.writeHead(200, { 'content-type': this.registry.contentType });
         res.end(body);
@@ -133,4 +143,15 @@ export class Metrics {
     this.stopBus();
     this.registry.clear();
   }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Whether the request's bearer token is the expected one; digests of equal length make the comparison constant-time whatever was sent. */
+function presents(req: IncomingMessage, expected: Buffer): boolean {
+  const header = req.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer +(\S+) *$/i.exec(header) : null;
+  return timingSafeEqual(digest(match?.[1] ?? ''), expected);
 }

@@ -11,7 +11,9 @@ import { createApollo } from './apollo.js';
 import { compose } from './compose.js';
 import { createHttpHandler } from './http.js';
 import { Metrics } from '../metrics/metrics.js';
+import { exposeMetrics } from '../metrics/metrics-exposure.js';
 import { CloseCode } from '../protocol.js';
+import { guardConnections, httpServerOptions } from './connection-guard.js';
 import { attachWebSockets, type WsHandles } from './ws.js';
 
 export interface StartOptions {
@@ -59,9 +61,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       openSubscriptions: () => feed.stats.subscribers,
     });
     shutdown.add(() => metrics.close());
-    const routes = [metrics.route(), ...(config.console ? [consoleRoute()] : [])];
+    const exposed = await exposeMetrics(metrics, config, logger);
+    shutdown.add(() => exposed.close());
+    const routes = [...exposed.routes, ...(config.console ? [consoleRoute()] : [])];
     const observe = metrics.observeRequest.bind(metrics);
-    const server = createServer({ keepAliveTimeout: 5_000 }, createHttpHandler({ config, logger, apollo, services, routes, observe }));
+    const server = createServer(httpServerOptions(config), createHttpHandler({ config, logger, apollo, services, routes, observe }));
+    guardConnections(server, config, logger);
     ws = attachWebSockets(server, schema, config, services, logger);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
-import type { Config } from '../config.js';
+import type { Config, TrustProxy } from '../config.js';
 import { BadRequestError, formatError, httpStatusOf, PayloadTooLargeError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { requestScope } from './apollo.js';
 import { admitHttp } from './admission.js';
 import { recordKeyUse } from './key-used.js';
+import { clientAddress } from './client-address.js';
 
 export interface HttpDeps {
   config: Config;
@@ -23,13 +24,9 @@ export interface HttpDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,64}$/;
 
-export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    if (first) return first.slice(0, 64);
-  }
-  return (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+/** The client's address for limits and the audit `ip` (see clientAddress: proxy-addr, valid IPs only). */
+export function clientIp(req: IncomingMessage, trustProxy: TrustProxy): string {
+  return clientAddress(req, trustProxy);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -25,13 +25,19 @@ interface Policy {
  *   limiter's creation, which is its window's start, so the Group only drops limiters whose
  *   window is over. Bottleneck's own sweep visits one limiter per timer tick (about 850 a
  *   second), so a sweep here also drops ended windows from the head of the start-ordered map.
+ * - Bounded: each (limit, window) pair keeps at most `maxKeys` windows (about 5 KiB each); a new
+ *   key past it drops the window that started first, whose count then starts again. Spoofed or
+ *   rotating client addresses cannot grow memory without end.
  */
 export class LocalLimiter implements Limiter {
   readonly kind = 'local' as const;
   private readonly policies = new Map<string, Policy>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(sweepIntervalMs = 1_000) {
+  constructor(
+    sweepIntervalMs = 1_000,
+    private readonly maxKeys = 50_000,
+  ) {
     this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
     this.sweeper.unref();
   }
@@ -47,6 +53,7 @@ export class LocalLimiter implements Limiter {
         void policy.group.deleteKey(key);
       }
       start = now;
+      if (policy.starts.size >= this.maxKeys) this.evictOldest(policy);
       policy.starts.set(key, start);
     }
     const resetAtMs = start + policy.windowMs;
@@ -104,6 +111,13 @@ export class LocalLimiter implements Limiter {
       await Promise.all(policy.group.keys().map((key) => policy.group.deleteKey(key)));
     }
     this.policies.clear();
+  }
+
+  private evictOldest(policy: Policy): void {
+    const oldest = policy.starts.keys().next().value;
+    if (oldest === undefined) return;
+    policy.starts.delete(oldest);
+    void policy.group.deleteKey(oldest);
   }
 
   private policy(limit: number, windowSeconds: number): Policy {

@@ -1,6 +1,7 @@
 import type { Ledger } from '../audit/ledger.js';
 import type { Logger } from '../logger.js';
 import type { KeyRecord } from '../keys/key-record.js';
+import { addressGroup } from './address-group.js';
 import { applyNowOrLater, type LimitResult, type Limiter } from './limiter.js';
 import { LocalLimiter } from './local-limiter.js';
 import { RedisLimiter } from './redis-limiter.js';
@@ -28,9 +29,9 @@ export interface RequestInfo {
 export type LimitedKey = Pick<KeyRecord, 'id' | 'merchantId' | 'rateLimit' | 'rateWindowSeconds'>;
 
 /** Picks the shared Redis limiter when REDIS_URL is set, the in-process one otherwise. */
-export function createLimiter(config: { redisUrl: string | undefined; redisPrefix: string }, logger?: Logger): Limiter {
+export function createLimiter(config: { redisUrl: string | undefined; redisPrefix: string; limiterMaxKeys?: number }, logger?: Logger): Limiter {
   if (config.redisUrl) return new RedisLimiter({ url: config.redisUrl, prefix: config.redisPrefix, logger });
-  return new LocalLimiter();
+  return new LocalLimiter(undefined, config.limiterMaxKeys);
 }
 
 /**
@@ -58,7 +59,7 @@ export class Throttle {
 
   /** Counts one request without a valid key against the client address. */
   address(ip: string, request: RequestInfo): LimitResult | Promise<LimitResult> {
-    const taken = this.limiter.take(`ip:${ip}`, this.options.ipLimit, this.options.ipWindowSeconds, {
+    const taken = this.limiter.take(`ip:${addressGroup(ip)}`, this.options.ipLimit, this.options.ipWindowSeconds, {
       failOpen: this.options.failOpenForAnonymous,
     });
     return applyNowOrLater(taken, (result) => {
@@ -74,7 +75,7 @@ export class Throttle {
    * the address's failures answers, so valid keys are still looked up and guessing is still slowed.
    */
   async addressOpen(ip: string, request: RequestInfo): Promise<LimitResult> {
-    const result = await this.limiter.peek(`ip:${ip}`, this.options.ipLimit, this.options.ipWindowSeconds);
+    const result = await this.limiter.peek(`ip:${addressGroup(ip)}`, this.options.ipLimit, this.options.ipWindowSeconds);
     if (!result.allowed) this.refused(result, this.options.ipWindowSeconds, request, { reason: 'address rate limit' });
     return result;
   }

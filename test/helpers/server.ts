@@ -71,6 +71,8 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     // Generous limits unless a test asks for tight ones (the throttling suites do).
     RATE_LIMIT: '100000',
     IP_RATE_LIMIT: '1000000',
+    // Every test client shares 127.0.0.1: suites with hundreds of sockets must not meet the per-address cap.
+    MAX_CONNECTIONS_PER_IP: '100000',
     ...options.env,
   });
   const app = await start(config, {
