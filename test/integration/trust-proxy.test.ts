@@ -25,7 +25,8 @@ async function recordedIp(server: TestServer, forwardedFor: string): Promise<str
 function serverWith(env: Record<string, string>) {
   const holder: { server?: TestServer } = {};
   beforeAll(async () => {
-    holder.server = await startTestServer({ env: { IP_RATE_LIMIT: String(LIMIT), IP_RATE_WINDOW_SECONDS: '60', ...env } });
+    // recordedIp() reads each request's own AUTH_FAILED row: refusals are not folded here.
+    holder.server = await startTestServer({ env: { IP_RATE_LIMIT: String(LIMIT), IP_RATE_WINDOW_SECONDS: '60', AUDIT_REFUSAL_WINDOW_SECONDS: '0', ...env } });
   });
   afterAll(() => holder.server?.stop());
   return () => holder.server!;
