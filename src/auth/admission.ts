@@ -90,10 +90,12 @@ export async function admitOperation(
   deps: AdmissionDeps,
   principal: Principal,
   request: { requestId: string; ip: string | null; operationName: string | null; transport: Transport },
+  /** Requests the operation counts for: its root fields, aliases included (contract §9.5). */
+  count = 1,
 ): Promise<Exclude<Admission, { outcome: 'unauthenticated' }>> {
   if (deps.ledger.full) return { outcome: 'ledger-full' };
   const { metadata } = TRANSPORTS[request.transport];
-  const result = await deps.throttle.key(principal.key, { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata });
+  const result = await deps.throttle.key(principal.key, { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata }, count);
   return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
 }
 

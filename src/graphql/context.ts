@@ -43,6 +43,8 @@ export interface RequestState {
   rootField?: string | null;
   /** OK, or the code of the first error in the response. */
   outcome?: string | null;
+  /** Requests admission already counted for this request's root fields (one per HTTP request). */
+  prepaid?: number;
 }
 
 /** Per request (HTTP) or per operation (WebSocket). */

@@ -9,6 +9,7 @@ import { formatError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { internalErrorStatusPlugin } from './internal-error-status.js';
+import { rootFieldCostPlugin } from './root-field-cost.js';
 import { armor, tokenLimitMessage } from './query-limits.js';
 import { operationLabel } from './operation-label.js';
 import { sandboxLandingPage } from './sandbox.js';
@@ -101,6 +102,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
       ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
       authenticationPlugin(config),
       internalErrorStatusPlugin(),
+      rootFieldCostPlugin(),
       // Every answer is the calling key's own and carries its limit figures: nothing is cacheable,
       // so the per-field cache hints Apollo would compute on every request are switched off.
       ApolloServerPluginCacheControlDisabled(),

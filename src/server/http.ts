@@ -104,7 +104,7 @@ export function createHttpHandler(deps: HttpDeps) {
       ip,
       principal,
       services,
-      state: { operationName: null },
+      state: { operationName: null, prepaid: principal ? 1 : 0 },
       rateLimit,
     };
     // Every authenticated request leaves KEY_USED, whatever its outcome (a body or document

@@ -15,7 +15,7 @@ import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
 import { armor, parseFailure } from './query-limits.js';
 import { documentCache } from './ws-documents.js';
-import { operationLabel } from './operation-label.js';
+import { operationLabel, rootFieldCount } from './operation-label.js';
 import { SocketRegistry } from './ws-sockets.js';
 import { recordKeyUse } from './key-used.js';
 
@@ -107,13 +107,6 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const extra = ctx.extra as WsExtra;
         const requestId = randomUUID();
         extra.requestIds?.set(id, requestId);
-        // Each subscribe counts one against the key's limit; over it, the operation gets RATE_LIMITED.
-        if (extra.principal) {
-          const request = { requestId, ip: extra.ip ?? null, operationName: payload.operationName ?? null, transport: 'websocket' } as const;
-          const admission = await admitOperation(services, extra.principal, request);
-          if (admission.outcome === 'ledger-full') return [new LedgerFullError()];
-          if (admission.outcome === 'rate-limited') return [new RateLimitedError(admission.retryAfter)];
-        }
         // Parsed and validated here rather than by graphql-ws, so that a bad document is answered
         // with an error message (graphql-ws would close the socket on a syntax error).
         let document: DocumentNode | null = null;
@@ -123,12 +116,21 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         } catch (error) {
           failure = error instanceof GraphQLError ? parseFailure(error, payload.query, config.maxTokens) : new GraphQLError('The document could not be parsed.');
         }
+        const operation = document ? getOperationAST(document, payload.operationName) : null;
+        // Each subscribe counts against the key's limit, one per root field (aliases included);
+        // over it, the operation gets RATE_LIMITED.
+        if (extra.principal) {
+          const request = { requestId, ip: extra.ip ?? null, operationName: payload.operationName ?? null, transport: 'websocket' } as const;
+          const admission = await admitOperation(services, extra.principal, request, document && operation ? rootFieldCount(document, operation) : 1);
+          if (admission.outcome === 'ledger-full') return [new LedgerFullError()];
+          if (admission.outcome === 'rate-limited') return [new RateLimitedError(admission.retryAfter)];
+        }
         // An admitted subscribe is an authenticated request: it leaves KEY_USED whatever its outcome.
         if (extra.principal) {
           recordKeyUse(services.ledger, extra.principal, {
             requestId,
             ip: extra.ip ?? null,
-            operationName: document ? operationLabel(getOperationAST(document, payload.operationName), payload.operationName) : null,
+            operationName: document ? operationLabel(operation, payload.operationName) : null,
             metadata: { transport: 'websocket' },
           });
         }

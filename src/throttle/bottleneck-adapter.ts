@@ -12,8 +12,8 @@ export const BOTTLENECK_VERSION = '2.19.5';
 export const SETTINGS_FIELDS = { reservoir: 'reservoir', lastRefresh: 'lastReservoirRefresh' } as const;
 
 /**
- * Takes one request from a Bottleneck limiter's reservoir; answers the reservoir left
- * (negative when the take was over the limit).
+ * Takes `count` requests (one unless a request counts several) from a Bottleneck limiter's
+ * reservoir; answers the reservoir left (negative when the take was over the limit).
  *
  * `incrementReservoir(-1)` is Bottleneck's public atomic take, but its in-process datastore
  * answers every call after a timer tick (it mimics a round trip to Redis) and then runs its job
@@ -23,11 +23,11 @@ export const SETTINGS_FIELDS = { reservoir: 'reservoir', lastRefresh: 'lastReser
  * `currentReservoir()` reads; subtracting one there synchronously is the same atomic step
  * without the detour. Where that number is not there (another datastore), the public call is used.
  */
-export function takeFrom(limiter: Bottleneck): number | Promise<number> {
+export function takeFrom(limiter: Bottleneck, count = 1): number | Promise<number> {
   const internals = limiter as unknown as { datastore?: string; _store?: { storeOptions?: { reservoir?: unknown } } };
   const settings = internals.datastore === 'local' ? internals._store?.storeOptions : undefined;
-  if (settings && typeof settings.reservoir === 'number') return (settings.reservoir -= 1);
-  return limiter.incrementReservoir(-1).then((left) => left ?? 0);
+  if (settings && typeof settings.reservoir === 'number') return (settings.reservoir -= count);
+  return limiter.incrementReservoir(-count).then((left) => left ?? 0);
 }
 
 /**
@@ -35,9 +35,9 @@ export function takeFrom(limiter: Bottleneck): number | Promise<number> {
  * increment_reservoir.lua decrements before it refreshes an ended window, so a take that lands
  * on the refresh is swallowed by it and the reservoir reads full: take again.
  */
-export async function takeFromShared(limiter: Bottleneck, limit: number): Promise<number> {
-  let left = await limiter.incrementReservoir(-1);
-  if (left >= limit) left = await limiter.incrementReservoir(-1);
+export async function takeFromShared(limiter: Bottleneck, limit: number, count = 1): Promise<number> {
+  let left = await limiter.incrementReservoir(-count);
+  if (left >= limit) left = await limiter.incrementReservoir(-count);
   return left;
 }
 

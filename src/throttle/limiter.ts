@@ -21,6 +21,8 @@ export interface TakeOptions {
    * (the limit then holds per instance), false refuses. In-process limiters never fail.
    */
   failOpen?: boolean;
+  /** Requests this take stands for (default 1): a request with several root fields counts each (contract §9.5). */
+  count?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface TakeOptions {
  */
 export interface Limiter {
   readonly kind: 'local' | 'redis';
-  /** Counts one request and says whether it is allowed; an in-process store answers at once, without a promise. */
+  /** Counts one request (or `options.count`) and says whether it is allowed; an in-process store answers at once, without a promise. */
   take(key: string, limit: number, windowSeconds: number, options?: TakeOptions): LimitResult | Promise<LimitResult>;
   /**
    * Says whether a request would be allowed now, without counting one. While a shared store

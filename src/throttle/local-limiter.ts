@@ -1,6 +1,6 @@
 import Bottleneck from 'bottleneck';
 import { stopGroupTimer, takeFrom } from './bottleneck-adapter.js';
-import { peekOf, resultOf, applyNowOrLater, type LimitResult, type Limiter } from './limiter.js';
+import { peekOf, resultOf, applyNowOrLater, type LimitResult, type Limiter, type TakeOptions } from './limiter.js';
 
 interface Policy {
   id: string;
@@ -42,7 +42,7 @@ export class LocalLimiter implements Limiter {
     this.sweeper.unref();
   }
 
-  take(key: string, limit: number, windowSeconds: number): LimitResult | Promise<LimitResult> {
+  take(key: string, limit: number, windowSeconds: number, options: TakeOptions = {}): LimitResult | Promise<LimitResult> {
     const now = Date.now();
     const policy = this.policy(limit, windowSeconds);
     let start = policy.starts.get(key);
@@ -57,7 +57,7 @@ export class LocalLimiter implements Limiter {
       policy.starts.set(key, start);
     }
     const resetAtMs = start + policy.windowMs;
-    return applyNowOrLater(takeFrom(policy.group.key(key)), (left) => resultOf(left, limit, resetAtMs));
+    return applyNowOrLater(takeFrom(policy.group.key(key), options.count), (left) => resultOf(left, limit, resetAtMs));
   }
 
   async peek(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {

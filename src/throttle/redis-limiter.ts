@@ -75,12 +75,12 @@ export class RedisLimiter implements Limiter {
   }
 
   async take(key: string, limit: number, windowSeconds: number, options: TakeOptions = {}): Promise<LimitResult> {
-    const shared = await this.guarded(() => this.takeShared(key, limit, windowSeconds));
+    const shared = await this.guarded(() => this.takeShared(key, limit, windowSeconds, options.count));
     if (shared) return shared;
     // Redis is out of reach: this instance counts alone, and the policy says whether that count
     // (fail open: the limit holds per instance) or a refusal (fail closed) answers.
     this.degraded += 1;
-    const local = await this.fallback.take(key, limit, windowSeconds);
+    const local = await this.fallback.take(key, limit, windowSeconds, { count: options.count });
     return options.failOpen ?? true ? { ...local, degraded: true } : unavailableResult(limit, windowSeconds * 1000);
   }
 
@@ -140,9 +140,9 @@ export class RedisLimiter implements Limiter {
     }
   }
 
-  private async takeShared(key: string, limit: number, windowSeconds: number): Promise<LimitResult> {
+  private async takeShared(key: string, limit: number, windowSeconds: number, count = 1): Promise<LimitResult> {
     const policy = this.policy(limit, windowSeconds);
-    const left = await takeFromShared(policy.group.key(key), limit);
+    const left = await takeFromShared(policy.group.key(key), limit, count);
     const start = await this.windowStart(policy, key);
     return resultOf(left, limit, start + policy.windowMs);
   }

@@ -46,9 +46,12 @@ export class Throttle {
     private readonly options: ThrottleOptions,
   ) {}
 
-  /** Counts one request against the key's own limit (at once, without a promise, on the in-process limiter). */
-  key(key: LimitedKey, request: RequestInfo): LimitResult | Promise<LimitResult> {
-    const taken = this.limiter.take(`key:${key.id}`, key.rateLimit, key.rateWindowSeconds, { failOpen: this.options.failOpenForKeys });
+  /**
+   * Counts one request (or `count`: the further root fields of a request) against the key's own
+   * limit, at once, without a promise, on the in-process limiter.
+   */
+  key(key: LimitedKey, request: RequestInfo, count = 1): LimitResult | Promise<LimitResult> {
+    const taken = this.limiter.take(`key:${key.id}`, key.rateLimit, key.rateWindowSeconds, { failOpen: this.options.failOpenForKeys, count });
     return applyNowOrLater(taken, (result) => {
       if (!result.allowed) {
         this.refused(result, key.rateWindowSeconds, request, { merchantId: key.merchantId, keyId: key.id, reason: 'key rate limit' });
