@@ -7,6 +7,7 @@ import { BadRequestError, formatError, httpStatusOf, PayloadTooLargeError } from
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { requestScope } from './apollo.js';
+import { refuseRepetition } from './query-limits.js';
 import { admitHttp } from './admission.js';
 import { recordKeyUse } from './key-used.js';
 import { clientAddress } from './client-address.js';
@@ -116,6 +117,9 @@ export function createHttpHandler(deps: HttpDeps) {
     let body: unknown;
     try {
       body = parseBody(req, text, config.batchRequests);
+      const url = req.url ?? '/';
+      // A GET carries its document in the query string; only a long one can be worth checking.
+      refuseRepetition(req.method === 'GET' && url.length > 1_000 ? { query: new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('query') } : body, config);
     } catch (error) {
       recordUse();
       throw error;

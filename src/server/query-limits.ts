@@ -1,5 +1,5 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, Lexer, Source, TokenKind, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, Lexer, parse, Source, TokenKind, type DocumentNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import type { Config } from '../config.js';
 import { QueryTooComplexError } from '../errors.js';
 
@@ -57,4 +57,64 @@ export function parseFailure(error: GraphQLError, source: string, maxTokens: num
  */
 export function tokenLimitMessage(source: string, maxTokens: number): string | null {
   return exceedsTokenLimit(source, maxTokens) ? `Token limit of ${maxTokens} exceeded.` : null;
+}
+
+/**
+ * Repeated selections, counted toward the cost limit before validation runs. graphql-js's
+ * OverlappingFieldsCanBeMerged rule compares every pair of selections that share a response
+ * name (or spread the same fragment) in one selection set, so 220 copies of
+ * `viewer { keyId key { id } }` (well under the token cap) cost it about 24,000 comparisons
+ * and a quarter of a second. Armor's cost counts each copy once; here each such pair counts
+ * one more, and a document whose pairs pass `maxCost` is refused without being validated.
+ * One walk over the document: linear in its size.
+ */
+export function repetitionProblem(document: DocumentNode, maxCost: number): string | null {
+  let pairs = 0;
+  const visit = (set: SelectionSetNode): void => {
+    const seen = new Map<string, number>();
+    const collect = (inner: SelectionSetNode): void => {
+      for (const selection of inner.selections) {
+        if (selection.kind === Kind.INLINE_FRAGMENT) {
+          // Compared as if written in the enclosing set, as the overlap rule does.
+          collect(selection.selectionSet);
+          continue;
+        }
+        const name = selection.kind === Kind.FIELD ? (selection.alias ?? selection.name).value : `...${selection.name.value}`;
+        const count = seen.get(name) ?? 0;
+        pairs += count;
+        seen.set(name, count + 1);
+        if (selection.kind === Kind.FIELD && selection.selectionSet) visit(selection.selectionSet);
+      }
+    };
+    collect(set);
+  };
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION || definition.kind === Kind.FRAGMENT_DEFINITION) visit(definition.selectionSet);
+  }
+  return pairs > maxCost ? `Query Cost limit of ${maxCost} exceeded: ${pairs} pairs of repeated selections.` : null;
+}
+
+/** Documents shorter than this cannot hold enough repeats to matter, and skip the early parse. */
+const REPETITION_CHECK_MIN_LENGTH = 1_000;
+
+/**
+ * Refuses, before Apollo parses and validates it, a request whose document has too many
+ * repeated selections (QUERY_TOO_COMPLEX, 400). Apollo offers no hook between parsing and
+ * validation that can answer with a coded error (a plugin that throws there is answered as
+ * a 500), so long documents are parsed here once more (bounded by the token cap); short
+ * ones, the hot path's, are not touched. A document that does not parse is Apollo's to refuse.
+ */
+export function refuseRepetition(body: unknown, config: Pick<Config, 'maxTokens' | 'maxQueryCost'>): void {
+  for (const request of Array.isArray(body) ? body : [body]) {
+    const query = (request as { query?: unknown } | null)?.query;
+    if (typeof query !== 'string' || query.length < REPETITION_CHECK_MIN_LENGTH) continue;
+    let document: DocumentNode;
+    try {
+      document = parse(query, { maxTokens: config.maxTokens, noLocation: true });
+    } catch {
+      continue;
+    }
+    const problem = repetitionProblem(document, config.maxQueryCost);
+    if (problem) throw new QueryTooComplexError(problem);
+  }
 }

@@ -1,5 +1,7 @@
 import { parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { LRUCache } from 'lru-cache';
+import { QueryTooComplexError } from '../errors.js';
+import { repetitionProblem } from './query-limits.js';
 
 /** Documents longer than this are parsed for their operation alone and not kept. */
 const MAX_CACHED_LENGTH = 10_000;
@@ -12,7 +14,7 @@ const MAX_CACHED_LENGTH = 10_000;
  * idle subscriber would otherwise keep (its own copy of the tokens and locations).
  * Documents are never mutated by graphql-js, so sharing them is safe.
  */
-export function documentCache(options: { maxTokens: number; rules: readonly ValidationRule[]; max?: number }) {
+export function documentCache(options: { maxTokens: number; maxCost: number; rules: readonly ValidationRule[]; max?: number }) {
   const documents = new LRUCache<string, DocumentNode>({ max: options.max ?? 500 });
   const valid = new WeakSet<DocumentNode>();
   const rules = [...specifiedRules, ...options.rules];
@@ -26,6 +28,8 @@ export function documentCache(options: { maxTokens: number; rules: readonly Vali
     },
     validate(schema: GraphQLSchema, document: DocumentNode) {
       if (valid.has(document)) return [];
+      const repeated = repetitionProblem(document, options.maxCost);
+      if (repeated) return [new QueryTooComplexError(repeated)];
       const errors = validate(schema, document, rules);
       if (errors.length === 0) valid.add(document);
       return errors;

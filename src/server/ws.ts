@@ -61,7 +61,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
   });
 
   const sockets = new SocketRegistry(services, logger);
-  const documents = documentCache({ maxTokens: config.maxTokens, rules: armor(config).validationRules ?? [] });
+  const documents = documentCache({ maxTokens: config.maxTokens, maxCost: config.maxQueryCost, rules: armor(config).validationRules ?? [] });
   const development = config.nodeEnv === 'development';
   const format = (errors: readonly GraphQLError[], requestId: string | undefined) =>
     errors.map((error) => {
