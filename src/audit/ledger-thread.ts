@@ -68,6 +68,9 @@ export class ThreadBatchWriter implements BatchWriter {
     const worker = new Worker(WORKER_URL, {
       workerData: { file: this.file, busyTimeoutMs: this.busyTimeoutMs } satisfies LedgerWorkerData,
       name: 'keyring-ledger',
+      // A thread inherits the process's flags; `--input-type` (a service started from `node -e`)
+      // is refused for a module file and would stop the thread before it wrote anything.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
     });
     // An idle thread does not keep the process alive (write() and close() hold it while they wait).
     worker.unref();
