@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { LocalEventBus, type EventBus, type KeyChange } from './event-bus.js';
+import type { KeyChange } from '../keys/key-change.js';
+import { LocalEventBus, type EventBus } from './event-bus.js';
 import type { AuditEventRecord } from './event-types.js';
 
 export interface RedisEventBusOptions {

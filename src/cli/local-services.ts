@@ -1,15 +1,17 @@
 import { pino } from 'pino';
-import type { Actor } from '../auth/principal.js';
+import { AccessPolicy } from '../auth/access-policy.js';
+import { systemActor, type SystemActor } from '../auth/principal.js';
 import { createEventBus } from '../audit/redis-event-bus.js';
 import { Ledger } from '../audit/ledger.js';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/orm.js';
+import { KeyTransaction } from '../keys/key-transaction.js';
 import { KeysService } from '../keys/keys.service.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
 import { createLogger } from '../logger.js';
 
-/** The operator at the terminal: no key, full rights; every event it causes says so. */
-export const CLI_ACTOR: Actor = Object.freeze({ principal: null, metadata: Object.freeze({ via: 'cli' }) });
+/** The operator at the terminal: the system actor (no key, full rights); every event it causes says so. */
+export const CLI_ACTOR: SystemActor = systemActor({ via: 'cli' });
 
 export interface LocalServices {
   keys: KeysService;
@@ -30,7 +32,7 @@ export async function withLocalServices<T>(env: Record<string, string | undefine
   const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs, config.ledgerMaxPending);
   try {
     const catalogue = new ScopeCatalogue(config.extraScopes);
-    const keys = new KeysService(db, ledger, bus, catalogue, {
+    const keys = new KeysService(new KeyTransaction(db, ledger, bus), new AccessPolicy(ledger), catalogue, {
       defaultRateLimit: config.defaultRateLimit,
       defaultRateWindowSeconds: config.defaultRateWindowSeconds,
     });

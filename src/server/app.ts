@@ -13,6 +13,10 @@ import { openDatabase, type DatabaseOptions } from '../db/orm.js';
 import type { Services } from '../graphql/context.js';
 import { createSchema } from '../graphql/schema.js';
 import { KeyCache } from '../keys/key-cache.js';
+import { AccessPolicy } from '../auth/access-policy.js';
+import { ExpirySweeper } from '../keys/expiry-sweeper.js';
+import { ensureAdminKey } from '../keys/first-admin-key.js';
+import { KeyTransaction } from '../keys/key-transaction.js';
 import { KeysService } from '../keys/keys.service.js';
 import { VerifyService } from '../keys/verify.service.js';
 import { createLimiter, Throttle } from '../throttle/throttle.js';
@@ -67,12 +71,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     bus.onKeyChange((change) => cache.invalidate(change.digest));
     bus.onResync(() => cache.clear());
     const catalogue = new ScopeCatalogue(config.extraScopes);
-    const keys = new KeysService(db, ledger, bus, catalogue, {
-      defaultRateLimit: config.defaultRateLimit,
-      defaultRateWindowSeconds: config.defaultRateWindowSeconds,
-    });
+    const policy = new AccessPolicy(ledger);
+    const keyTransaction = new KeyTransaction(db, ledger, bus);
+    const keyLimits = { defaultRateLimit: config.defaultRateLimit, defaultRateWindowSeconds: config.defaultRateWindowSeconds };
+    const keys = new KeysService(keyTransaction, policy, catalogue, keyLimits);
     const store = new AuditStore(db);
-    const audit = new AuditService(store, (actor, merchantId, operation) => keys.assertMerchant(actor, merchantId, operation));
+    const audit = new AuditService(store, policy);
     const feed = new AuditFeed(store, audit, bus, logger, { maxQueuedBytes: config.wsMaxBufferedBytes });
     await feed.start();
     disposers.push(() => feed.stop());
@@ -89,17 +93,18 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       failOpenForKeys: config.limiterFailOpenForKeys,
       failOpenForAnonymous: config.limiterFailOpenForAnonymous,
     });
-    const verify = new VerifyService(authenticator, throttle, ledger, catalogue);
-    const services: Services = { db, keys, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
+    const verify = new VerifyService(authenticator, throttle, ledger, catalogue, policy);
+    const services: Services = { db, keys, policy, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
 
-    const adminKey = await keys.ensureAdminKey();
+    const adminKey = await ensureAdminKey(keyTransaction, keyLimits);
     if (adminKey) {
       if (options.onAdminKey) options.onAdminKey(adminKey);
       else process.stdout.write(`Admin key (shown once): ${adminKey}\n`);
     }
 
+    const expiries = new ExpirySweeper(keyTransaction);
     const sweeper = setInterval(() => {
-      keys.recordExpiries().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
+      expiries.recordExpiries().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
     }, config.expirySweepMs);
     sweeper.unref();
     disposers.push(() => clearInterval(sweeper));
