@@ -8,6 +8,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { pino } from 'pino';
 import { benchConfig } from './bench-config.js';
+import { SYSTEM_ACTOR } from '../src/auth/principal.js';
 import { start, type App } from '../src/server/app.js';
 
 /** A line of the report, as bench/run.ts prints it (the BenchResult of bench/suite.ts, kept local so this file runs on its own). */
@@ -108,7 +109,7 @@ export async function runFanout(log: (message: string) => void = console.log): P
   const config = benchConfig(dir, 'warn');
   const app = await start(config, { logDestination: pino.destination({ dest: '/dev/null', sync: false }), onAdminKey: () => {} });
   const { ledger, keys } = app.services;
-  const monitor = await keys.create({ principal: null }, {
+  const monitor = await keys.create(SYSTEM_ACTOR, {
     merchantId: 'bench',
     name: 'fan-out monitor',
     type: 'SECRET',

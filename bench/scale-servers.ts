@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SYSTEM_ACTOR } from '../src/auth/principal.js';
 import { loadConfig } from '../src/config.js';
 import { start } from '../src/server/app.js';
 
@@ -42,7 +43,7 @@ const config = loadConfig({
 });
 const app = await start(config, { onAdminKey: () => {}, database: options.schema ? { schema: options.schema } : undefined });
 const { keys: service, authenticator } = app.services;
-const system = { principal: null };
+const system = SYSTEM_ACTOR;
 const mint = async (name: string, scopes: string[], rateLimit: { limit: number; windowSeconds: number }) =>
   (await service.create(system, { merchantId: 'bench', name, type: 'SECRET', scopes, rateLimit })).secret;
 const keys: string[] = [];

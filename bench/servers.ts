@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { benchConfig } from './bench-config.js';
+import { SYSTEM_ACTOR } from '../src/auth/principal.js';
 import { start } from '../src/server/app.js';
 
 /**
@@ -86,7 +87,7 @@ async function keyring(options: KeyringOptions): Promise<Started> {
   // The production logger: a line per request on standard output (which the bench discards).
   const app = await start(config, { onAdminKey: () => {} });
   const { keys: service, authenticator } = app.services;
-  const system = { principal: null };
+  const system = SYSTEM_ACTOR;
   const mint = async (name: string, scopes: string[], rateLimit: { limit: number; windowSeconds: number }) =>
     (await service.create(system, { merchantId: 'bench', name, type: 'SECRET', scopes, rateLimit })).secret;
   // Generous limits: the viewer and verifyKey cases measure speed, not refusals.

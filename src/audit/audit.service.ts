@@ -1,8 +1,9 @@
+import type { AccessPolicy } from '../auth/access-policy.js';
 import type { Actor } from '../auth/principal.js';
 import type { Page } from '../db/page.js';
 import { pageSize } from '../db/page.js';
 import { BadUserInputError } from '../errors.js';
-import { isKeyId, merchantIdProblem } from '../keys/validation.js';
+import { isKeyId } from '../keys/validation.js';
 import type { AuditStore, EventOrder } from './audit-store.js';
 import { parseEventId, typesOf, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
@@ -16,9 +17,6 @@ export interface AuditQuery {
   to?: Date | null;
 }
 
-/** Records ACCESS_DENIED and throws FORBIDDEN when the actor may not act for `merchantId` (KeysService.assertMerchant). */
-export type MerchantGuard = (actor: Actor, merchantId: string, operation: string) => void;
-
 /**
  * The audit ledger as readers see it: tenancy (a non-admin key sees its own merchant's
  * events only, whatever it asks for; asking for another merchant is FORBIDDEN, as for
@@ -27,24 +25,16 @@ export type MerchantGuard = (actor: Actor, merchantId: string, operation: string
 export class AuditService {
   constructor(
     private readonly store: AuditStore,
-    private readonly assertMerchant: MerchantGuard,
+    private readonly policy: AccessPolicy,
   ) {}
 
   /**
-   * Turns a reader's query into the selector it is allowed: the one place tenancy is decided.
-   * `at` is where the query's fields sit in the caller's arguments (`filter.` for the query,
-   * nothing for the subscription), for the field paths of input problems.
+   * Turns a reader's query into the selector it is allowed, its merchant as the access policy
+   * confines it. `at` is where the query's fields sit in the caller's arguments (`filter.` for
+   * the query, nothing for the subscription), for the field paths of input problems.
    */
   selector(actor: Actor, query: AuditQuery, operation: string, at = ''): EventSelector {
-    const principal = actor.principal;
-    let merchantId = query.merchantId ?? null;
-    if (merchantId !== null) {
-      const problem = merchantIdProblem(merchantId, `${at}merchantId`);
-      if (problem) throw new BadUserInputError([problem]);
-      this.assertMerchant(actor, merchantId, operation);
-    } else if (principal && !principal.admin) {
-      merchantId = principal.merchantId;
-    }
+    const merchantId = this.policy.scopeQuery(actor, query.merchantId, operation, `${at}merchantId`);
     if (query.from && query.to && query.from > query.to) throw BadUserInputError.at(`${at}from`, 'from must not be after to.');
     const keyId = query.keyId ?? null;
     if (keyId !== null && !isKeyId(keyId)) throw BadUserInputError.at(`${at}keyId`, 'keyId is not a key id.');

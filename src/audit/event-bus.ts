@@ -1,12 +1,6 @@
 import { EventEmitter } from 'node:events';
+import type { KeyChange } from '../keys/key-change.js';
 import type { AuditEventRecord } from './event-types.js';
-
-/** A key whose cached record is stale and whose open sockets may have to close, or a new key (ACTIVE) whose digest every instance must know. */
-export interface KeyChange {
-  keyId: string;
-  digest: string;
-  status: 'ACTIVE' | 'DISABLED' | 'REVOKED' | 'EXPIRED';
-}
 
 /**
  * Publish/subscribe between the parts of one instance, and (with Redis) between

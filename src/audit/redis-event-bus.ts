@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { KeyChange } from '../keys/key-change.js';
 import { waitUntil } from '../wait-until.js';
-import { BusFanout, LocalEventBus, type EventBus, type KeyChange } from './event-bus.js';
+import { BusFanout, LocalEventBus, type EventBus } from './event-bus.js';
 import type { AuditEventRecord } from './event-types.js';
 
 export interface RedisEventBusOptions {

@@ -1,11 +1,11 @@
 import { pino } from 'pino';
-import type { Actor } from '../auth/principal.js';
+import { systemActor, type SystemActor } from '../auth/principal.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { compose, type KeyServices } from '../server/compose.js';
 
-/** The operator at the terminal: no key, full rights; every event it causes says so. */
-export const CLI_ACTOR: Actor = Object.freeze({ principal: null, metadata: Object.freeze({ via: 'cli' }) });
+/** The operator at the terminal: the system actor (no key, full rights); every event it causes says so. */
+export const CLI_ACTOR: SystemActor = systemActor({ via: 'cli' });
 
 export type LocalServices = Pick<KeyServices, 'keys' | 'catalogue'>;
 

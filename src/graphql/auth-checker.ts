@@ -14,5 +14,5 @@ export const authChecker: AuthCheckerFn<GraphQLContext> = ({ context, info }, sc
   if (!principal) throw new UnauthenticatedError();
   const missing = scopes.filter((scope) => !grants(principal.scopes, scope));
   if (missing.length === 0) return true;
-  return context.services.keys.deny(actorOf(context), info.fieldName, 'missing scope', { scopes: missing });
+  return context.services.policy.deny(actorOf(context), info.fieldName, 'missing scope', { scopes: missing });
 };

@@ -1,4 +1,5 @@
-import type { Actor, Principal } from '../auth/principal.js';
+import type { AccessPolicy } from '../auth/access-policy.js';
+import type { KeyActor, Principal } from '../auth/principal.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AuditFeed } from '../audit/audit-feed.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -11,6 +12,7 @@ import type { ScopeCatalogue } from '../keys/scopes.js';
 import type { VerifyService } from '../keys/verify.service.js';
 import type { Limiter } from '../throttle/limiter.js';
 import type { Throttle } from '../throttle/throttle.js';
+import { UnauthenticatedError } from '../errors.js';
 
 /** Limit figures of the key (or client address) that made the request. */
 export interface RateLimitFigures {
@@ -23,6 +25,8 @@ export interface RateLimitFigures {
 export interface Services {
   db: Database;
   keys: KeysService;
+  /** Who may do what: merchant scoping, grants, minting bounds, recorded refusals. */
+  policy: AccessPolicy;
   catalogue: ScopeCatalogue;
   ledger: Ledger;
   bus: EventBus;
@@ -63,8 +67,11 @@ export interface GraphQLContext {
   feedSink?: FeedSink | null;
 }
 
-export function actorOf(context: GraphQLContext): Actor {
+/** The key behind the request as the services' actor; a request without one has no rights at all. */
+export function actorOf(context: GraphQLContext): KeyActor {
+  if (!context.principal) throw new UnauthenticatedError();
   return {
+    kind: 'key',
     principal: context.principal,
     requestId: context.requestId,
     ip: context.ip,

@@ -1,3 +1,4 @@
+import { clientKeyScopeProblems } from '../auth/minting-bounds.js';
 import type { InputProblem } from '../errors.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 import type { ScopeCatalogue } from './scopes.js';
@@ -118,9 +119,7 @@ export function validateCreateKey(
   if (!Array.isArray(input.scopes)) problems.push({ field: 'scopes', message: 'scopes must be a list.' });
   const scopes = Array.isArray(input.scopes) ? [...new Set(input.scopes)] : [];
   problems.push(...scopeProblems(scopes, catalogue));
-  if (scopes.includes('admin') && type !== 'SECRET' && KEY_TYPES.includes(type)) {
-    problems.push({ field: 'scopes', message: 'The admin scope can only be granted to a SECRET key.' });
-  }
+  if (KEY_TYPES.includes(type)) problems.push(...clientKeyScopeProblems(type, scopes).map((message) => ({ field: 'scopes', message })));
   if (input.expiresAt != null) {
     if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) problems.push({ field: 'expiresAt', message: 'expiresAt must be a date-time.' });
     else if (input.expiresAt.getTime() <= now.getTime()) problems.push({ field: 'expiresAt', message: 'expiresAt must be in the future.' });

@@ -1,6 +1,7 @@
 import { authFailedEvent } from '../auth/auth-failed.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import type { Actor } from '../auth/principal.js';
+import type { AccessPolicy } from '../auth/access-policy.js';
+import { actorKeyIdOf, type Actor } from '../auth/principal.js';
 import type { NewAuditEvent } from '../audit/event-types.js';
 import type { Ledger } from '../audit/ledger.js';
 import { BadUserInputError } from '../errors.js';
@@ -44,6 +45,7 @@ export class VerifyService {
     private readonly throttle: Throttle,
     private readonly ledger: Ledger,
     private readonly catalogue: ScopeCatalogue,
+    private readonly policy: AccessPolicy,
   ) {}
 
   async verify(actor: Actor, presented: string, requiredScopes?: readonly string[] | null): Promise<Verification> {
@@ -57,9 +59,8 @@ export class VerifyService {
     const check = await this.authenticator.check(presented);
     if (check.status === 'MALFORMED' || check.status === 'NOT_FOUND') return this.unknown(actor, check.status);
     const key = check.record;
-    const caller = actor.principal;
     // Another merchant's key answers exactly like a missing one, so existence does not leak.
-    if (caller && !caller.admin && key.merchantId !== caller.merchantId) return this.unknown(actor, 'NOT_FOUND');
+    if (!this.policy.mayActFor(actor, key.merchantId)) return this.unknown(actor, 'NOT_FOUND');
 
     const about = { merchantId: key.merchantId, keyId: key.id };
     if (check.status !== 'VALID') {
@@ -86,7 +87,7 @@ export class VerifyService {
   /** Where the verification came from, for its events: the caller's request, marked as a verifyKey. */
   private requestOf(actor: Actor): RequestInfo {
     return {
-      actorKeyId: actor.principal?.keyId ?? null,
+      actorKeyId: actorKeyIdOf(actor),
       requestId: actor.requestId,
       ip: actor.ip,
       operationName: actor.operationName,
@@ -95,12 +96,12 @@ export class VerifyService {
   }
 
   private via(actor: Actor): Record<string, unknown> {
-    return { via: 'verifyKey', verifiedBy: actor.principal?.keyId ?? null };
+    return { via: 'verifyKey', verifiedBy: actorKeyIdOf(actor) };
   }
 
   private record(actor: Actor, event: NewAuditEvent): void {
     this.ledger.append({
-      actorKeyId: actor.principal?.keyId ?? null,
+      actorKeyId: actorKeyIdOf(actor),
       requestId: actor.requestId ?? null,
       ip: actor.ip ?? null,
       operationName: actor.operationName ?? null,

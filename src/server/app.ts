@@ -8,7 +8,8 @@ import { createSchema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
 import { consoleRoute } from '../console/console.route.js';
 import { createApollo } from './apollo.js';
-import { compose } from './compose.js';
+import { ensureAdminKey } from '../keys/first-admin-key.js';
+import { compose, keyLimitsOf } from './compose.js';
 import { createHttpHandler } from './http.js';
 import { Metrics } from '../metrics/metrics.js';
 import { exposeMetrics } from '../metrics/metrics-exposure.js';
@@ -40,7 +41,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const { services, shutdown } = await compose(config, logger, { database: options.database });
   const { db, keys, ledger, limiter, feed, bus } = services;
   try {
-    const adminKey = await keys.ensureAdminKey();
+    const adminKey = await ensureAdminKey(services.transaction, keyLimitsOf(config));
     if (adminKey) {
       if (options.onAdminKey) options.onAdminKey(adminKey);
       else process.stdout.write(`Admin key (shown once): ${adminKey}\n`);

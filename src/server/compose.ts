@@ -1,3 +1,4 @@
+import { AccessPolicy } from '../auth/access-policy.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { AuditFeed } from '../audit/audit-feed.js';
 import { AuditStore } from '../audit/audit-store.js';
@@ -10,6 +11,8 @@ import type { Config } from '../config.js';
 import { openDatabase, type Database, type DatabaseOptions } from '../db/orm.js';
 import type { Services } from '../graphql/context.js';
 import { KeyCache } from '../keys/key-cache.js';
+import { ExpirySweeper } from '../keys/expiry-sweeper.js';
+import { KeyTransaction } from '../keys/key-transaction.js';
 import { KnownKeys } from '../keys/known-keys.js';
 import { KeysService } from '../keys/keys.service.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
@@ -23,6 +26,9 @@ export interface KeyServices {
   bus: EventBus;
   ledger: Ledger;
   catalogue: ScopeCatalogue;
+  policy: AccessPolicy;
+  /** Key writes with their events, published after commit (the first admin key's too). */
+  transaction: KeyTransaction;
   keys: KeysService;
 }
 
@@ -77,8 +83,8 @@ export interface Composition<S> {
  * On a failure part-way, what was built is disposed of before the error is rethrown.
  */
 export async function compose(config: Config, logger: Logger, options: ComposeOptions & { only: 'keys' }): Promise<Composition<KeyServices>>;
-export async function compose(config: Config, logger: Logger, options?: ComposeOptions): Promise<Composition<Services>>;
-export async function compose(config: Config, logger: Logger, options: ComposeOptions = {}): Promise<Composition<KeyServices | Services>> {
+export async function compose(config: Config, logger: Logger, options?: ComposeOptions): Promise<Composition<Services & KeyServices>>;
+export async function compose(config: Config, logger: Logger, options: ComposeOptions = {}): Promise<Composition<KeyServices | (Services & KeyServices)>> {
   const shutdown = new Shutdown(logger);
   try {
     const core = await composeKeys(config, logger, shutdown, options.database);
@@ -99,16 +105,20 @@ async function composeKeys(config: Config, logger: Logger, shutdown: Shutdown, d
   const ledger = new Ledger(db, bus, logger, config.ledgerFlushMs, config.ledgerMaxPending, config.auditRefusalWindowSeconds * 1_000);
   shutdown.add(() => ledger.stop());
   const catalogue = new ScopeCatalogue(config.extraScopes);
-  const keys = new KeysService(db, ledger, bus, catalogue, {
-    defaultRateLimit: config.defaultRateLimit,
-    defaultRateWindowSeconds: config.defaultRateWindowSeconds,
-  });
-  return { db, bus, ledger, catalogue, keys };
+  const policy = new AccessPolicy(ledger);
+  const transaction = new KeyTransaction(db, ledger, bus);
+  const keys = new KeysService(transaction, policy, catalogue, keyLimitsOf(config));
+  return { db, bus, ledger, catalogue, policy, transaction, keys };
+}
+
+/** The limit a key gets when its creator names none (the first admin key's too). */
+export function keyLimitsOf(config: Config): { defaultRateLimit: number; defaultRateWindowSeconds: number } {
+  return { defaultRateLimit: config.defaultRateLimit, defaultRateWindowSeconds: config.defaultRateWindowSeconds };
 }
 
 /** The parts that answer requests, and the background work of a serving instance. */
-async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices): Promise<Services> {
-  const { db, bus, ledger, catalogue, keys } = core;
+async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices): Promise<Services & KeyServices> {
+  const { db, bus, ledger, catalogue, policy, transaction, keys } = core;
   // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
   const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
   // Every instance's key changes name the key's digest, creations included: the set of known keys learns new ones from them.
@@ -124,7 +134,7 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
   });
   await known.load();
   const store = new AuditStore(db);
-  const audit = new AuditService(store, (actor, merchantId, operation) => keys.assertMerchant(actor, merchantId, operation));
+  const audit = new AuditService(store, policy);
   const feed = new AuditFeed(store, audit, bus, logger, {
     maxQueuedBytes: config.wsMaxBufferedBytes,
     maxPerKey: config.feedMaxSubscriptionsPerKey,
@@ -146,10 +156,11 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
     failOpenForKeys: config.limiterFailOpenForKeys,
     failOpenForAnonymous: config.limiterFailOpenForAnonymous,
   });
-  const verify = new VerifyService(authenticator, throttle, ledger, catalogue);
+  const verify = new VerifyService(authenticator, throttle, ledger, catalogue, policy);
 
+  const expiries = new ExpirySweeper(transaction);
   const sweeper = setInterval(() => {
-    keys.recordExpiries().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
+    expiries.recordExpiries().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
   }, config.expirySweepMs);
   sweeper.unref();
   shutdown.add(() => clearInterval(sweeper));
@@ -160,5 +171,5 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
       firstRunMs: Math.min(5_000, config.auditPruneIntervalMs),
     }),
   );
-  return { db, keys, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
+  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
 }

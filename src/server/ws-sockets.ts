@@ -1,7 +1,8 @@
 import type { WebSocket } from 'ws';
-import type { KeyChange } from '../audit/event-bus.js';
+import { SYSTEM_ACTOR } from '../auth/principal.js';
 import type { Services } from '../graphql/context.js';
 import { ApiKeyEntity } from '../keys/api-key.entity.js';
+import type { KeyChange } from '../keys/key-change.js';
 import { isExpired, type KeyRecord } from '../keys/key-record.js';
 import type { Logger } from '../logger.js';
 import { CloseCode } from '../protocol.js';
@@ -97,7 +98,7 @@ export class SocketRegistry {
       return;
     }
     // Still ACTIVE, but its expiry may have moved (rotation with a grace period): read it again.
-    this.services.keys.get({ principal: null }, change.keyId).then(
+    this.services.keys.get(SYSTEM_ACTOR, change.keyId).then(
       (key) => {
         for (const socket of [...(this.byKey.get(change.keyId) ?? [])]) {
           const tracked = this.sockets.get(socket);

@@ -1,6 +1,8 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditFeed } from '../../src/audit/audit-feed.js';
+import { AccessPolicy } from '../../src/auth/access-policy.js';
+import { SYSTEM_ACTOR } from '../../src/auth/principal.js';
 import type { AuditStore } from '../../src/audit/audit-store.js';
 import { AuditService } from '../../src/audit/audit.service.js';
 import { LocalEventBus } from '../../src/audit/event-bus.js';
@@ -45,7 +47,7 @@ class MemoryStore {
 }
 
 const logger = pino({ level: 'silent' });
-const admin = { principal: null };
+const admin = SYSTEM_ACTOR;
 
 async function collect(iterator: AsyncIterator<AuditEventRecord>, count: number, into: string[] = []): Promise<string[]> {
   while (into.length < count) {
@@ -63,7 +65,7 @@ describe('AuditFeed sequencer', () => {
   const setup = async (gapGraceMs = 100, pageSize = 5) => {
     const store = new MemoryStore();
     const bus = new LocalEventBus();
-    const audit = new AuditService(store as unknown as AuditStore, () => {});
+    const audit = new AuditService(store as unknown as AuditStore, new AccessPolicy({ append: () => {} }));
     feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes: 1 << 20, gapGraceMs, pageSize });
     return { store, bus, feed };
   };
@@ -83,7 +85,7 @@ describe('AuditFeed sequencer', () => {
     const store = new MemoryStore();
     let listener: (events: readonly AuditEventRecord[]) => void = () => {};
     const bus = { onEvents: (l: typeof listener) => ((listener = l), () => {}) } as unknown as LocalEventBus;
-    const audit = new AuditService(store as unknown as AuditStore, () => {});
+    const audit = new AuditService(store as unknown as AuditStore, new AccessPolicy({ append: () => {} }));
     feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes: 1 << 20 });
     await feed.start();
     const received = collect(feed.subscribe(admin, {}), 2);
@@ -166,7 +168,7 @@ describe('AuditFeed sequencer', () => {
   it('keeps a reading subscriber whose replay outlasts its live buffer: the replay is extended instead', async () => {
     const store = new MemoryStore();
     const bus = new LocalEventBus();
-    const audit = new AuditService(store as unknown as AuditStore, () => {});
+    const audit = new AuditService(store as unknown as AuditStore, new AccessPolicy({ append: () => {} }));
     feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes: 2_000, pageSize: 5 });
     for (let id = 1; id <= 60; id++) store.add(id);
     await feed.start();
@@ -193,7 +195,7 @@ describe('AuditFeed sequencer', () => {
   it('closes a subscriber whose queue passes the cap, and only that one', async () => {
     const store = new MemoryStore();
     const bus = new LocalEventBus();
-    const audit = new AuditService(store as unknown as AuditStore, () => {});
+    const audit = new AuditService(store as unknown as AuditStore, new AccessPolicy({ append: () => {} }));
     feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes: 4_000 });
     await feed.start();
     let overflowed = 0;

@@ -1,5 +1,5 @@
 import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
-import type { GraphQLContext } from '../context.js';
+import { actorOf, type GraphQLContext } from '../context.js';
 import { ApiKey } from '../types/api-key.type.js';
 import { ScopeDefinition, Viewer } from '../types/viewer.type.js';
 
@@ -25,7 +25,7 @@ export class ViewerResolver {
 
   @FieldResolver(() => ApiKey, { description: 'The full record of the key making the request.' })
   key(@Root() viewer: Viewer, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.keys.get({ principal: ctx.principal }, viewer.keyId);
+    return ctx.services.keys.get(actorOf(ctx), viewer.keyId);
   }
 
   // Any valid key may read the catalogue: it names no merchant's data, and a front end needs it to offer scopes.

@@ -22,10 +22,12 @@ export class CreateKeyInput {
   @Field(() => ApiKeyType)
   type!: ApiKeyType;
 
-  @Field(() => KeyEnvironment, { defaultValue: KeyEnvironment.TEST })
-  environment!: KeyEnvironment;
+  @Field(() => KeyEnvironment, { nullable: true, defaultValue: KeyEnvironment.TEST, description: 'Defaults to TEST; an explicit null means TEST too.' })
+  environment?: KeyEnvironment | null;
 
-  @Field(() => [String], { description: 'Scopes from the catalogue; at most those the caller holds.' })
+  @Field(() => [String], {
+    description: 'Scopes from the catalogue; at most those the caller holds. PUBLIC and TOKENIZATION keys never hold keys:*, audit:read, webhooks:*, leaks:report or admin.',
+  })
   scopes!: string[];
 
   @Field(() => DateTimeScalar, { nullable: true })
