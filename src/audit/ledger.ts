@@ -31,7 +31,7 @@ function batchWriterFor(db: Database): BatchWriter {
  * The append-only event ledger.
  *
  * Lifecycle events go through `stage()` inside the transaction of the change they record
- * and are published by `published()` after it commits. High-volume events (KEY_USED and the
+ * and are published by `publishCommitted()` after it commits. High-volume events (KEY_USED and the
  * refusals) go through `append()`: buffered and written in one transaction per flush, with
  * the keys' usage counters, so a request never waits for a synchronous write.
  */
@@ -74,7 +74,7 @@ export class Ledger {
     };
   }
 
-  /** Persists events in the caller's transaction; returns the entities to pass to `published()` after commit. */
+  /** Persists events in the caller's transaction; returns the entities to pass to `publishCommitted()` after commit. */
   stage(em: Em, events: readonly NewAuditEvent[]): AuditEventEntity[] {
     const entities = events.map((event) => em.create(AuditEventEntity, toRow(event)));
     for (const entity of entities) em.persist(entity);
@@ -82,7 +82,7 @@ export class Ledger {
   }
 
   /** Publishes staged events once their transaction has committed. */
-  published(entities: readonly AuditEventEntity[]): void {
+  publishCommitted(entities: readonly AuditEventEntity[]): void {
     this.stats.written += entities.length;
     this.bus.publishEvents(entities.map(toRecord));
   }

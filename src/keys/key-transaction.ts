@@ -38,7 +38,7 @@ export class KeyTransaction {
       return { result: outcome.result, staged, changed: outcome.changed ?? [] };
     });
     const told = changed.map((change) => this.bus.publishKeyChange(change));
-    this.ledger.published(staged);
+    this.ledger.publishCommitted(staged);
     // Answered once other instances are being told too: the caller's next request anywhere sees the change.
     await Promise.all(told);
     return result;

@@ -17,7 +17,7 @@ export function rateLimitHeaders(result: LimitResult, now = Date.now()): Record<
   return headers;
 }
 
-export function figuresOf(result: LimitResult): RateLimitFigures {
+export function rateLimitFiguresOf(result: LimitResult): RateLimitFigures {
   return { limit: result.limit, remaining: result.remaining, resetAt: result.resetAt };
 }
 
@@ -41,5 +41,5 @@ export async function admitHttp(
   if (admission.outcome === 'rate-limited') throw new RateLimitedError(admission.retryAfter);
   if (admission.outcome === 'unauthenticated') throw new UnauthenticatedError();
   const { principal, rateLimit } = admission;
-  return { principal, rateLimit: principal && rateLimit ? figuresOf(rateLimit) : null };
+  return { principal, rateLimit: principal && rateLimit ? rateLimitFiguresOf(rateLimit) : null };
 }

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { retryAfterSeconds } from '../auth/admission.js';
 import { RateLimitedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { figuresOf, rateLimitHeaders } from './admission.js';
+import { rateLimitFiguresOf, rateLimitHeaders } from './admission.js';
 import { rootFieldCount } from './operation-label.js';
 
 /**
@@ -25,7 +25,7 @@ export function rootFieldCostPlugin(): ApolloServerPlugin<GraphQLContext> {
           const request = { requestId: contextValue.requestId, ip: contextValue.ip, operationName: state.operationName };
           const result = await services.throttle.key(principal.key, request, extra);
           for (const [name, value] of Object.entries(rateLimitHeaders(result))) response.http.headers.set(name, value);
-          if (contextValue.rateLimit) Object.assign(contextValue.rateLimit, figuresOf(result));
+          if (contextValue.rateLimit) Object.assign(contextValue.rateLimit, rateLimitFiguresOf(result));
           if (!result.allowed) throw new RateLimitedError(retryAfterSeconds(result));
         },
       };

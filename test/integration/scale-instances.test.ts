@@ -144,7 +144,7 @@ describe.skipIf(!available)('several instances on PostgreSQL + Redis', () => {
     await b.gql(VIEWER, {}, user.secret);
     await b.app.services.ledger.flush();
     expect(Date.now() - started).toBeGreaterThan(900);
-    ledger.published(await slow);
+    ledger.publishCommitted(await slow);
     const expected = await storedIds(after);
     const late = await a.app.services.db.fork().findOneOrFail(AuditEventEntity, { reason: 'slow commit on A' });
     const used = await a.app.services.db.fork().findOneOrFail(AuditEventEntity, { type: 'KEY_USED', keyId: user.id });
