@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 
 /** keyring as a benchmark runs it: production mode, loopback, a fresh SQLite file, no address limit. */
-export function benchConfig(dir: string, logLevel: string) {
+export function benchConfig(dir: string, logLevel: string, extra: Record<string, string> = {}) {
   return loadConfig({
     ...process.env,
     NODE_ENV: 'production',
@@ -12,5 +12,6 @@ export function benchConfig(dir: string, logLevel: string) {
     LOG_LEVEL: logLevel,
     IP_RATE_LIMIT: '1000000',
     CONSOLE: 'false',
+    ...extra,
   });
 }
