@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { KeyChange } from '../keys/key-change.js';
+import { merchantIdProblem } from '../keys/validation.js';
 import { waitUntil } from '../wait-until.js';
 import { BusFanout, LocalEventBus, type EventBus } from './event-bus.js';
 import type { AuditEventRecord } from './event-types.js';
@@ -116,7 +117,7 @@ export class RedisEventBus implements EventBus {
     // Waited for (briefly): once Redis took the message, every subscribed instance has it in its
     // socket, so the revoking request's answer cannot overtake it. While Redis is away it is lost,
     // and the other instances' resync on reconnect (and short cache TTL meanwhile) cover it.
-    return this.send(this.channels.keys, { o: this.instanceId, k: { keyId: change.keyId, digest: change.digest, status: change.status } }, PUBLISH_WAIT_MS);
+    return this.send(this.channels.keys, { o: this.instanceId, k: { keyId: change.keyId, digest: change.digest, merchantId: change.merchantId, status: change.status } }, PUBLISH_WAIT_MS);
   }
 
   onKeyChange(listener: (change: KeyChange) => void): () => void {
@@ -199,8 +200,8 @@ export class RedisEventBus implements EventBus {
     }
     if (channel !== this.channels.keys) return;
     const change = parsed?.k;
-    if (change && typeof change.keyId === 'string' && typeof change.digest === 'string' && DIGEST.test(change.digest) && STATUSES.has(change.status as string)) {
-      this.fanout.keyChange({ keyId: change.keyId, digest: change.digest, status: change.status } as KeyChange);
+    if (change && typeof change.keyId === 'string' && typeof change.digest === 'string' && DIGEST.test(change.digest) && merchantIdProblem(change.merchantId) === null && STATUSES.has(change.status as string)) {
+      this.fanout.keyChange({ keyId: change.keyId, digest: change.digest, merchantId: change.merchantId, status: change.status } as KeyChange);
     } else {
       // A key changed somewhere but which one cannot be told: check everything again.
       this.options.logger?.warn({ channel }, 'event bus received a malformed key change; resyncing');

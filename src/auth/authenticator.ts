@@ -14,7 +14,7 @@ export type KeyCheck =
 
 /**
  * Turns a presented key string into a key record, reading the database only on a cache
- * miss, and only for a digest the set of known keys holds (or within its budget for others).
+ * miss, and only for a digest the map of known keys holds (or within its budget for others).
  * A malformed key (shape or checksum) is refused without any lookup.
  */
 export class Authenticator {
@@ -37,10 +37,25 @@ export class Authenticator {
    * stored key has (beyond the budget for those); otherwise the database is read.
    */
   check(presented: string): KeyCheck | Promise<KeyCheck> {
-    const known = this.fromMemory(presented);
-    if (typeof known !== 'string') return known;
-    if (!this.known.has(known) && !this.known.mayLookUp()) return { status: 'NOT_FOUND' };
-    return this.load(known).then((record) => statusOf(record, known));
+    if (!parseKey(presented)) return { status: 'MALFORMED' };
+    return this.checkDigest(digestKey(presented));
+  }
+
+  /**
+   * `check` for a caller confined to one merchant: another merchant's key is NOT_FOUND by the
+   * very path of a digest no stored key has, decided from the map of known keys before the
+   * cache, and read (within the same budget) exactly when an unknown digest would be, so
+   * neither the answer, its timing nor the reads tell the caller that the key exists.
+   */
+  checkFor(presented: string, merchantId: string): KeyCheck | Promise<KeyCheck> {
+    if (!parseKey(presented)) return { status: 'MALFORMED' };
+    const digest = digestKey(presented);
+    const owner = this.known.merchantOf(digest);
+    // The caller's own key, or a prefix two merchants share (only a read tells): the usual path.
+    if (owner === merchantId || owner === null) return this.checkDigest(digest);
+    if (!this.known.mayLookUp()) return { status: 'NOT_FOUND' };
+    // A fresh read, not the cache: an unknown digest is never cached, so neither is this one's answer.
+    return this.load(digest).then((record) => (record?.merchantId === merchantId ? statusOf(record, digest) : { status: 'NOT_FOUND' }));
   }
 
   /** Whether a well-formed key's digest is among the stored keys' (such a key is always looked up). */
@@ -49,7 +64,7 @@ export class Authenticator {
   }
 
   /**
-   * Spends one of the budgeted reads on a key whose digest the set does not hold; true when
+   * Spends one of the budgeted reads on a key whose digest the map does not hold; true when
    * the key exists after all (it is then cached and known, and `check` answers from memory).
    */
   async discover(presented: string): Promise<boolean> {
@@ -64,6 +79,13 @@ export class Authenticator {
   checkCached(presented: string): KeyCheck | null {
     const known = this.fromMemory(presented);
     return typeof known === 'string' ? null : known;
+  }
+
+  private checkDigest(digest: string): KeyCheck | Promise<KeyCheck> {
+    const record = this.cache.get(digest);
+    if (record) return statusOf(record, digest);
+    if (!this.known.has(digest) && !this.known.mayLookUp()) return { status: 'NOT_FOUND' };
+    return this.load(digest).then((found) => statusOf(found, digest));
   }
 
   /** The answer from shape, checksum and cache alone, or the digest the database must be asked for. */
@@ -86,7 +108,7 @@ export class Authenticator {
       .then((entity) => {
         if (!entity) return null;
         const record = toKeyRecord(entity);
-        this.known.add(digest);
+        this.known.add(digest, record.merchantId);
         this.cache.fill(digest, record, token);
         return record;
       })

@@ -27,7 +27,7 @@ export class ExpirySweeper {
       return {
         result: claimed.length,
         events: claimed.map((entity) => keyEvent('KEY_EXPIRED', SYSTEM_ACTOR, entity, { reason: 'expired' })),
-        changed: claimed.map((entity) => ({ keyId: entity.id, digest: entity.digest, status: 'EXPIRED' as const })),
+        changed: claimed.map((entity) => ({ keyId: entity.id, digest: entity.digest, merchantId: entity.merchantId, status: 'EXPIRED' as const })),
       };
     });
   }

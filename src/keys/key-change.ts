@@ -4,5 +4,7 @@ import type { KeyStatus } from './api-key.entity.js';
 export interface KeyChange {
   keyId: string;
   digest: string;
+  /** The key's merchant: every instance keeps it with the digest, to tell another merchant's key from an unknown one without a lookup. */
+  merchantId: string;
   status: KeyStatus | 'EXPIRED';
 }

@@ -34,7 +34,7 @@ export function mintKey(em: Em, actor: Actor, fields: MintFields): { entity: Api
   return { entity, secret };
 }
 
-/** A new key, told to every instance like any change: their sets of known digests learn it before the minting request answers. */
+/** A new key, told to every instance like any change: their maps of known digests learn it (with its merchant) before the minting request answers. */
 export function announced(entity: ApiKeyEntity): KeyChange {
-  return { keyId: entity.id, digest: entity.digest, status: 'ACTIVE' };
+  return { keyId: entity.id, digest: entity.digest, merchantId: entity.merchantId, status: 'ACTIVE' };
 }

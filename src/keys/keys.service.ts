@@ -178,7 +178,7 @@ export class KeysService {
       return {
         result: { key: toView(created.entity), secret: created.secret },
         events,
-        changed: [{ keyId: old.id, digest: old.digest, status: grace === 0 ? 'EXPIRED' : old.status }, announced(created.entity)],
+        changed: [{ keyId: old.id, digest: old.digest, merchantId: old.merchantId, status: grace === 0 ? 'EXPIRED' : old.status }, announced(created.entity)],
       };
     });
   }
@@ -202,7 +202,7 @@ export class KeysService {
       return {
         result: toView(entity),
         events: [keyEvent(type, actor, entity, { reason: reason ?? null })],
-        changed: [{ keyId: entity.id, digest: entity.digest, status: isExpired(entity) ? 'EXPIRED' : entity.status }],
+        changed: [{ keyId: entity.id, digest: entity.digest, merchantId: entity.merchantId, status: isExpired(entity) ? 'EXPIRED' : entity.status }],
       };
     });
   }

@@ -1,13 +1,13 @@
 import type { Database } from '../db/orm.js';
 import { ApiKeyEntity } from './api-key.entity.js';
-import { DigestSet } from './digest-set.js';
+import { DigestMap } from './digest-map.js';
 
-/** Digests read per query when the set is (re)loaded. */
+/** Digests read per query when the map is (re)loaded. */
 const PAGE_SIZE = 10_000;
 
 export interface KnownKeysOptions {
   /**
-   * Database reads per second, for this whole instance, of digests the set does not hold
+   * Database reads per second, for this whole instance, of digests the map does not hold
    * (default 10, with a burst of as many). They cover keys this instance could not hear of:
    * made by a CLI process without the shared bus, or on another instance while the bus was down.
    */
@@ -15,9 +15,11 @@ export interface KnownKeysOptions {
 }
 
 /**
- * The digest of every stored key, in memory, so that a well-formed key nobody issued is
- * answered "no such key" without a database read, and a key that exists is always looked
- * up, whatever its client address has spent on failures.
+ * The digest of every stored key and the merchant owning it, in memory, so that a
+ * well-formed key nobody issued is answered "no such key" without a database read, a key
+ * that exists is always looked up, whatever its client address has spent on failures, and
+ * a caller confined to one merchant is told "no such key" for another merchant's key by
+ * the same path as for a key nobody issued.
  *
  * Loaded at start and again whenever key changes may have been missed (the shared bus came
  * back); kept current by `add`, which the key changes of every instance (creations included)
@@ -26,7 +28,7 @@ export interface KnownKeysOptions {
  * attacker's unknown keys cost at most that many reads a second.
  */
 export class KnownKeys {
-  private readonly digests = new DigestSet();
+  private readonly digests = new DigestMap();
   private readonly rate: number;
   private tokens: number;
   private refilledAt = Date.now();
@@ -46,8 +48,13 @@ export class KnownKeys {
     return this.digests.has(digest);
   }
 
-  add(digest: string): void {
-    this.digests.add(digest);
+  /** The key's merchant; `undefined` for a digest it does not hold, `null` when only the database can tell. */
+  merchantOf(digest: string): string | null | undefined {
+    return this.digests.merchantOf(digest);
+  }
+
+  add(digest: string, merchantId: string): void {
+    this.digests.set(digest, merchantId);
   }
 
   get size(): number {
@@ -64,7 +71,7 @@ export class KnownKeys {
   }
 
   /**
-   * Reads every stored digest into the set (in pages, by digest). A call while a load runs
+   * Reads every stored digest, with its merchant, into the map (in pages, by digest). A call while a load runs
    * waits for one more load after it: what changed before the call is read either way.
    */
   load(): Promise<void> {
@@ -87,8 +94,8 @@ export class KnownKeys {
     for (;;) {
       const rows = await this.db
         .fork()
-        .find(ApiKeyEntity, { digest: { $gt: after } }, { fields: ['digest'], orderBy: { digest: 'asc' }, limit: PAGE_SIZE });
-      for (const row of rows) this.digests.add(row.digest);
+        .find(ApiKeyEntity, { digest: { $gt: after } }, { fields: ['digest', 'merchantId'], orderBy: { digest: 'asc' }, limit: PAGE_SIZE });
+      for (const row of rows) this.digests.set(row.digest, row.merchantId);
       if (rows.length < PAGE_SIZE) return;
       after = rows.at(-1)!.digest;
     }

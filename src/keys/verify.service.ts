@@ -56,10 +56,12 @@ export class VerifyService {
         : scopeProblems(scopes, this.catalogue, 'requiredScopes');
     if (problems.length > 0) throw new BadUserInputError(problems);
 
-    const check = await this.authenticator.check(presented);
+    // A caller confined to its merchant is told of another merchant's key by the path of a missing
+    // one (same answer, event, timing and reads), so existence does not leak; the system and admin see every key.
+    const confinedTo = this.policy.scopeQuery(actor, null, 'verifyKey');
+    const check = await (confinedTo === null ? this.authenticator.check(presented) : this.authenticator.checkFor(presented, confinedTo));
     if (check.status === 'MALFORMED' || check.status === 'NOT_FOUND') return this.unknown(actor, check.status);
     const key = check.record;
-    // Another merchant's key answers exactly like a missing one, so existence does not leak.
     if (!this.policy.mayActFor(actor, key.merchantId)) return this.unknown(actor, 'NOT_FOUND');
 
     const about = { merchantId: key.merchantId, keyId: key.id };

@@ -121,11 +121,11 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
   const { db, bus, ledger, catalogue, policy, transaction, keys } = core;
   // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
   const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
-  // Every instance's key changes name the key's digest, creations included: the set of known keys learns new ones from them.
+  // Every instance's key changes name the key's digest and merchant, creations included: the map of known keys learns new ones from them.
   const known = new KnownKeys(db);
   bus.onKeyChange((change) => {
     cache.invalidate(change.digest);
-    known.add(change.digest);
+    known.add(change.digest, change.merchantId);
   });
   bus.onResync(() => {
     cache.clear();
