@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Actor } from '../auth/principal.js';
+import type { Actor, Principal } from '../auth/principal.js';
 import { TooManySubscriptionsError } from '../errors.js';
 import type { AuditService, AuditQuery } from './audit.service.js';
 import type { AuditStore } from './audit-store.js';
@@ -145,14 +145,22 @@ export class AuditFeed {
   private holdersOf(actor: Actor): string[] {
     const principal = actor.principal;
     if (!principal || principal.admin) return [];
-    const caps: Array<[string, number | undefined, 'key' | 'merchant']> = [
-      [`k:${principal.keyId}`, this.options.maxPerKey, 'key'],
-      [`m:${principal.merchantId}`, this.options.maxPerMerchant, 'merchant'],
-    ];
-    for (const [holder, cap, scope] of caps) {
-      if (cap !== undefined && (this.held.get(holder) ?? 0) >= cap) throw new TooManySubscriptionsError(scope, cap);
-    }
-    return caps.map(([holder]) => holder);
+    const full = this.fullFor(principal);
+    if (full) throw new TooManySubscriptionsError(full.scope, full.limit);
+    return [`k:${principal.keyId}`, `m:${principal.merchantId}`];
+  }
+
+  /**
+   * The cap a new subscription of this key would pass (its own, or its merchant's), or null
+   * when there is room. Asked by admission before a subscribe is counted, and again here when
+   * the subscription is made.
+   */
+  fullFor(principal: Principal): { scope: 'key' | 'merchant'; limit: number } | null {
+    if (principal.admin) return null;
+    const { maxPerKey, maxPerMerchant } = this.options;
+    if (maxPerKey !== undefined && (this.held.get(`k:${principal.keyId}`) ?? 0) >= maxPerKey) return { scope: 'key', limit: maxPerKey };
+    if (maxPerMerchant !== undefined && (this.held.get(`m:${principal.merchantId}`) ?? 0) >= maxPerMerchant) return { scope: 'merchant', limit: maxPerMerchant };
+    return null;
   }
 
   private onPublished(events: readonly AuditEventRecord[]): void {

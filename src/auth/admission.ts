@@ -50,6 +50,18 @@ export type Admission =
   | { outcome: 'ledger-full' };
 
 /**
+ * The outcome for one operation on an admitted connection; `over-capacity`: a feed subscribe
+ * past its key's or merchant's cap, refused before it is counted and recorded as a (folded) refusal.
+ */
+export type OperationAdmission = Exclude<Admission, { outcome: 'unauthenticated' }> | { outcome: 'over-capacity'; full: FullCapacity };
+
+/** Which cap a feed subscribe would pass: its key's or its merchant's, and its size. */
+export interface FullCapacity {
+  scope: 'key' | 'merchant';
+  limit: number;
+}
+
+/**
  * Decides whether a request (HTTP) or a connection (WebSocket) may proceed, and as whom.
  * A valid key counts against its own limit; anything else counts against the client
  * address, so keys cannot be guessed at speed, and leaves AUTH_FAILED. A key whose digest
@@ -92,9 +104,30 @@ export async function admitOperation(
   request: { requestId: string; ip: string | null; operationName: string | null; transport: Transport },
   /** Requests the operation counts for: its root fields, aliases included (contract §9.5). */
   count = 1,
-): Promise<Exclude<Admission, { outcome: 'unauthenticated' }>> {
+  /**
+   * For a feed subscription: whether the key and its merchant have room for one more (null) or
+   * the refusal. Asked before anything is counted: a refused subscribe then costs neither the
+   * key's limit nor a KEY_USED event delivered to every live subscriber of the merchant, only a
+   * RATE_LIMITED row that the ledger folds per address and minute.
+   */
+  room?: () => FullCapacity | null,
+): Promise<OperationAdmission> {
   if (deps.ledger.full) return { outcome: 'ledger-full' };
   const { metadata } = TRANSPORTS[request.transport];
+  const full = room?.() ?? null;
+  if (full) {
+    deps.ledger.append({
+      type: 'RATE_LIMITED',
+      merchantId: principal.merchantId,
+      keyId: principal.keyId,
+      requestId: request.requestId,
+      operationName: request.operationName,
+      ip: request.ip,
+      reason: 'feed subscription cap',
+      metadata: { ...metadata, cap: full.scope, limit: full.limit },
+    });
+    return { outcome: 'over-capacity', full };
+  }
   const result = await deps.throttle.key(principal.key, { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata }, count);
   return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
 }

@@ -7,7 +7,7 @@ import { admit, admitOperation } from '../auth/admission.js';
 import type { Principal } from '../auth/principal.js';
 import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
-import { formatError, LEDGER_FULL, LedgerFullError, RateLimitedError } from '../errors.js';
+import { formatError, LEDGER_FULL, LedgerFullError, RateLimitedError, TooManySubscriptionsError } from '../errors.js';
 import { CloseCode } from '../protocol.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
@@ -121,8 +121,12 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         // over it, the operation gets RATE_LIMITED.
         if (extra.principal) {
           const request = { requestId, ip: extra.ip ?? null, operationName: payload.operationName ?? null, transport: 'websocket' } as const;
-          const admission = await admitOperation(services, extra.principal, request, document && operation ? rootFieldCount(document, operation) : 1);
+          const principal = extra.principal;
+          // A feed subscribe past its caps is refused before it is counted or recorded as KEY_USED.
+          const room = operation?.operation === 'subscription' ? () => services.feed.fullFor(principal) : undefined;
+          const admission = await admitOperation(services, principal, request, document && operation ? rootFieldCount(document, operation) : 1, room);
           if (admission.outcome === 'ledger-full') return [new LedgerFullError()];
+          if (admission.outcome === 'over-capacity') return [new TooManySubscriptionsError(admission.full.scope, admission.full.limit)];
           if (admission.outcome === 'rate-limited') return [new RateLimitedError(admission.retryAfter)];
         }
         // An admitted subscribe is an authenticated request: it leaves KEY_USED whatever its outcome.

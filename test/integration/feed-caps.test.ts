@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
 import { openFeed, type FeedClient } from '../helpers/feed.js';
 import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -23,17 +24,29 @@ describe('audit feed subscription caps', () => {
     return feed;
   };
   const refusal = (feed: FeedClient) => feed.errors[0]?.extensions;
+  const rows = async (where: Record<string, unknown>) => {
+    await server.app.services.ledger.flush();
+    return server.app.services.db.fork().find(AuditEventEntity, where);
+  };
 
   it('refuses a key its fourth live subscription with TOO_MANY_SUBSCRIPTIONS, keeps the socket, and makes room when one ends', async () => {
-    const { secret } = await key('m_caps_key');
+    const { id, secret } = await key('m_caps_key');
     const live = [await subscribe(secret), await subscribe(secret), await subscribe(secret)];
     expect(live.every((feed) => feed.errors.length === 0)).toBe(true);
 
+    const usedBefore = await rows({ type: 'KEY_USED', keyId: id });
     const fourth = await subscribe(secret);
     expect(refusal(fourth)).toMatchObject({ code: 'TOO_MANY_SUBSCRIPTIONS', scope: 'key', limit: 3 });
+    // Refused before it was counted: no KEY_USED for every subscriber to receive, one (folded) refusal row.
+    expect(await rows({ type: 'KEY_USED', keyId: id })).toHaveLength(usedBefore.length);
+    expect(await rows({ type: 'RATE_LIMITED', keyId: id, reason: 'feed subscription cap' })).toHaveLength(1);
     // Refused on a socket that holds a live subscription: the socket stays, and so does that subscription.
     const onSameSocket = await new Promise<unknown>((resolve) => {
-      live[2]!.client.subscribe({ query: 'subscription { auditEvents { id } }' }, { next: (result) => resolve(result.errors?.[0]), error: resolve, complete: () => undefined });
+      // Refused before it is counted: graphql-ws answers with an `error` message.
+      live[2]!.client.subscribe(
+        { query: 'subscription { auditEvents { id } }' },
+        { next: (result) => resolve(result.errors?.[0]), error: (errors) => resolve(Array.isArray(errors) ? errors[0] : errors), complete: () => undefined },
+      );
     });
     expect(onSameSocket).toMatchObject({ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } });
     expect(live[2]!.closeCode).toBeNull();
