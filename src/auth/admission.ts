@@ -145,11 +145,13 @@ export function retryAfterSeconds(result: LimitResult): number {
  */
 async function checkCredential(deps: AdmissionDeps, credential: string, ip: string, info: RequestInfo): Promise<KeyCheck | { refused: LimitResult }> {
   const { authenticator } = deps;
-  const cached = authenticator.checkCached(credential);
+  const digest = authenticator.digestOf(credential);
+  if (digest === null) return { status: 'MALFORMED' };
+  const cached = authenticator.cached(digest);
   if (cached) return cached;
-  if (!authenticator.isKnown(credential)) {
+  if (!authenticator.knows(digest)) {
     const open = await deps.throttle.addressOpen(ip, info);
-    if (!open.allowed && !(await authenticator.discover(credential))) return { refused: open };
+    if (!open.allowed && !(await authenticator.discover(digest))) return { refused: open };
   }
   return authenticator.check(credential);
 }

@@ -32,13 +32,18 @@ export class Authenticator {
     return this.reads;
   }
 
+  /** The digest of a well-formed key (shape and checksum), or null: such a key is refused without any lookup. */
+  digestOf(presented: string): string | null {
+    return parseKey(presented) ? digestKey(presented) : null;
+  }
+
   /**
    * The answer, at once (no promise) for a malformed key, a key in the cache or a digest no
    * stored key has (beyond the budget for those); otherwise the database is read.
    */
   check(presented: string): KeyCheck | Promise<KeyCheck> {
-    if (!parseKey(presented)) return { status: 'MALFORMED' };
-    return this.checkDigest(digestKey(presented));
+    const digest = this.digestOf(presented);
+    return digest === null ? { status: 'MALFORMED' } : this.checkDigest(digest);
   }
 
   /**
@@ -48,8 +53,8 @@ export class Authenticator {
    * neither the answer, its timing nor the reads tell the caller that the key exists.
    */
   checkFor(presented: string, merchantId: string): KeyCheck | Promise<KeyCheck> {
-    if (!parseKey(presented)) return { status: 'MALFORMED' };
-    const digest = digestKey(presented);
+    const digest = this.digestOf(presented);
+    if (digest === null) return { status: 'MALFORMED' };
     const owner = this.known.merchantOf(digest);
     // The caller's own key, or a prefix two merchants share (only a read tells): the usual path.
     if (owner === merchantId || owner === null) return this.checkDigest(digest);
@@ -60,25 +65,26 @@ export class Authenticator {
 
   /** Whether a well-formed key's digest is among the stored keys' (such a key is always looked up). */
   isKnown(presented: string): boolean {
-    return parseKey(presented) !== null && this.known.has(digestKey(presented));
+    const digest = this.digestOf(presented);
+    return digest !== null && this.knows(digest);
+  }
+
+  knows(digest: string): boolean {
+    return this.known.has(digest);
   }
 
   /**
-   * Spends one of the budgeted reads on a key whose digest the map does not hold; true when
-   * the key exists after all (it is then cached and known, and `check` answers from memory).
+   * Spends one of the budgeted reads on a digest the map does not hold; true when the key
+   * exists after all (it is then cached and known, and `check` answers from memory).
    */
-  async discover(presented: string): Promise<boolean> {
-    if (!parseKey(presented) || !this.known.mayLookUp()) return false;
-    return (await this.load(digestKey(presented))) !== null;
+  async discover(digest: string): Promise<boolean> {
+    return this.known.mayLookUp() && (await this.load(digest)) !== null;
   }
 
-  /**
-   * The answer when it needs no database read (a malformed key, or a key in the cache);
-   * null when only `check()` can tell.
-   */
-  checkCached(presented: string): KeyCheck | null {
-    const known = this.fromMemory(presented);
-    return typeof known === 'string' ? null : known;
+  /** The answer from the cache alone; null when only `check()` can tell. */
+  cached(digest: string): KeyCheck | null {
+    const record = this.cache.get(digest);
+    return record ? statusOf(record, digest) : null;
   }
 
   private checkDigest(digest: string): KeyCheck | Promise<KeyCheck> {
@@ -86,14 +92,6 @@ export class Authenticator {
     if (record) return statusOf(record, digest);
     if (!this.known.has(digest) && !this.known.mayLookUp()) return { status: 'NOT_FOUND' };
     return this.load(digest).then((found) => statusOf(found, digest));
-  }
-
-  /** The answer from shape, checksum and cache alone, or the digest the database must be asked for. */
-  private fromMemory(presented: string): KeyCheck | string {
-    if (!parseKey(presented)) return { status: 'MALFORMED' };
-    const digest = digestKey(presented);
-    const record = this.cache.get(digest);
-    return record ? statusOf(record, digest) : digest;
   }
 
   private load(digest: string): Promise<KeyRecord | null> {
