@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TokenBucket } from '../token-bucket.js';
 
 export interface ReplayPacerOptions {
   /** Replayed events per second that all replays of this instance may send together. */
@@ -16,41 +17,23 @@ export interface ReplayPacerOptions {
  * of the process, whatever their number, and requests and live events keep the rest.
  */
 export class ReplayPacer {
-  private tokens: number;
-  private refilled: number;
-  private readonly capacity: number;
-  private readonly now: () => number;
+  private readonly bucket: TokenBucket;
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: ReplayPacerOptions) {
-    this.now = options.now ?? (() => performance.now());
-    this.capacity = Math.max(1, options.eventsPerSecond / 10);
-    this.tokens = this.capacity;
-    this.refilled = this.now();
+  constructor(options: ReplayPacerOptions) {
+    this.bucket = new TokenBucket(options.eventsPerSecond, Math.max(1, options.eventsPerSecond / 10), options.now ?? (() => performance.now()));
   }
 
   /** Resolves when a burst of `events` may be sent: after a turn of the event loop, in arrival order. */
   turn(events: number): Promise<void> {
     const ticket = this.queue.then(async () => {
       await nextTurn();
-      const wanted = Math.min(events, this.capacity);
-      for (;;) {
-        this.refill();
-        if (this.tokens >= wanted) {
-          this.tokens -= wanted;
-          return;
-        }
-        const waitMs = ((wanted - this.tokens) / this.options.eventsPerSecond) * 1000;
-        await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(waitMs))));
+      const wanted = Math.min(events, this.bucket.capacity);
+      while (!this.bucket.take(wanted)) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(this.bucket.msUntil(wanted)))));
       }
     });
     this.queue = ticket;
     return ticket;
-  }
-
-  private refill(): void {
-    const now = this.now();
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.refilled) / 1000) * this.options.eventsPerSecond);
-    this.refilled = now;
   }
 }

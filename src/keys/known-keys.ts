@@ -1,5 +1,6 @@
 import type { Database } from '../db/orm.js';
 import { ApiKeyEntity } from './api-key.entity.js';
+import { TokenBucket } from '../token-bucket.js';
 import { DigestMap } from './digest-map.js';
 
 /** Digests read per query when the map is (re)loaded. */
@@ -29,9 +30,8 @@ export interface KnownKeysOptions {
  */
 export class KnownKeys {
   private readonly digests = new DigestMap();
-  private readonly rate: number;
-  private tokens: number;
-  private refilledAt = Date.now();
+  /** Reads of digests the map does not hold, for this whole instance. */
+  private readonly lookups: TokenBucket;
   private loading: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
 
@@ -39,8 +39,8 @@ export class KnownKeys {
     private readonly db: Database,
     options: KnownKeysOptions = {},
   ) {
-    this.rate = options.unknownLookupsPerSecond ?? 10;
-    this.tokens = this.rate;
+    const rate = options.unknownLookupsPerSecond ?? 10;
+    this.lookups = new TokenBucket(rate, rate);
   }
 
   /** Whether the digest may be a stored key's ("maybe"; never a false "no" for a key it was told of). */
@@ -62,12 +62,8 @@ export class KnownKeys {
   }
 
   /** Takes one of the instance's reads for a digest the set does not hold; false when none is left this second. */
-  mayLookUp(now = Date.now()): boolean {
-    this.tokens = Math.min(this.rate, this.tokens + ((now - this.refilledAt) / 1000) * this.rate);
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+  mayLookUp(): boolean {
+    return this.lookups.take();
   }
 
   /**
