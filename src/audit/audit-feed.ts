@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Actor, Principal } from '../auth/principal.js';
 import { TooManySubscriptionsError } from '../errors.js';
+import { Tally } from '../tally.js';
 import type { AuditService, AuditQuery } from './audit.service.js';
 import type { AuditStore } from './audit-store.js';
 import type { EventBus } from './event-bus.js';
@@ -23,6 +24,12 @@ export interface AuditFeedOptions {
   maxPerMerchant?: number;
   /** Replayed events per second, all catch-up replays of this instance together. */
   replayEventsPerSecond?: number;
+}
+
+/** Which cap a new subscription would pass: its key's or its merchant's, and its size. */
+export interface FullCapacity {
+  scope: 'key' | 'merchant';
+  limit: number;
 }
 
 export interface FeedStats {
@@ -68,7 +75,7 @@ export class AuditFeed {
   private missedWhileStarting = false;
   private readonly subscribers = new Set<FeedSubscription>();
   /** Live subscriptions per key and per merchant (`k:` / `m:` prefixed), for the caps. */
-  private readonly held = new Map<string, number>();
+  private readonly held = new Tally();
   private reading: Promise<void> | null = null;
   private readAgain = false;
   private gap: { at: bigint; since: number; timer: NodeJS.Timeout } | null = null;
@@ -107,7 +114,7 @@ export class AuditFeed {
   subscribe(actor: Actor, query: AuditQuery & { after?: string | null }, sink?: FeedSink): FeedSubscription {
     const selector = this.audit.selector(actor, query, 'auditEvents');
     const after = query.after == null ? null : parseEventId(query.after);
-    const holders = this.holdersOf(actor);
+    const holders = this.placesFor(actor);
     const subscription = new FeedSubscription({
       selector,
       after,
@@ -121,14 +128,10 @@ export class AuditFeed {
       onClose: (closed) => {
         this.subscribers.delete(closed);
         this.stats.subscribers = this.subscribers.size;
-        for (const holder of holders) {
-          const left = (this.held.get(holder) ?? 1) - 1;
-          if (left > 0) this.held.set(holder, left);
-          else this.held.delete(holder);
-        }
+        for (const holder of holders) this.held.remove(holder);
       },
     });
-    for (const holder of holders) this.held.set(holder, (this.held.get(holder) ?? 0) + 1);
+    for (const holder of holders) this.held.add(holder);
     // Same synchronous turn as reading `head` above: nothing can be fanned out in between.
     this.subscribers.add(subscription);
     this.stats.subscribers = this.subscribers.size;
@@ -142,12 +145,12 @@ export class AuditFeed {
    * included), so unbounded subscriptions cost the square of their number. The operator's
    * admin keys are not capped: they are few, and their monitors watch every merchant.
    */
-  private holdersOf(actor: Actor): string[] {
+  private placesFor(actor: Actor): string[] {
     const principal = actor.principal;
     if (!principal || principal.admin) return [];
     const full = this.fullFor(principal);
     if (full) throw new TooManySubscriptionsError(full.scope, full.limit);
-    return [`k:${principal.keyId}`, `m:${principal.merchantId}`];
+    return countersOf(principal);
   }
 
   /**
@@ -155,11 +158,12 @@ export class AuditFeed {
    * when there is room. Asked by admission before a subscribe is counted, and again here when
    * the subscription is made.
    */
-  fullFor(principal: Principal): { scope: 'key' | 'merchant'; limit: number } | null {
+  fullFor(principal: Principal): FullCapacity | null {
     if (principal.admin) return null;
     const { maxPerKey, maxPerMerchant } = this.options;
-    if (maxPerKey !== undefined && (this.held.get(`k:${principal.keyId}`) ?? 0) >= maxPerKey) return { scope: 'key', limit: maxPerKey };
-    if (maxPerMerchant !== undefined && (this.held.get(`m:${principal.merchantId}`) ?? 0) >= maxPerMerchant) return { scope: 'merchant', limit: maxPerMerchant };
+    const [key, merchant] = countersOf(principal);
+    if (maxPerKey !== undefined && this.held.get(key) >= maxPerKey) return { scope: 'key', limit: maxPerKey };
+    if (maxPerMerchant !== undefined && this.held.get(merchant) >= maxPerMerchant) return { scope: 'merchant', limit: maxPerMerchant };
     return null;
   }
 
@@ -262,4 +266,9 @@ export class AuditFeed {
     for (const subscription of [...this.subscribers]) subscription.close();
     await this.reading;
   }
+}
+
+/** The counters a subscription of this key holds a place in: its own and its merchant's. */
+function countersOf(principal: Principal): [string, string] {
+  return [`k:${principal.keyId}`, `m:${principal.merchantId}`];
 }

@@ -1,3 +1,4 @@
+import type { FullCapacity } from '../audit/audit-feed.js';
 import type { Ledger } from '../audit/ledger.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { LimitResult } from '../throttle/limiter.js';
@@ -55,11 +56,6 @@ export type Admission =
  */
 export type OperationAdmission = Exclude<Admission, { outcome: 'unauthenticated' }> | { outcome: 'over-capacity'; full: FullCapacity };
 
-/** Which cap a feed subscribe would pass: its key's or its merchant's, and its size. */
-export interface FullCapacity {
-  scope: 'key' | 'merchant';
-  limit: number;
-}
 
 /**
  * Decides whether a request (HTTP) or a connection (WebSocket) may proceed, and as whom.

@@ -2,6 +2,7 @@ import type { Server, ServerOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { Tally } from '../tally.js';
 import { addressGroup } from '../throttle/address-group.js';
 import { clientAddress, isTrustedProxy, normalizeAddress } from './client-address.js';
 
@@ -35,7 +36,7 @@ export function httpServerOptions(config: GuardConfig): ServerOptions {
  */
 export function guardConnections(server: Server, config: GuardConfig, logger?: Logger): void {
   server.maxConnections = config.maxConnections;
-  const open = new Map<string, number>();
+  const open = new Tally();
   let unreported = 0;
   let lastReport = 0;
 
@@ -50,17 +51,12 @@ export function guardConnections(server: Server, config: GuardConfig, logger?: L
   };
 
   const hold = (group: string, socket: Duplex): boolean => {
-    const count = open.get(group) ?? 0;
-    if (count >= config.maxConnectionsPerIp) {
+    if (open.get(group) >= config.maxConnectionsPerIp) {
       report();
       return false;
     }
-    open.set(group, count + 1);
-    socket.once('close', () => {
-      const left = (open.get(group) ?? 1) - 1;
-      if (left > 0) open.set(group, left);
-      else open.delete(group);
-    });
+    open.add(group);
+    socket.once('close', () => open.remove(group));
     return true;
   };
 
