@@ -2,7 +2,7 @@ import type { FullCapacity } from '../audit/audit-feed.js';
 import type { Ledger } from '../audit/ledger.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { LimitResult } from '../throttle/limiter.js';
-import type { RequestInfo, Throttle } from '../throttle/throttle.js';
+import { rateLimitedEvent, type RequestInfo, type Throttle } from '../throttle/throttle.js';
 import { authFailedEvent } from './auth-failed.js';
 import type { Authenticator, KeyCheck } from './authenticator.js';
 import { principalOf, type Principal } from './principal.js';
@@ -112,16 +112,8 @@ export async function admitOperation(
   const { metadata } = TRANSPORTS[request.transport];
   const full = room?.() ?? null;
   if (full) {
-    deps.ledger.append({
-      type: 'RATE_LIMITED',
-      merchantId: principal.merchantId,
-      keyId: principal.keyId,
-      requestId: request.requestId,
-      operationName: request.operationName,
-      ip: request.ip,
-      reason: 'feed subscription cap',
-      metadata: { ...metadata, cap: full.scope, limit: full.limit },
-    });
+    const about = { merchantId: principal.merchantId, keyId: principal.keyId, reason: 'feed subscription cap' };
+    deps.ledger.append(rateLimitedEvent(about, { ...request, metadata }, { cap: full.scope, limit: full.limit }));
     return { outcome: 'over-capacity', full };
   }
   const result = await deps.throttle.key(principal.key, { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata }, count);

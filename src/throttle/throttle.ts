@@ -1,3 +1,4 @@
+import type { NewAuditEvent } from '../audit/event-types.js';
 import type { Ledger } from '../audit/ledger.js';
 import type { Logger } from '../logger.js';
 import type { KeyRecord } from '../keys/key-record.js';
@@ -93,21 +94,31 @@ export class Throttle {
     request: RequestInfo,
     subject: { merchantId?: string; keyId?: string; reason: string },
   ): void {
-    this.ledger.append({
-      type: 'RATE_LIMITED',
-      merchantId: subject.merchantId ?? null,
-      keyId: subject.keyId ?? null,
-      actorKeyId: request.actorKeyId ?? subject.keyId ?? null,
-      requestId: request.requestId ?? null,
-      ip: request.ip ?? null,
-      operationName: request.operationName ?? null,
-      reason: result.degraded ? 'rate limiter unavailable' : subject.reason,
-      metadata: {
+    this.ledger.append(
+      rateLimitedEvent(result.degraded ? { ...subject, reason: 'rate limiter unavailable' } : subject, request, {
         limit: result.limit,
         windowSeconds,
         retryAfterSeconds: Math.ceil(result.retryAfterMs / 1000),
-        ...request.metadata,
-      },
-    });
+      }),
+    );
   }
+}
+
+/** The RATE_LIMITED event of a refusal over any limit: what was refused, why, and where the request came from. */
+export function rateLimitedEvent(
+  subject: { merchantId?: string | null; keyId?: string | null; reason: string },
+  request: RequestInfo,
+  figures: Record<string, unknown>,
+): NewAuditEvent {
+  return {
+    type: 'RATE_LIMITED',
+    merchantId: subject.merchantId ?? null,
+    keyId: subject.keyId ?? null,
+    actorKeyId: request.actorKeyId ?? subject.keyId ?? null,
+    requestId: request.requestId ?? null,
+    ip: request.ip ?? null,
+    operationName: request.operationName ?? null,
+    reason: subject.reason,
+    metadata: { ...figures, ...request.metadata },
+  };
 }
