@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
-import { Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { authFailedEvent } from '../auth/auth-failed.js';
 import type { Config } from '../config.js';
 import { formatError, UnauthenticatedError } from '../errors.js';
@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import { internalErrorStatusPlugin } from './internal-error-status.js';
 import { rootFieldCostPlugin } from './root-field-cost.js';
 import { armor, tokenLimitMessage } from './query-limits.js';
-import { operationLabel } from './operation-label.js';
+import { operationLabel, rootFields } from './operation-label.js';
 import { sandboxLandingPage } from './sandbox.js';
 
 /** What each request carries through async calls: its id and its logger. */
@@ -23,23 +23,11 @@ export const requestScope = new AsyncLocalStorage<RequestScope>();
 
 const INTROSPECTION_FIELDS = new Set(['__schema', '__type', '__typename']);
 
-/** True when every root field of the operation (through fragments) is an introspection field. */
+/** True when every root field of the query (through fragments) is an introspection field. */
 export function isIntrospectionOnly(document: DocumentNode, operation: OperationDefinitionNode): boolean {
-  const fragments = new Map(
-    document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d.selectionSet] as const),
-  );
-  const seen = new Set<string>();
-  const check = (set: SelectionSetNode): boolean =>
-    set.selections.every((selection) => {
-      if (selection.kind === Kind.FIELD) return INTROSPECTION_FIELDS.has(selection.name.value);
-      if (selection.kind === Kind.INLINE_FRAGMENT) return check(selection.selectionSet);
-      const name = selection.name.value;
-      if (seen.has(name)) return true;
-      seen.add(name);
-      const fragment = fragments.get(name);
-      return fragment ? check(fragment) : false;
-    });
-  return operation.operation === 'query' && check(operation.selectionSet);
+  if (operation.operation !== 'query') return false;
+  const { names, unresolved } = rootFields(document, operation);
+  return !unresolved && [...names].every((name) => INTROSPECTION_FIELDS.has(name));
 }
 
 /**

@@ -14,26 +14,37 @@ export function operationLabel(operation: OperationDefinitionNode | null | undef
   return label.slice(0, MAX_LABEL);
 }
 
-/**
- * Root fields an operation asks for, aliases each counted (contract §9.5: each counts one
- * against the caller's limit), through inline fragments and fragment spreads at the root.
- * Linear in the document: every fragment is walked once, however often it is spread.
- */
-export function rootFieldCount(document: DocumentNode, operation: OperationDefinitionNode): number {
+/** An operation's root fields, through inline fragments and fragment spreads at the root. */
+export interface RootFields {
+  /** How many, aliases and repeated spreads each counted (contract §9.5: each counts one against the limit); at least 1. */
+  count: number;
+  /** Their field names. */
+  names: ReadonlySet<string>;
+  /** A spread names a fragment the document does not define (validation refuses it). */
+  unresolved: boolean;
+}
+
+/** One walk of the root selection set; linear in the document: every fragment is walked once, however often it is spread. */
+export function rootFields(document: DocumentNode, operation: OperationDefinitionNode): RootFields {
   const fragments = new Map<string, SelectionSetNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition.selectionSet);
   }
+  const names = new Set<string>();
+  let unresolved = false;
   const counted = new Map<string, number>();
   const count = (set: SelectionSetNode, path: ReadonlySet<string>): number => {
     let fields = 0;
     for (const selection of set.selections) {
-      if (selection.kind === Kind.FIELD) fields += 1;
-      else if (selection.kind === Kind.INLINE_FRAGMENT) fields += count(selection.selectionSet, path);
+      if (selection.kind === Kind.FIELD) {
+        names.add(selection.name.value);
+        fields += 1;
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) fields += count(selection.selectionSet, path);
       else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
-        // A cycle or an unknown fragment is validation's to refuse; it counts nothing here.
+        if (!fragment) unresolved = true;
+        // A cycle is validation's to refuse; it counts nothing here.
         if (!fragment || path.has(name)) continue;
         if (!counted.has(name)) counted.set(name, count(fragment, new Set([...path, name])));
         fields += counted.get(name)!;
@@ -41,5 +52,5 @@ export function rootFieldCount(document: DocumentNode, operation: OperationDefin
     }
     return fields;
   };
-  return Math.max(1, count(operation.selectionSet, new Set()));
+  return { count: Math.max(1, count(operation.selectionSet, new Set())), names, unresolved };
 }

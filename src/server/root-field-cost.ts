@@ -3,7 +3,7 @@ import { retryAfterSeconds } from '../auth/admission.js';
 import { RateLimitedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { rateLimitFiguresOf, rateLimitHeaders } from './admission.js';
-import { rootFieldCount } from './operation-label.js';
+import { rootFields } from './operation-label.js';
 
 /**
  * Each root field of a request counts one against the caller's key (contract §9.5): fifteen
@@ -19,7 +19,7 @@ export function rootFieldCostPlugin(): ApolloServerPlugin<GraphQLContext> {
         async didResolveOperation({ contextValue, document, operation, response }) {
           const { principal, state, services } = contextValue;
           if (!principal || !operation) return;
-          const extra = rootFieldCount(document, operation) - (state.prepaid ?? 0);
+          const extra = rootFields(document, operation).count - (state.prepaid ?? 0);
           state.prepaid = 0;
           if (extra <= 0) return;
           const request = { requestId: contextValue.requestId, ip: contextValue.ip, operationName: state.operationName };

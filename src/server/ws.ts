@@ -15,7 +15,7 @@ import { credentialFrom } from './credentials.js';
 import { clientIp } from './http.js';
 import { armor, parseFailure } from './query-limits.js';
 import { documentCache } from './ws-documents.js';
-import { operationLabel, rootFieldCount } from './operation-label.js';
+import { operationLabel, rootFields } from './operation-label.js';
 import { SocketRegistry } from './ws-sockets.js';
 import { recordKeyUse } from './key-used.js';
 
@@ -124,7 +124,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           const principal = extra.principal;
           // A feed subscribe past its caps is refused before it is counted or recorded as KEY_USED.
           const room = operation?.operation === 'subscription' ? () => services.feed.fullFor(principal) : undefined;
-          const admission = await admitOperation(services, principal, request, document && operation ? rootFieldCount(document, operation) : 1, room);
+          const admission = await admitOperation(services, principal, request, document && operation ? rootFields(document, operation).count : 1, room);
           if (admission.outcome === 'ledger-full') return [new LedgerFullError()];
           if (admission.outcome === 'over-capacity') return [new TooManySubscriptionsError(admission.full.scope, admission.full.limit)];
           if (admission.outcome === 'rate-limited') return [new RateLimitedError(admission.retryAfter)];
