@@ -1,4 +1,5 @@
 import { EVENT_COLUMNS, type EventRow } from '../audit/event-columns.js';
+import { printableJson } from './printable.js';
 
 /** An audit event as the feed delivers it: its id, and every column, dates as ISO text. */
 export type FeedEvent = { id: string } & { [Field in keyof EventRow]: EventRow[Field] extends Date ? string : EventRow[Field] };
@@ -30,20 +31,14 @@ export function eventLine(event: FeedEvent): string {
 
 /** A JSON line: the event exactly as delivered. JSON escapes control characters itself. */
 export function jsonLine(event: FeedEvent): string {
-  return escapeUnsafe(JSON.stringify(event));
+  return printableJson(JSON.stringify(event));
 }
 
 function shown(value: string): string {
-  return /^[\w.:@/+-]+$/.test(value) ? value : escapeUnsafe(JSON.stringify(value));
+  return /^[\w.:@/+-]+$/.test(value) ? value : printableJson(JSON.stringify(value));
 }
 
 /** Fields the server fills itself (ids, times, type names): shown as they are if plain. */
 function plain(value: string): string {
-  return /^[\w.:+-]*$/.test(value) ? value : escapeUnsafe(JSON.stringify(value));
-}
-
-// JSON.stringify leaves DEL, the C1 controls (\x9b starts an escape sequence on some
-// terminals) and the Unicode line separators as they are.
-function escapeUnsafe(text: string): string {
-  return text.replace(/[\u007f-\u009f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return /^[\w.:+-]*$/.test(value) ? value : printableJson(JSON.stringify(value));
 }

@@ -5,7 +5,8 @@ import { merchantIdProblem } from '../keys/validation.js';
 import { badInput, inFlagTerms, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
 import { choice, parseOptions } from './options.js';
-import { printableJson, shortDate, table } from './table.js';
+import { printableJson } from './printable.js';
+import { shortDate, table } from './table.js';
 
 const HELP = `Usage: keys list [--merchant <mid>] [options]
 

@@ -9,11 +9,13 @@ const NAME_FORBIDDEN = /[<>]/;
 const NUL = '\u0000';
 /**
  * Characters that change how text is shown rather than what it says: C0 and C1 controls
- * (terminal escapes start with them), bidi overrides and isolates, and zero-width characters.
+ * (terminal escapes start with them), bidi overrides and isolates, and zero-width characters
+ * (`SHOWN_DIFFERENTLY` is all but the C0 controls; the CLI escapes the same set when it prints).
  * Refused in every free text (names, reasons) so an operator's terminal or dashboard shows
  * exactly what was stored.
  */
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/u;
+export const SHOWN_DIFFERENTLY = '\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2069\\ufeff';
+const INVISIBLE = new RegExp(`[\\u0000-\\u001f${SHOWN_DIFFERENTLY}]`, 'u');
 /** Key ids are `key_` and 24 base62 characters; anything outside this shape names no key. */
 const KEY_ID = /^[A-Za-z0-9_-]{1,40}$/;
 export const KEY_TYPES: readonly KeyType[] = ['SECRET', 'PUBLIC', 'TOKENIZATION'];
