@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
-import type { Config, TrustProxy } from '../config.js';
+import type { Config } from '../config.js';
 import { BadRequestError, formatError, httpStatusOf, PayloadTooLargeError } from '../errors.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
@@ -24,11 +24,6 @@ export interface HttpDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,64}$/;
-
-/** The client's address for limits and the audit `ip` (see clientAddress: proxy-addr, valid IPs only). */
-export function clientIp(req: IncomingMessage, trustProxy: TrustProxy): string {
-  return clientAddress(req, trustProxy);
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -114,10 +109,10 @@ export function createHttpHandler(deps: HttpDeps) {
       if (!principal) return;
       recordKeyUse(services.ledger, principal, { requestId, ip, operationName: context.state.operationName });
     };
+    const url = req.url ?? '/';
     let body: unknown;
     try {
       body = parseBody(req, text, config.batchRequests);
-      const url = req.url ?? '/';
       // A GET carries its document in the query string; only a long one can be worth checking.
       refuseRepetition(req.method === 'GET' && url.length > 1_000 ? { query: new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('query') } : body, config);
     } catch (error) {
@@ -128,7 +123,6 @@ export function createHttpHandler(deps: HttpDeps) {
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const url = req.url ?? '/';
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.includes('?') ? url.slice(url.indexOf('?')) : '', body },
       context: async () => context,
@@ -152,7 +146,7 @@ export function createHttpHandler(deps: HttpDeps) {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const ip = clientIp(req, config.trustProxy);
+    const ip = clientAddress(req, config.trustProxy);
     const path = (req.url ?? '/').split('?')[0]!;
     const graphqlPath = path === '/graphql' || path === '/graphql/';
     // The request id is a field of the line rather than a child logger: a child per request is

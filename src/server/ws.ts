@@ -12,7 +12,7 @@ import { CloseCode } from '../protocol.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { credentialFrom } from './credentials.js';
-import { clientIp } from './http.js';
+import { clientAddress } from './client-address.js';
 import { armor, parseFailure } from './query-limits.js';
 import { documentCache } from './ws-documents.js';
 import { operationLabel, rootFields } from './operation-label.js';
@@ -90,7 +90,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const extra = ctx.extra as WsExtra;
         const params = ctx.connectionParams ?? {};
         const credential = credentialFrom(params.authorization ?? params.Authorization, params.apiKey ?? params['x-api-key']);
-        const ip = (extra.ip = clientIp(extra.request, config.trustProxy));
+        const ip = (extra.ip = clientAddress(extra.request, config.trustProxy));
         const socket = extra.socket;
         const admission = await admit(services, { credential, ip, requestId: null, transport: 'websocket', hold: (key) => sockets.track(socket, key) });
         if (admission.outcome !== 'admitted' || !admission.principal) {
