@@ -21,8 +21,9 @@ export class AccessPolicy {
   constructor(private readonly recorder: DenialRecorder) {}
 
   /** Whether the actor may act for `merchantId`. Decides only: nothing is recorded. */
-  mayActFor(actor: Actor, merchantId: string): boolean {
-    return !this.restricted(actor) || actor.principal.merchantId === merchantId;
+  private mayActFor(actor: Actor, merchantId: string): boolean {
+    const only = this.confinedTo(actor);
+    return only === null || only === merchantId;
   }
 
   /** Refuses (recorded) unless the actor may act for `merchantId`. */
@@ -42,6 +43,11 @@ export class AccessPolicy {
       this.requireMerchant(actor, requested, operation);
       return requested;
     }
+    return this.confinedTo(actor);
+  }
+
+  /** The one merchant the actor may act for; null (every merchant) for the system and `admin`. */
+  confinedTo(actor: Actor): string | null {
     return this.restricted(actor) ? actor.principal.merchantId : null;
   }
 

@@ -58,11 +58,12 @@ export class VerifyService {
 
     // A caller confined to its merchant is told of another merchant's key by the path of a missing
     // one (same answer, event, timing and reads), so existence does not leak; the system and admin see every key.
-    const confinedTo = this.policy.scopeQuery(actor, null, 'verifyKey');
+    const confinedTo = this.policy.confinedTo(actor);
     const check = await (confinedTo === null ? this.authenticator.check(presented) : this.authenticator.checkFor(presented, confinedTo));
     if (check.status === 'MALFORMED' || check.status === 'NOT_FOUND') return this.unknown(actor, check.status);
     const key = check.record;
-    if (!this.policy.mayActFor(actor, key.merchantId)) return this.unknown(actor, 'NOT_FOUND');
+    // checkFor reads a digest two merchants' keys share like the caller's own: the record tells.
+    if (confinedTo !== null && key.merchantId !== confinedTo) return this.unknown(actor, 'NOT_FOUND');
 
     const about = { merchantId: key.merchantId, keyId: key.id };
     if (check.status !== 'VALID') {
