@@ -3,7 +3,7 @@ import type { Ledger } from '../audit/ledger.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import { rateLimitedEvent, type RequestInfo, type Throttle } from '../throttle/throttle.js';
-import { authFailedEvent } from './auth-failed.js';
+import { authFailedEvent, type RefusalReason } from './auth-failed.js';
 import type { Authenticator, KeyCheck } from './authenticator.js';
 import { principalOf, type Principal } from './principal.js';
 
@@ -131,7 +131,7 @@ export function retryAfterSeconds(result: LimitResult): number {
  * budget for such reads); once the address is out of them it is refused, unless one of those
  * budgeted reads finds it after all (a key made where this instance could not hear).
  */
-async function checkCredential(deps: AdmissionDeps, credential: string, ip: string, info: RequestInfo): Promise<KeyCheck | { refused: LimitResult }> {
+export async function checkCredential(deps: AdmissionDeps, credential: string, ip: string, info: RequestInfo): Promise<KeyCheck | { refused: LimitResult }> {
   const { authenticator } = deps;
   const digest = authenticator.digestOf(credential);
   if (digest === null) return { status: 'MALFORMED' };
@@ -151,11 +151,20 @@ async function refuse(
   ip: string,
   info: RequestInfo,
 ): Promise<Admission> {
+  const result = await chargeRefusal(deps, check.status, 'record' in check ? check.record : null, ip, info);
+  return result.allowed ? { outcome: 'unauthenticated', rateLimit: result } : rateLimited(result);
+}
+
+/**
+ * A refused credential of a request without a valid key (any edge: admission, /authz): the
+ * client address pays for it. Within the address's budget AUTH_FAILED is recorded (naming the
+ * stored key it named, if any) and the figures are allowed; past it they are the address's
+ * refusal, recorded by the throttle as RATE_LIMITED.
+ */
+export async function chargeRefusal(deps: AdmissionDeps, reason: RefusalReason, key: KeyRecord | null, ip: string, info: RequestInfo): Promise<LimitResult> {
   const result = await deps.throttle.address(ip, info);
-  if (!result.allowed) return rateLimited(result);
-  const key = 'record' in check ? check.record : null;
-  deps.ledger.append(authFailedEvent(check.status, { merchantId: key?.merchantId, keyId: key?.id }, info));
-  return { outcome: 'unauthenticated', rateLimit: result };
+  if (result.allowed) deps.ledger.append(authFailedEvent(reason, { merchantId: key?.merchantId, keyId: key?.id }, info));
+  return result;
 }
 
 function rateLimited(result: LimitResult): Admission & { outcome: 'rate-limited' } {

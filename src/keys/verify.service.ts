@@ -1,12 +1,14 @@
 import { authFailedEvent } from '../auth/auth-failed.js';
-import type { Authenticator } from '../auth/authenticator.js';
+import { chargeRefusal, checkCredential, type AdmissionDeps } from '../auth/admission.js';
+import type { Authenticator, KeyCheck } from '../auth/authenticator.js';
 import type { AccessPolicy } from '../auth/access-policy.js';
 import { actorKeyIdOf, type Actor } from '../auth/principal.js';
 import type { NewAuditEvent } from '../audit/event-types.js';
 import type { Ledger } from '../audit/ledger.js';
-import { BadUserInputError } from '../errors.js';
+import { BadUserInputError, type InputProblem } from '../errors.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import type { RequestInfo, Throttle } from '../throttle/throttle.js';
+import type { KeyRecord } from './key-record.js';
 import { grants, type ScopeCatalogue } from './scopes.js';
 import { scopeProblems } from './validation.js';
 
@@ -32,84 +34,149 @@ export interface Verification {
 
 /** More required scopes than any real check needs: refused as input. */
 const MAX_REQUIRED_SCOPES = 50;
+/** The most a single verification may cost (contract §9.1). */
+export const MAX_VERIFY_COST = 1_000;
+
+/** What is to be judged: the same for every edge (GraphQL verifyKey, /authz). */
+export interface VerifyRequest {
+  /** The presented key. */
+  key: string;
+  requiredScopes?: readonly string[] | null;
+  /** What this verification costs the key (an integer 0–1,000, default 1): validated here for every edge. */
+  cost?: number;
+  /** The end client's address as the asker saw it (for the key's IP allowlist, contract §9.1). */
+  clientIp?: string | null;
+}
 
 /**
- * verifyKey for the merchants' own services: the hottest path of the service. A key seen
- * recently is answered from the key cache with no database read; the verified key's own
- * limit is applied and counted, and the outcome leaves an event for the verified key.
- * It knows nothing of GraphQL or HTTP.
+ * Who asks for a verification. `caller`: a key over GraphQL verifyKey, already admitted and
+ * counted against its own limit; it learns of its own merchant's keys only (unless it sees
+ * every merchant) and is the actor of the events. `gateway`: forward authentication (/authz).
+ * A gateway is no key: the presented key asks for itself, so it may be any merchant's key, it
+ * is counted against its own limit and is the actor of its own KEY_USED and ACCESS_DENIED; and
+ * as a request without a valid key, a refused credential is paid for by the client address
+ * (contract §5), which also gates database reads for keys no one issued.
+ */
+export type Asker = { kind: 'caller'; actor: Actor } | { kind: 'gateway'; requestId: string; ip: string };
+
+/**
+ * verifyKey for the merchants' own services and /authz for their gateways: the hottest path of
+ * the service. A key seen recently is answered from the key cache with no database read; the
+ * verified key's own limit is applied and counted, and the outcome leaves an event for the
+ * verified key. It knows nothing of GraphQL or HTTP.
  */
 export class VerifyService {
+  /** What admission's rules (a gateway's unknown digests and refusals) need. */
+  private readonly admission: AdmissionDeps;
+
   constructor(
     private readonly authenticator: Authenticator,
     private readonly throttle: Throttle,
     private readonly ledger: Ledger,
     private readonly catalogue: ScopeCatalogue,
     private readonly policy: AccessPolicy,
-  ) {}
+  ) {
+    this.admission = { authenticator, throttle, ledger };
+  }
 
-  async verify(actor: Actor, presented: string, requiredScopes?: readonly string[] | null): Promise<Verification> {
-    const scopes = requiredScopes ?? [];
-    const problems =
-      scopes.length > MAX_REQUIRED_SCOPES
-        ? [{ field: 'requiredScopes', message: `requiredScopes may list at most ${MAX_REQUIRED_SCOPES} scopes.` }]
-        : scopeProblems(scopes, this.catalogue, 'requiredScopes');
+  /** verifyKey: `actor` asks about a presented key. */
+  verify(actor: Actor, request: VerifyRequest): Promise<Verification> {
+    return this.decide({ kind: 'caller', actor }, request);
+  }
+
+  /**
+   * The one decision, for every asker: input, then the key's status and expiry, scopes and the
+   * key's own limit, each refusal a value with its event. Throws BAD_USER_INPUT only.
+   */
+  async decide(asker: Asker, request: VerifyRequest): Promise<Verification> {
+    const scopes = request.requiredScopes ?? [];
+    const problems = inputProblems(scopes, request.cost, this.catalogue);
     if (problems.length > 0) throw new BadUserInputError(problems);
 
-    // A caller confined to its merchant is told of another merchant's key by the path of a missing
-    // one (same answer, event, timing and reads), so existence does not leak; the system and admin see every key.
-    const confinedTo = this.policy.confinedTo(actor);
-    const check = await (confinedTo === null ? this.authenticator.check(presented) : this.authenticator.checkFor(presented, confinedTo));
-    if (check.status === 'MALFORMED' || check.status === 'NOT_FOUND') return this.unknown(actor, check.status);
+    const info = this.requestOf(asker);
+    const check = await this.check(asker, request.key, info);
+    if ('refused' in check) return { valid: false, code: 'RATE_LIMITED', keyId: null, rateLimit: check.refused };
+    if (check.status === 'MALFORMED' || check.status === 'NOT_FOUND') return this.refuse(asker, check.status, null, info);
     const key = check.record;
-    // checkFor reads a digest two merchants' keys share like the caller's own: the record tells.
-    if (confinedTo !== null && key.merchantId !== confinedTo) return this.unknown(actor, 'NOT_FOUND');
+    if (check.status !== 'VALID') return this.refuse(asker, check.status, key, info);
 
     const about = { merchantId: key.merchantId, keyId: key.id };
-    if (check.status !== 'VALID') {
-      this.ledger.append(authFailedEvent(check.status, about, this.requestOf(actor)));
-      return { valid: false, code: check.status, keyId: key.id, rateLimit: null };
-    }
-    const rateLimit = await this.throttle.key(key, this.requestOf(actor));
+    const rateLimit = await this.throttle.key(key, info);
     if (!rateLimit.allowed) return { valid: false, code: 'RATE_LIMITED', keyId: key.id, rateLimit };
     const missing = scopes.filter((scope) => !grants(key.scopes, scope));
     if (missing.length > 0) {
-      this.record(actor, { type: 'ACCESS_DENIED', ...about, reason: 'missing scope', metadata: { scopes: missing } });
+      this.record(asker, key, info, { type: 'ACCESS_DENIED', ...about, reason: 'missing scope', metadata: { scopes: missing } });
       return { valid: false, code: 'INSUFFICIENT_SCOPE', keyId: key.id, rateLimit };
     }
-    this.record(actor, { type: 'KEY_USED', ...about });
+    this.record(asker, key, info, { type: 'KEY_USED', ...about });
     return { valid: true, code: 'VALID', keyId: key.id, rateLimit };
   }
 
-  /** Not found or malformed: recorded for the caller's merchant, with no key to name. */
-  private unknown(actor: Actor, code: 'MALFORMED' | 'NOT_FOUND'): Verification {
-    this.ledger.append(authFailedEvent(code, { merchantId: actor.principal?.merchantId }, this.requestOf(actor)));
-    return { valid: false, code, keyId: null, rateLimit: null };
+  /**
+   * The presented key's check. A caller confined to its merchant is told of another merchant's
+   * key by the path of a missing one (same answer, event, timing and reads), so existence does
+   * not leak; the system and admin see every key. A gateway's unknown digests are read only
+   * while the client address has failures left (admission's rule).
+   */
+  private async check(asker: Asker, presented: string, info: RequestInfo): Promise<KeyCheck | { refused: LimitResult }> {
+    if (asker.kind === 'gateway') return checkCredential(this.admission, presented, asker.ip, info);
+    const confinedTo = this.policy.confinedTo(asker.actor);
+    const check = await (confinedTo === null ? this.authenticator.check(presented) : this.authenticator.checkFor(presented, confinedTo));
+    // checkFor reads a digest two merchants' keys share like the caller's own: the record tells.
+    if (confinedTo !== null && 'record' in check && check.record.merchantId !== confinedTo) return { status: 'NOT_FOUND' };
+    return check;
   }
 
-  /** Where the verification came from, for its events: the caller's request, marked as a verifyKey. */
-  private requestOf(actor: Actor): RequestInfo {
+  /**
+   * A refused key, with AUTH_FAILED (for the caller's merchant when no key is named). A
+   * gateway's client address pays for it, and past its budget the answer is RATE_LIMITED.
+   */
+  private async refuse(asker: Asker, code: RefusalCode, key: KeyRecord | null, info: RequestInfo): Promise<Verification> {
+    if (asker.kind === 'gateway') {
+      const address = await chargeRefusal(this.admission, code, key, asker.ip, info);
+      if (!address.allowed) return { valid: false, code: 'RATE_LIMITED', keyId: null, rateLimit: address };
+    } else {
+      const merchantId = key?.merchantId ?? asker.actor.principal?.merchantId;
+      this.ledger.append(authFailedEvent(code, { merchantId, keyId: key?.id }, info));
+    }
+    return { valid: false, code, keyId: key?.id ?? null, rateLimit: null };
+  }
+
+  /** Where the verification came from, for its events: the caller's request (a verifyKey), or the gateway's (an authz). */
+  private requestOf(asker: Asker): RequestInfo {
+    if (asker.kind === 'gateway') return { requestId: asker.requestId, ip: asker.ip, operationName: 'authz', metadata: { via: 'authz' } };
+    const { actor } = asker;
     return {
       actorKeyId: actorKeyIdOf(actor),
       requestId: actor.requestId,
       ip: actor.ip,
       operationName: actor.operationName,
-      metadata: this.via(actor),
+      metadata: { via: 'verifyKey', verifiedBy: actorKeyIdOf(actor) },
     };
   }
 
-  private via(actor: Actor): Record<string, unknown> {
-    return { via: 'verifyKey', verifiedBy: actorKeyIdOf(actor) };
-  }
-
-  private record(actor: Actor, event: NewAuditEvent): void {
+  /** An event of a usable key: its actor is the caller, or, through a gateway, the key itself. */
+  private record(asker: Asker, key: KeyRecord, info: RequestInfo, event: NewAuditEvent): void {
     this.ledger.append({
-      actorKeyId: actorKeyIdOf(actor),
-      requestId: actor.requestId ?? null,
-      ip: actor.ip ?? null,
-      operationName: actor.operationName ?? null,
+      actorKeyId: asker.kind === 'gateway' ? key.id : (info.actorKeyId ?? null),
+      requestId: info.requestId ?? null,
+      ip: info.ip ?? null,
+      operationName: info.operationName ?? null,
       ...event,
-      metadata: { ...this.via(actor), ...event.metadata },
+      metadata: { ...info.metadata, ...event.metadata },
     });
   }
+}
+
+type RefusalCode = Exclude<KeyCheck['status'], 'VALID'>;
+
+function inputProblems(scopes: readonly string[], cost: number | undefined, catalogue: ScopeCatalogue): InputProblem[] {
+  const problems =
+    scopes.length > MAX_REQUIRED_SCOPES
+      ? [{ field: 'requiredScopes', message: `requiredScopes may list at most ${MAX_REQUIRED_SCOPES} scopes.` }]
+      : scopeProblems(scopes, catalogue, 'requiredScopes');
+  if (cost !== undefined && (!Number.isInteger(cost) || cost < 0 || cost > MAX_VERIFY_COST)) {
+    problems.push({ field: 'cost', message: `cost must be an integer from 0 to ${MAX_VERIFY_COST}.` });
+  }
+  return problems;
 }

@@ -14,7 +14,7 @@ export class VerifyResolver {
     @Arg('requiredScopes', () => [String], { nullable: true }) requiredScopes: string[] | null,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return ctx.services.verify.verify(actorOf(ctx), key, requiredScopes);
+    return ctx.services.verify.verify(actorOf(ctx), { key, requiredScopes });
   }
 
   // A database read: only made when the client selects `key`, so the usual verification stays on the cache.
