@@ -20,7 +20,9 @@ export type VerificationCode =
   | 'REVOKED'
   | 'EXPIRED'
   | 'INSUFFICIENT_SCOPE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  /** No key presented: only through a gateway (verifyKey's key argument is required). */
+  | 'MISSING';
 
 /** The answer to "is this key good for these scopes right now?". A value, never an exception. */
 export interface Verification {
@@ -30,6 +32,9 @@ export interface Verification {
   keyId: string | null;
   /** The verified key's own limit figures, after this verification counted; null when none was counted. */
   rateLimit: LimitResult | null;
+  /** The verified key's merchant and scopes, when keyId names it (for the edges' headers; never the record itself). */
+  merchantId: string | null;
+  scopes: readonly string[] | null;
 }
 
 /** More required scopes than any real check needs: refused as input. */
@@ -39,8 +44,8 @@ export const MAX_VERIFY_COST = 1_000;
 
 /** What is to be judged: the same for every edge (GraphQL verifyKey, /authz). */
 export interface VerifyRequest {
-  /** The presented key. */
-  key: string;
+  /** The presented key; null when none was presented (a gateway's request). */
+  key: string | null;
   requiredScopes?: readonly string[] | null;
   /** What this verification costs the key (an integer 0–1,000, default 1): validated here for every edge. */
   cost?: number;
@@ -94,22 +99,23 @@ export class VerifyService {
     if (problems.length > 0) throw new BadUserInputError(problems);
 
     const info = this.requestOf(asker);
+    if (request.key === null) return this.refuse(asker, 'MISSING', null, info);
     const check = await this.check(asker, request.key, info);
-    if ('refused' in check) return { valid: false, code: 'RATE_LIMITED', keyId: null, rateLimit: check.refused };
+    if ('refused' in check) return refusal('RATE_LIMITED', null, check.refused);
     if (check.status === 'MALFORMED' || check.status === 'NOT_FOUND') return this.refuse(asker, check.status, null, info);
     const key = check.record;
     if (check.status !== 'VALID') return this.refuse(asker, check.status, key, info);
 
     const about = { merchantId: key.merchantId, keyId: key.id };
     const rateLimit = await this.throttle.key(key, info);
-    if (!rateLimit.allowed) return { valid: false, code: 'RATE_LIMITED', keyId: key.id, rateLimit };
+    if (!rateLimit.allowed) return refusal('RATE_LIMITED', key, rateLimit);
     const missing = scopes.filter((scope) => !grants(key.scopes, scope));
     if (missing.length > 0) {
       this.record(asker, key, info, { type: 'ACCESS_DENIED', ...about, reason: 'missing scope', metadata: { scopes: missing } });
-      return { valid: false, code: 'INSUFFICIENT_SCOPE', keyId: key.id, rateLimit };
+      return refusal('INSUFFICIENT_SCOPE', key, rateLimit);
     }
     this.record(asker, key, info, { type: 'KEY_USED', ...about });
-    return { valid: true, code: 'VALID', keyId: key.id, rateLimit };
+    return { valid: true, code: 'VALID', keyId: key.id, rateLimit, merchantId: key.merchantId, scopes: key.scopes };
   }
 
   /**
@@ -134,12 +140,12 @@ export class VerifyService {
   private async refuse(asker: Asker, code: RefusalCode, key: KeyRecord | null, info: RequestInfo): Promise<Verification> {
     if (asker.kind === 'gateway') {
       const address = await chargeRefusal(this.admission, code, key, asker.ip, info);
-      if (!address.allowed) return { valid: false, code: 'RATE_LIMITED', keyId: null, rateLimit: address };
+      if (!address.allowed) return refusal('RATE_LIMITED', null, address);
     } else {
       const merchantId = key?.merchantId ?? asker.actor.principal?.merchantId;
       this.ledger.append(authFailedEvent(code, { merchantId, keyId: key?.id }, info));
     }
-    return { valid: false, code, keyId: key?.id ?? null, rateLimit: null };
+    return refusal(code, key, null);
   }
 
   /** Where the verification came from, for its events: the caller's request (a verifyKey), or the gateway's (an authz). */
@@ -168,7 +174,11 @@ export class VerifyService {
   }
 }
 
-type RefusalCode = Exclude<KeyCheck['status'], 'VALID'>;
+type RefusalCode = Exclude<KeyCheck['status'], 'VALID'> | 'MISSING';
+
+function refusal(code: Exclude<VerificationCode, 'VALID'>, key: KeyRecord | null, rateLimit: LimitResult | null): Verification {
+  return { valid: false, code, keyId: key?.id ?? null, rateLimit, merchantId: key?.merchantId ?? null, scopes: key?.scopes ?? null };
+}
 
 function inputProblems(scopes: readonly string[], cost: number | undefined, catalogue: ScopeCatalogue): InputProblem[] {
   const problems =

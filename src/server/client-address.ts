@@ -44,11 +44,17 @@ export function normalizeAddress(raw: string | undefined): string | null {
  * The client's address, as Express takes it (proxy-addr): walking `X-Forwarded-For` from the
  * socket's peer towards the client while each hop is trusted, and stopping at the first that
  * is not. Entries that are not valid IP addresses are never taken: the nearest valid address
- * before them on the path (at worst the socket's own peer) stands for the client.
+ * before them on the path (at worst the socket's own peer) stands for the client. Without
+ * `X-Forwarded-For`, a trusted peer may name the client in `X-Real-IP` (NGINX's habit) instead.
  */
 export function clientAddress(req: IncomingMessage, trust: TrustProxy): string {
   const socketAddress = normalizeAddress(req.socket.remoteAddress) ?? 'unknown';
-  if (trust === false || req.headers['x-forwarded-for'] === undefined) return socketAddress;
+  if (trust === false) return socketAddress;
+  if (req.headers['x-forwarded-for'] === undefined) {
+    const real = req.headers['x-real-ip'];
+    if (typeof real !== 'string' || !trustFunction(trust)(socketAddress, 0)) return socketAddress;
+    return normalizeAddress(real.trim()) ?? socketAddress;
+  }
   const path = proxyaddr.all(req, trustFunction(trust));
   for (let i = path.length - 1; i > 0; i--) {
     const address = normalizeAddress(path[i]);

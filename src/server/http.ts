@@ -11,6 +11,7 @@ import { refuseRepetition } from './query-limits.js';
 import { admitHttp } from './admission.js';
 import { recordKeyUse } from './key-used.js';
 import { clientAddress } from './client-address.js';
+import { answerOfError, authorize, isAuthzPath, sendAuthz, type AuthzAnswer } from './authz.js';
 
 export interface HttpDeps {
   config: Config;
@@ -142,6 +143,24 @@ export function createHttpHandler(deps: HttpDeps) {
     }
   }
 
+  /** Forward authentication: never GraphQL; every answer a status and headers, no body. */
+  async function forwardAuth(req: IncomingMessage, res: ServerResponse, requestId: string, ip: string, log: Record<string, unknown>) {
+    let answer: AuthzAnswer;
+    try {
+      // Gateways send no body (NGINX, Traefik) or a bounded one (Envoy's with_request_body): read within the limit, unused.
+      const length = req.headers['content-length'];
+      if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) await readBody(req, config.maxBodyBytes);
+      answer = await authorize(services, { url: req.url ?? '/', headers: req.headers, requestId, ip });
+    } catch (error) {
+      if (!(error instanceof Error && 'extensions' in error && (error as GraphQLError).extensions?.code)) throw error;
+      answer = answerOfError(error as GraphQLError);
+      if (error instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
+    }
+    Object.assign(log, { operationName: 'authz', code: answer.code });
+    if (answer.keyId) Object.assign(log, { keyId: answer.keyId, merchantId: answer.merchantId });
+    sendAuthz(res, answer);
+  }
+
   return (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
@@ -149,6 +168,7 @@ export function createHttpHandler(deps: HttpDeps) {
     const ip = clientAddress(req, config.trustProxy);
     const path = (req.url ?? '/').split('?')[0]!;
     const graphqlPath = path === '/graphql' || path === '/graphql/';
+    const authzPath = !graphqlPath && isAuthzPath(path);
     // The request id is a field of the line rather than a child logger: a child per request is
     // measurable on the hot path, and the error logging through requestScope names the id itself.
     const log: Record<string, unknown> = { requestId, method: req.method, path, ip };
@@ -159,6 +179,7 @@ export function createHttpHandler(deps: HttpDeps) {
       if (graphqlPath) log.code ??= res.statusCode >= 400 ? 'BAD_REQUEST' : 'OK';
       logger.info(log, 'request');
       if (graphqlPath) deps.observe?.((log.rootField as string | null | undefined) ?? null, log.code as string, Number(log.durationMs) / 1000);
+      else if (authzPath) deps.observe?.('authz', log.code as string, Number(log.durationMs) / 1000);
     });
 
     void requestScope.run({ requestId, logger }, async () => {
@@ -183,6 +204,9 @@ export function createHttpHandler(deps: HttpDeps) {
         }
         if (graphqlPath) {
           return await graphql(req, res, requestId, ip, log);
+        }
+        if (authzPath) {
+          return await forwardAuth(req, res, requestId, ip, log);
         }
         sendJson(res, 404, { error: 'Not found', requestId });
       } catch (error) {

@@ -1,0 +1,98 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { GraphQLError } from 'graphql';
+import type { Ledger } from '../audit/ledger.js';
+import { httpStatusOf } from '../errors.js';
+import type { Verification, VerifyService } from '../keys/verify.service.js';
+import { rateLimitHeaders } from './admission.js';
+import { credentialFromHeaders } from './credentials.js';
+
+/** The path of forward authentication; Envoy's `path_prefix` appends the original path to it. */
+export function isAuthzPath(path: string): boolean {
+  return path === '/authz' || path.startsWith('/authz/');
+}
+
+/** What /authz answers: a status and headers, never a body; `code` names the outcome in the log line and metrics. */
+export interface AuthzAnswer {
+  status: number;
+  code: string;
+  headers: Record<string, string>;
+  /** The judged key, when it was usable: for the log line. */
+  keyId?: string;
+  merchantId?: string;
+}
+
+const CODE_HEADER = 'x-keyring-code';
+// The query parameters a gateway's configuration may set; anything else in the query is ignored
+// (Envoy appends the original request's path and query to its path_prefix).
+const DIGITS = /^[0-9]{1,7}$/;
+
+/**
+ * Forward authentication (contract §9.4) for NGINX `auth_request`, Traefik `forwardAuth` and
+ * Envoy `ext_authz`: the key in `Authorization: Bearer` or `X-Api-Key`, judged by the very
+ * decision of verifyKey (VerifyService.decide) with a gateway as the asker, so the key is its
+ * own caller (its own limit, its own events; operationName `authz`). Throws BAD_USER_INPUT
+ * for a bad `scopes` or `cost`.
+ */
+export async function authorize(
+  services: { verify: VerifyService; ledger: Ledger },
+  request: { url: string; headers: IncomingHttpHeaders; requestId: string; ip: string },
+): Promise<AuthzAnswer> {
+  // Nothing is served unrecorded (admission's rule): the gateway is told to try again shortly.
+  if (services.ledger.full) return { status: 503, code: 'SERVICE_UNAVAILABLE', headers: { [CODE_HEADER]: 'SERVICE_UNAVAILABLE', 'retry-after': '1' } };
+  const at = request.url.indexOf('?');
+  const query = new URLSearchParams(at < 0 ? '' : request.url.slice(at + 1));
+  const listed = query.getAll('scopes');
+  const costs = query.getAll('cost');
+  const credential = credentialFromHeaders(request.headers);
+  const verification = await services.verify.decide(
+    { kind: 'gateway', requestId: request.requestId, ip: request.ip },
+    {
+      // An unusable credential (another scheme, two different keys) is judged as a malformed key.
+      key: credential === undefined ? '' : credential,
+      requiredScopes: listed.length === 0 ? [] : listed.join(',').split(','),
+      // A cost that is not one plain whole number is passed on as NaN, for the decision to refuse.
+      cost: costs.length === 0 ? undefined : costs.length === 1 && DIGITS.test(costs[0]!) ? Number(costs[0]) : Number.NaN,
+      clientIp: request.ip,
+    },
+  );
+  return answerOf(verification);
+}
+
+function answerOf(verification: Verification): AuthzAnswer {
+  const figures = verification.rateLimit ? rateLimitHeaders(verification.rateLimit) : {};
+  switch (verification.code) {
+    case 'VALID':
+      return {
+        status: 200,
+        code: 'OK',
+        keyId: verification.keyId!,
+        merchantId: verification.merchantId!,
+        headers: {
+          'x-keyring-key-id': verification.keyId!,
+          'x-keyring-merchant-id': verification.merchantId!,
+          'x-keyring-scopes': verification.scopes!.join(','),
+          ...figures,
+        },
+      };
+    case 'INSUFFICIENT_SCOPE':
+      return { status: 403, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures } };
+    case 'RATE_LIMITED':
+      return { status: 429, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures } };
+    default:
+      // No, bad, disabled, revoked or expired key alike: which one is the key holder's business, not the client's.
+      return { status: 401, code: 'UNAUTHENTICATED', headers: { [CODE_HEADER]: 'UNAUTHENTICATED', 'www-authenticate': 'Bearer' } };
+  }
+}
+
+/** A coded error of the HTTP layer (bad input, a body over the limit) as /authz answers it: its status and code, no body. */
+export function answerOfError(error: GraphQLError): AuthzAnswer {
+  const code = String(error.extensions.code);
+  const status = code === 'BAD_USER_INPUT' ? 400 : httpStatusOf(error);
+  const retryAfter = error.extensions.retryAfter;
+  return { status, code, headers: { [CODE_HEADER]: code, ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}) } };
+}
+
+export function sendAuthz(res: ServerResponse, answer: AuthzAnswer): void {
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': 0 });
+  res.end();
+}
