@@ -67,6 +67,15 @@ describe('/authz behind a trusted proxy (TRUST_PROXY=loopback)', () => {
     }
   });
 
+  it('serves Envoy’s path_prefix form (/authz followed by the original path); other paths are not /authz', async () => {
+    const key = await make();
+    const envoy = await fetch(`${server.url}/authz/orders/42?page=2`, { headers: { authorization: `Bearer ${key.secret}` } });
+    expect(envoy.status).toBe(200);
+    expect(envoy.headers.get('x-keyring-key-id')).toBe(key.id);
+    const other = await fetch(`${server.url}/authzx`, { headers: { authorization: `Bearer ${key.secret}` } });
+    expect(other.status).toBe(404);
+  });
+
   it('401 for no, unusable, malformed, unknown, disabled, revoked and expired keys, each with its AUTH_FAILED', async () => {
     const disabled = await make();
     await mutate(server, 'disableKey', disabled.id);
