@@ -40,9 +40,9 @@ export async function authorize(
   // Nothing is served unrecorded (admission's rule): the gateway is told to try again shortly.
   if (services.ledger.full) return { status: 503, code: 'SERVICE_UNAVAILABLE', headers: { [CODE_HEADER]: 'SERVICE_UNAVAILABLE', 'retry-after': '1' } };
   const at = request.url.indexOf('?');
-  const query = new URLSearchParams(at < 0 ? '' : request.url.slice(at + 1));
-  const listed = query.getAll('scopes');
-  const costs = query.getAll('cost');
+  const query = at < 0 ? null : new URLSearchParams(request.url.slice(at + 1));
+  const listed = query?.getAll('scopes') ?? [];
+  const costs = query?.getAll('cost') ?? [];
   const credential = credentialFromHeaders(request.headers);
   const verification = await services.verify.decide(
     { kind: 'gateway', requestId: request.requestId, ip: request.ip },
@@ -78,9 +78,19 @@ function answerOf(verification: Verification): AuthzAnswer {
       return { status: 403, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures } };
     case 'RATE_LIMITED':
       return { status: 429, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures } };
-    default:
+    case 'MISSING':
+    case 'MALFORMED':
+    case 'NOT_FOUND':
+    case 'DISABLED':
+    case 'REVOKED':
+    case 'EXPIRED':
       // No, bad, disabled, revoked or expired key alike: which one is the key holder's business, not the client's.
       return { status: 401, code: 'UNAUTHENTICATED', headers: { [CODE_HEADER]: 'UNAUTHENTICATED', 'www-authenticate': 'Bearer' } };
+    default: {
+      // A code the decision gains (IP_NOT_ALLOWED, USAGE_EXCEEDED) fails to compile here until it has its answer.
+      const unanswered: never = verification.code;
+      throw new Error(`no /authz answer for ${String(unanswered)}`);
+    }
   }
 }
 
