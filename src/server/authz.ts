@@ -1,7 +1,7 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { GraphQLError } from 'graphql';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { GraphQLError } from 'graphql';
 import type { Ledger } from '../audit/ledger.js';
-import { httpStatusOf } from '../errors.js';
+import { httpStatusOf, PayloadTooLargeError } from '../errors.js';
 import type { Verification, VerifyService } from '../keys/verify.service.js';
 import { rateLimitHeaders } from './admission.js';
 import { credentialFromHeaders } from './credentials.js';
@@ -33,7 +33,7 @@ const DIGITS = /^[0-9]{1,7}$/;
  * own caller (its own limit, its own events; operationName `authz`). Throws BAD_USER_INPUT
  * for a bad `scopes` or `cost`.
  */
-export async function authorize(
+async function authorize(
   services: { verify: VerifyService; ledger: Ledger },
   request: { url: string; headers: IncomingHttpHeaders; requestId: string; ip: string },
 ): Promise<AuthzAnswer> {
@@ -95,14 +95,40 @@ function answerOf(verification: Verification): AuthzAnswer {
 }
 
 /** A coded error of the HTTP layer (bad input, a body over the limit) as /authz answers it: its status and code, no body. */
-export function answerOfError(error: GraphQLError): AuthzAnswer {
+function answerOfError(error: GraphQLError): AuthzAnswer {
   const code = String(error.extensions.code);
   const status = code === 'BAD_USER_INPUT' ? 400 : httpStatusOf(error);
   const retryAfter = error.extensions.retryAfter;
   return { status, code, headers: { [CODE_HEADER]: code, ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}) } };
 }
 
-export function sendAuthz(res: ServerResponse, answer: AuthzAnswer): void {
+function sendAuthz(res: ServerResponse, answer: AuthzAnswer): void {
   res.writeHead(answer.status, { ...answer.headers, 'content-length': 0 });
   res.end();
+}
+
+/**
+ * The HTTP edge of /authz, behind the same connection guard, body limit, request id and log
+ * line as every request; never GraphQL. Fills the log line's operationName, code and key.
+ */
+export async function serveAuthz(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: { services: { verify: VerifyService; ledger: Ledger }; maxBodyBytes: number; readBody: (req: IncomingMessage, limit: number) => Promise<string> },
+  request: { requestId: string; ip: string; log: Record<string, unknown> },
+): Promise<void> {
+  let answer: AuthzAnswer;
+  try {
+    // Gateways send no body (NGINX, Traefik) or a bounded one (Envoy's with_request_body): read within the limit, unused.
+    const length = req.headers['content-length'];
+    if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) await deps.readBody(req, deps.maxBodyBytes);
+    answer = await authorize(deps.services, { url: req.url ?? '/', headers: req.headers, requestId: request.requestId, ip: request.ip });
+  } catch (error) {
+    if (!(error instanceof GraphQLError && error.extensions?.code)) throw error;
+    answer = answerOfError(error);
+    if (error instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
+  }
+  Object.assign(request.log, { operationName: 'authz', code: answer.code });
+  if (answer.keyId) Object.assign(request.log, { keyId: answer.keyId, merchantId: answer.merchantId });
+  sendAuthz(res, answer);
 }

@@ -11,7 +11,7 @@ import { refuseRepetition } from './query-limits.js';
 import { admitHttp } from './admission.js';
 import { recordKeyUse } from './key-used.js';
 import { clientAddress } from './client-address.js';
-import { answerOfError, authorize, isAuthzPath, sendAuthz, type AuthzAnswer } from './authz.js';
+import { isAuthzPath, serveAuthz } from './authz.js';
 
 export interface HttpDeps {
   config: Config;
@@ -143,24 +143,6 @@ export function createHttpHandler(deps: HttpDeps) {
     }
   }
 
-  /** Forward authentication: never GraphQL; every answer a status and headers, no body. */
-  async function forwardAuth(req: IncomingMessage, res: ServerResponse, requestId: string, ip: string, log: Record<string, unknown>) {
-    let answer: AuthzAnswer;
-    try {
-      // Gateways send no body (NGINX, Traefik) or a bounded one (Envoy's with_request_body): read within the limit, unused.
-      const length = req.headers['content-length'];
-      if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) await readBody(req, config.maxBodyBytes);
-      answer = await authorize(services, { url: req.url ?? '/', headers: req.headers, requestId, ip });
-    } catch (error) {
-      if (!(error instanceof Error && 'extensions' in error && (error as GraphQLError).extensions?.code)) throw error;
-      answer = answerOfError(error as GraphQLError);
-      if (error instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
-    }
-    Object.assign(log, { operationName: 'authz', code: answer.code });
-    if (answer.keyId) Object.assign(log, { keyId: answer.keyId, merchantId: answer.merchantId });
-    sendAuthz(res, answer);
-  }
-
   return (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
@@ -206,7 +188,7 @@ export function createHttpHandler(deps: HttpDeps) {
           return await graphql(req, res, requestId, ip, log);
         }
         if (authzPath) {
-          return await forwardAuth(req, res, requestId, ip, log);
+          return await serveAuthz(req, res, { services, maxBodyBytes: config.maxBodyBytes, readBody }, { requestId, ip, log });
         }
         sendJson(res, 404, { error: 'Not found', requestId });
       } catch (error) {
