@@ -100,6 +100,9 @@ describe.each(databases)('a full ledger backlog on %s', (database) => {
     expect(refused?.body.errors?.[0]).toMatchObject({ message: LEDGER_FULL, extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: 1 } });
     // Without a key too: nothing is served while the ledger cannot keep up.
     expect((await server.gql('{ __typename }', {}, null)).status).toBe(503);
+    // Nor does forward authentication judge a key it could not record.
+    const authz = await fetch(`${server.url}/authz`, { headers: { authorization: `Bearer ${key.secret}` } });
+    expect([authz.status, authz.headers.get('x-keyring-code'), authz.headers.get('retry-after'), await authz.text()]).toEqual([503, 'SERVICE_UNAVAILABLE', '1', '']);
     const ready = await readyz();
     expect(ready.status).toBe(503);
     expect(ready.body).toMatchObject({ status: 'unavailable', database: true, ledger: { full: true } });
