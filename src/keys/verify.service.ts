@@ -40,7 +40,7 @@ export interface Verification {
 /** More required scopes than any real check needs: refused as input. */
 const MAX_REQUIRED_SCOPES = 50;
 /** The most a single verification may cost (contract §9.1). */
-export const MAX_VERIFY_COST = 1_000;
+const MAX_VERIFY_COST = 1_000;
 
 /** What is to be judged: the same for every edge (GraphQL verifyKey, /authz). */
 export interface VerifyRequest {
