@@ -34,14 +34,8 @@ export async function openConsole(page: Page, url: string, secret: string, statu
 }
 
 export async function expectStatus(page: Page, status: string | RegExp, timeout = 10_000): Promise<void> {
-  await page.waitForFunction(
-    ([text, isRegExp]) => {
-      const shown = document.getElementById('status')?.textContent ?? '';
-      return isRegExp ? new RegExp(text).test(shown) : shown === text;
-    },
-    [typeof status === 'string' ? status : status.source, typeof status !== 'string'] as const,
-    { timeout },
-  );
+  const pattern = typeof status === 'string' ? new RegExp(`^${status.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : status;
+  await page.locator('#status').filter({ hasText: pattern }).waitFor({ timeout });
 }
 
 /** Saves a full-page screenshot under test/artifacts/ (ignored by git). */
