@@ -73,6 +73,7 @@ const FALLBACK_STYLE = `
   .keyring-fallback code { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; }
   body.keyring-offline { overflow-y: auto !important; }
   body.keyring-offline #embeddableSandbox { display: none; }
+  body.keyring-offline .keyring-fallback { opacity: 1; animation: none; }
 `;
 
 /** Shows the fallback at once (no fade, page scrolls) when Sandbox's script did not load, and names this origin. */

@@ -35,9 +35,8 @@ describeInBrowser('Apollo Sandbox without network access', () => {
     expect(await help.textContent()).toContain(`curl -s ${server.url}/graphql`);
     expect(await help.locator('pre').count()).toBeGreaterThanOrEqual(2);
     // not bare Times: the page's own style applies, and the fallback is shown at once, fully opaque
-    const style = await help.evaluate((node) => ({ font: getComputedStyle(node).fontFamily, opacity: getComputedStyle(node).opacity }));
-    expect(style.font).toContain('system-ui');
-    expect(style.opacity).toBe('1');
+    expect(await help.evaluate((node) => node.ownerDocument.defaultView!.getComputedStyle(node).fontFamily)).toContain('system-ui');
+    expect(await help.evaluate((node) => node.ownerDocument.defaultView!.getComputedStyle(node).opacity)).toBe('1');
     // the hosts tried are Apollo's CDN (Sandbox's script, its icon): no Google Fonts, nothing else
     expect(elsewhere).toContain('embeddable-sandbox.cdn.apollographql.com');
     expect(elsewhere.filter((host) => !host.endsWith('.cdn.apollographql.com'))).toEqual([]);
