@@ -32,6 +32,15 @@ describeInBrowser('live console in a real browser', () => {
 
   const use = (secret: string) => server.gql('{ viewer { keyId } }', {}, secret);
 
+  it('before connecting: asks for a key, accessibly', async () => {
+    const page = await newPage();
+    await page.goto(`${server.url}/console`);
+    await expectStatus(page, 'Not connected');
+    expect(await page.textContent('#manage-note')).toContain('Connect');
+    await screenshot(page, 'console-not-connected');
+    await expectAccessible(page, 'not connected');
+  });
+
   it('shows a revocation made through the API as it happens, and never stores the key', async () => {
     const viewer = await createKey(server, { merchantId: 'console_m', name: 'Console viewer', scopes: READER });
     const victim = await createKey(server, { merchantId: 'console_m', name: 'Leaky key', scopes: [] });
@@ -91,14 +100,14 @@ describeInBrowser('live console in a real browser', () => {
 
   it('retries a refused reload of the keys after Retry-After, so the table never stays stale', async () => {
     const merchantId = 'stale_m';
-    const viewer = await createKey(server, { merchantId, name: 'Tight viewer', scopes: READER, rateLimit: { limit: 8, windowSeconds: 6 } });
+    const viewer = await createKey(server, { merchantId, name: 'Tight viewer', scopes: READER, rateLimit: { limit: 8, windowSeconds: 10 } });
     const page = await newPage();
     await openConsole(page, server.url, viewer.secret);
     // use up the console key's limit, then change the list
     await waitFor(async () => (await use(viewer.secret)).status === 429, 10_000, 0);
     const late = await createKey(server, { merchantId, name: 'Late key', scopes: [] });
     await page.waitForSelector('#keys-error:text("reloading in")', { timeout: 10_000 });
-    await page.waitForSelector(`tr[data-key-id="${late.id}"] td.status-ACTIVE`, { timeout: 20_000 });
+    await page.waitForSelector(`tr[data-key-id="${late.id}"] td.status-ACTIVE`, { timeout: 25_000 });
     expect(await page.textContent('#keys-error')).toBe('');
     // a lifecycle change shows at once, whether or not a reload is allowed
     await waitFor(async () => (await use(viewer.secret)).status === 429, 10_000, 0);
