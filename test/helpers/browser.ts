@@ -9,10 +9,13 @@ const available = existsSync(CHROMIUM);
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** A describe that runs in real Chromium: skipped (with a warning) without one, and failing under CI without one. */
+/**
+ * A describe that runs in real Chromium: skipped (with a warning) without one, and failing under
+ * CI without one. A browser and axe's checks are slow on a busy machine: each test gets 90 s.
+ */
 export function describeInBrowser(name: string, body: () => void): void {
   if (!available && !process.env.CI) console.warn(`[${name}] skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-  describe.skipIf(!available && !process.env.CI)(name, body);
+  describe.skipIf(!available && !process.env.CI)(name, { timeout: 90_000 }, body);
 }
 
 /**

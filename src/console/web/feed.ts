@@ -21,7 +21,7 @@ const feed = {
 };
 
 /** A key reference that shows the key's name, relabelled when names arrive (KEY_CREATED comes before the reload). */
-const keyRef = (id: string) => el('span', { class: 'key-ref', 'data-key-ref': id }, keyLabel(id));
+const keyRef = (id: string) => el('span', { class: 'key-ref', 'data-key-ref': id, title: id }, keyLabel(id));
 
 function row(event: Event): HTMLLIElement {
   const own = event.type === 'KEY_USED' && event.keyId === state.viewer?.keyId;

@@ -48,7 +48,13 @@ function showSecret(secret: string): void {
 }
 
 byId('copy-secret').addEventListener('click', () => {
-  navigator.clipboard.writeText(byId('secret-value').textContent ?? '').then(
+  // navigator.clipboard exists on secure origins only (https, localhost).
+  const clipboard: Clipboard | undefined = navigator.clipboard;
+  if (!clipboard) {
+    byId('copy-result').textContent = 'This browser offers no clipboard here (not https): select the value and copy it.';
+    return;
+  }
+  clipboard.writeText(byId('secret-value').textContent ?? '').then(
     () => (byId('copy-result').textContent = 'Copied.'),
     () => (byId('copy-result').textContent = 'The browser refused: select the value and copy it.'),
   );
@@ -199,6 +205,8 @@ function rowActions(key: Key): Node | null {
 
 /** After connecting: management is on for a key with keys:write, and says why not otherwise. */
 export function setUpManagement(): void {
+  byId('secret-value').textContent = '';
+  byId('secret-once').hidden = true;
   const allowed = holds('keys:write');
   byId<HTMLFieldSetElement>('create-fields').disabled = !allowed;
   byId('merchant-field').hidden = !state.viewer?.admin;

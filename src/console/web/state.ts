@@ -23,9 +23,9 @@ export function holds(scope: string): boolean {
   return Boolean(state.viewer && (state.viewer.admin || state.viewer.scopes.includes(scope)));
 }
 
-/** A key's name for display, or a short form of its id when this session has not seen it. */
+/** A key's name for display, or a short form of its id when this session has not seen it (another merchant's key). */
 export function keyLabel(id: string): string {
-  return state.names.get(id) ?? id;
+  return state.names.get(id) ?? (id.length > 12 ? `${id.slice(0, 10)}…` : id);
 }
 
 const NAMES_LIMIT = 10_000;
