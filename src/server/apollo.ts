@@ -96,7 +96,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
       ApolloServerPluginCacheControlDisabled(),
       config.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
-        : sandboxLandingPage(),
+        : sandboxLandingPage({ console: config.console }),
       ...extraPlugins,
     ],
   });

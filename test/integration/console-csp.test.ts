@@ -26,10 +26,13 @@ describe('console Content-Security-Policy', () => {
 
   it('lets the page connect to its own origin only, WebSockets included', async () => {
     const host = new URL(server.url).host;
-    for (const path of ['/console', '/console/console.js']) {
+    for (const path of ['/console', '/console/main.js', '/console/console.css']) {
       const policy = await policyFor(server.url, path, host);
       expect(connectSrc(policy), path).toEqual(["'self'", `ws://${host}`, `wss://${host}`]);
       expect(policy).toContain("default-src 'none'");
+      expect(policy).toContain("script-src 'self'");
+      expect(policy).toContain("style-src 'self'");
+      expect(policy).not.toContain('unsafe-inline');
     }
     expect(connectSrc(await policyFor(server.url, '/console', 'keys.example.com'))).toEqual(["'self'", 'ws://keys.example.com', 'wss://keys.example.com']);
     expect(connectSrc(await policyFor(server.url, '/console', '[::1]:4000'))).toEqual(["'self'", 'ws://[::1]:4000', 'wss://[::1]:4000']);

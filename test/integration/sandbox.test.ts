@@ -20,6 +20,15 @@ describe('Apollo Sandbox', () => {
     expect(html).toContain('Bearer');
   });
 
+  it('runs Sandbox with its telemetry off, loads no web fonts, and carries the offline help', async () => {
+    const html = await (await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(html).toContain('"runTelemetry":false');
+    expect(html).not.toContain('"runTelemetry":true');
+    expect(html).not.toMatch(/<link[^>]*fonts\.(googleapis|gstatic)\.com/);
+    expect(html).toContain('<a href="/console">');
+    expect(html).toContain('curl -s');
+  });
+
   it('preloads operations that are valid against the schema', async () => {
     const errors = validate(await createSchema(), parse(SANDBOX_DOCUMENT));
     expect(errors.map((e) => e.message)).toEqual([]);

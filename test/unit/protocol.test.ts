@@ -34,5 +34,8 @@ describe('protocol', () => {
     expect(served.CloseCode).toEqual({ ...CloseCode });
     expect(served.FATAL_CLOSE_CODES).toEqual([...FATAL_CLOSE_CODES]);
     expect(served.EVENT_ID_PATTERN.source).toBe(EVENT_ID_PATTERN.source);
+    expect(served.compareIds('9007199254740993', '9007199254740992')).toBeGreaterThan(0);
+    expect(served.compareIds('9', '10')).toBeLessThan(0);
+    expect(served.compareIds('7', '7')).toBe(0);
   });
 });

@@ -1,0 +1,131 @@
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** DISABLED can return to ACTIVE; REVOKED is final. */
+export type ApiKeyStatus =
+  | 'ACTIVE'
+  | 'DISABLED'
+  | 'REVOKED';
+
+/** SECRET keys stay on servers; PUBLIC and TOKENIZATION keys may sit in client code. */
+export type ApiKeyType =
+  | 'PUBLIC'
+  | 'SECRET'
+  | 'TOKENIZATION';
+
+/** What an audit event records. */
+export type AuditEventType =
+  | 'ACCESS_DENIED'
+  | 'AUTH_FAILED'
+  | 'KEY_CREATED'
+  | 'KEY_DISABLED'
+  | 'KEY_ENABLED'
+  | 'KEY_EXPIRED'
+  | 'KEY_REVOKED'
+  | 'KEY_ROTATED'
+  | 'KEY_USED'
+  | 'RATE_LIMITED';
+
+export type CreateKeyInput = {
+  /** Defaults to TEST; an explicit null means TEST too. */
+  environment?: KeyEnvironment | null | undefined;
+  expiresAt?: string | null | undefined;
+  /** Defaults to the caller's merchant; another one needs admin. */
+  merchantId?: string | null | undefined;
+  /** 1 to 100 characters, without < or >. */
+  name: string;
+  /** Defaults to 30 requests per 60 seconds. */
+  rateLimit?: RateLimitInput | null | undefined;
+  /** Scopes from the catalogue; at most those the caller holds. PUBLIC and TOKENIZATION keys never hold keys:*, audit:read, webhooks:*, leaks:report or admin. */
+  scopes: Array<string>;
+  type: ApiKeyType;
+};
+
+export type KeyEnvironment =
+  | 'LIVE'
+  | 'TEST';
+
+export type RateLimitInput = {
+  /** 1 to 100000 requests. */
+  limit: number;
+  /** 1 to 86400 seconds. */
+  windowSeconds: number;
+};
+
+export type KeyFieldsFragment = { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } };
+
+export type EventFieldsFragment = { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null };
+
+export type ConsoleConnectQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ConsoleConnectQuery = { viewer: { keyId: string, merchantId: string, name: string, admin: boolean, scopes: Array<string>, environment: KeyEnvironment } };
+
+export type ConsoleSnapshotQueryVariables = Exact<{
+  since: string;
+  keys: boolean;
+  events: boolean;
+  keyLimit: number;
+  historyLimit: number;
+}>;
+
+
+export type ConsoleSnapshotQuery = { apiKeys?: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } }> }, recent?: { edges: Array<{ node: { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null } }> }, uses?: { edges: Array<{ node: { id: string, keyId: string | null, occurredAt: string } }>, pageInfo: { hasNextPage: boolean } } };
+
+export type ConsoleKeysQueryVariables = Exact<{
+  keyLimit: number;
+}>;
+
+
+export type ConsoleKeysQuery = { apiKeys: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } }> } };
+
+export type ConsoleFeedSubscriptionVariables = Exact<{
+  after?: string | null | undefined;
+}>;
+
+
+export type ConsoleFeedSubscription = { auditEvents: { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null } };
+
+export type ConsoleScopesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ConsoleScopesQuery = { scopes: Array<{ name: string, description: string }> };
+
+export type ConsoleCreateKeyMutationVariables = Exact<{
+  input: CreateKeyInput;
+}>;
+
+
+export type ConsoleCreateKeyMutation = { createKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } } };
+
+export type ConsoleDisableKeyMutationVariables = Exact<{
+  id: string | number;
+  reason?: string | null | undefined;
+}>;
+
+
+export type ConsoleDisableKeyMutation = { disableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } };
+
+export type ConsoleEnableKeyMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleEnableKeyMutation = { enableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } };
+
+export type ConsoleRevokeKeyMutationVariables = Exact<{
+  id: string | number;
+  reason?: string | null | undefined;
+}>;
+
+
+export type ConsoleRevokeKeyMutation = { revokeKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } };
+
+export type ConsoleRotateKeyMutationVariables = Exact<{
+  id: string | number;
+  grace?: number | null | undefined;
+}>;
+
+
+export type ConsoleRotateKeyMutation = { rotateKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } } };

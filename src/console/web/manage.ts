@@ -1,0 +1,223 @@
+// Key management through the public API: create (the secret shown once), disable, enable,
+// revoke and rotate, each confirmed, each coded error shown next to the field it concerns.
+// Further actions slot in as entries of ROW_ACTIONS and fields of the create form.
+import { ApiError, describe, request } from './api.js';
+import { byId, el } from './dom.js';
+import type {
+  ConsoleCreateKeyMutation,
+  ConsoleCreateKeyMutationVariables,
+  ConsoleDisableKeyMutation,
+  ConsoleEnableKeyMutation,
+  ConsoleRevokeKeyMutation,
+  ConsoleRotateKeyMutation,
+  ConsoleScopesQuery,
+  CreateKeyInput,
+} from './graphql.js';
+import { putKey, renderKeys, setRowActions } from './keys.js';
+import { CREATE_KEY, DISABLE_KEY, ENABLE_KEY, REVOKE_KEY, ROTATE_KEY, SCOPES } from './operations.js';
+import { holds, state, type Key } from './state.js';
+
+/** Shows each problem next to the element whose data-error-for is the longest prefix of its field; the rest at the form's own slot. */
+function showErrors(form: HTMLElement, error: unknown, fallbackField: string): void {
+  const slots = [...form.querySelectorAll<HTMLElement>('[data-error-for]')];
+  const problems = error instanceof ApiError && error.problems.length ? error.problems : [{ field: fallbackField, message: describe(error) }];
+  for (const { field, message } of problems) {
+    const slot =
+      slots
+        .filter((s) => field !== null && (field === s.dataset.errorFor || field.startsWith(`${s.dataset.errorFor}.`)))
+        .sort((a, b) => b.dataset.errorFor!.length - a.dataset.errorFor!.length)[0] ?? slots.find((s) => s.dataset.errorFor === fallbackField);
+    if (slot) slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
+    const input = slot?.parentElement?.querySelector('input, select');
+    input?.setAttribute('aria-invalid', 'true');
+    if (input && slot) {
+      slot.id ||= `${input.id}-error`;
+      input.setAttribute('aria-describedby', slot.id);
+    }
+  }
+}
+
+function clearErrors(form: HTMLElement): void {
+  for (const slot of form.querySelectorAll<HTMLElement>('[data-error-for]')) slot.textContent = '';
+  for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
+}
+
+function showSecret(secret: string): void {
+  byId('secret-value').textContent = secret;
+  byId('copy-result').textContent = '';
+  byId('secret-once').hidden = false;
+}
+
+byId('copy-secret').addEventListener('click', () => {
+  // navigator.clipboard exists on secure origins only (https, localhost).
+  const clipboard: Clipboard | undefined = navigator.clipboard;
+  if (!clipboard) {
+    byId('copy-result').textContent = 'This browser offers no clipboard here (not https): select the value and copy it.';
+    return;
+  }
+  clipboard.writeText(byId('secret-value').textContent ?? '').then(
+    () => (byId('copy-result').textContent = 'Copied.'),
+    () => (byId('copy-result').textContent = 'The browser refused: select the value and copy it.'),
+  );
+});
+byId('dismiss-secret').addEventListener('click', () => {
+  byId('secret-value').textContent = '';
+  byId('secret-once').hidden = true;
+});
+
+const numberOrNull = (input: HTMLInputElement) => (input.value.trim() === '' ? null : Number(input.value));
+
+function createInput(): CreateKeyInput {
+  const get = (id: string) => byId<HTMLInputElement>(id);
+  const limit = numberOrNull(get('create-limit'));
+  const windowSeconds = numberOrNull(get('create-window'));
+  const expires = get('create-expires').value;
+  return {
+    name: get('create-name').value,
+    type: get('create-type').value as CreateKeyInput['type'],
+    environment: get('create-environment').value as CreateKeyInput['environment'],
+    scopes: [...byId('create-scopes').querySelectorAll<HTMLInputElement>('input:checked')].map((box) => box.value),
+    ...(get('create-merchant').value.trim() ? { merchantId: get('create-merchant').value.trim() } : {}),
+    ...(limit !== null || windowSeconds !== null ? { rateLimit: { limit: limit ?? 30, windowSeconds: windowSeconds ?? 60 } } : {}),
+    ...(expires ? { expiresAt: new Date(expires).toISOString() } : {}),
+  };
+}
+
+byId<HTMLFormElement>('create').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = byId<HTMLFormElement>('create');
+  clearErrors(form);
+  try {
+    const { createKey } = await request<ConsoleCreateKeyMutation, ConsoleCreateKeyMutationVariables>(CREATE_KEY, { input: createInput() });
+    putKey(createKey.key);
+    showSecret(createKey.secret);
+    form.reset();
+  } catch (error) {
+    showErrors(form, error, 'input');
+  }
+});
+
+async function loadScopes(): Promise<void> {
+  const box = byId('create-scopes');
+  try {
+    const { scopes } = await request<ConsoleScopesQuery, object>(SCOPES, {});
+    box.replaceChildren(
+      ...scopes.map((scope, i) =>
+        el('label', { class: 'scope', title: scope.description }, el('input', { type: 'checkbox', value: scope.name, id: `scope-${i}` }), ` ${scope.name}`),
+      ),
+    );
+  } catch (error) {
+    box.replaceChildren(el('span', { class: 'error' }, describe(error)));
+  }
+}
+
+interface RowAction {
+  label: string;
+  /** Whether the action applies to a key in this state. */
+  applies(key: Key): boolean;
+  title(key: Key): string;
+  text: string;
+  fields: ReadonlyArray<'reason' | 'grace'>;
+  run(key: Key, values: { reason: string | null; grace: number | null }): Promise<{ key: Key; secret?: string }>;
+}
+
+const ROW_ACTIONS: readonly RowAction[] = [
+  {
+    label: 'Disable',
+    applies: (key) => key.status === 'ACTIVE',
+    title: (key) => `Disable ${key.name}?`,
+    text: 'It stops authenticating until it is enabled again.',
+    fields: ['reason'],
+    run: async (key, { reason }) => ({ key: (await request<ConsoleDisableKeyMutation, object>(DISABLE_KEY, { id: key.id, reason })).disableKey }),
+  },
+  {
+    label: 'Enable',
+    applies: (key) => key.status === 'DISABLED',
+    title: (key) => `Enable ${key.name}?`,
+    text: 'It authenticates again.',
+    fields: [],
+    run: async (key) => ({ key: (await request<ConsoleEnableKeyMutation, object>(ENABLE_KEY, { id: key.id })).enableKey }),
+  },
+  {
+    label: 'Rotate',
+    applies: (key) => key.status === 'ACTIVE',
+    title: (key) => `Rotate ${key.name}?`,
+    text: 'A new key with the same settings is created; the old one expires after the grace period.',
+    fields: ['grace'],
+    run: async (key, { grace }) => {
+      const { rotateKey } = await request<ConsoleRotateKeyMutation, object>(ROTATE_KEY, { id: key.id, grace });
+      return { key: rotateKey.key, secret: rotateKey.secret };
+    },
+  },
+  {
+    label: 'Revoke',
+    applies: (key) => key.status !== 'REVOKED',
+    title: (key) => `Revoke ${key.name}?`,
+    text: 'Revoking is final: the key never authenticates again.',
+    fields: ['reason'],
+    run: async (key, { reason }) => ({ key: (await request<ConsoleRevokeKeyMutation, object>(REVOKE_KEY, { id: key.id, reason })).revokeKey }),
+  },
+];
+
+let pending: { action: RowAction; key: Key } | null = null;
+
+function openAction(action: RowAction, key: Key): void {
+  pending = { action, key };
+  const form = byId<HTMLFormElement>('action-form');
+  clearErrors(form);
+  form.reset();
+  byId('action-title').textContent = action.title(key);
+  byId('action-text').textContent = action.text;
+  byId('action-confirm').textContent = action.label;
+  byId('action-reason-field').hidden = !action.fields.includes('reason');
+  byId('action-grace-field').hidden = !action.fields.includes('grace');
+  byId<HTMLDialogElement>('action-dialog').showModal();
+}
+
+byId('action-cancel').addEventListener('click', () => byId<HTMLDialogElement>('action-dialog').close());
+byId<HTMLFormElement>('action-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!pending) return;
+  const form = byId<HTMLFormElement>('action-form');
+  clearErrors(form);
+  const reason = byId<HTMLInputElement>('action-reason').value.trim() || null;
+  const grace = numberOrNull(byId<HTMLInputElement>('action-grace'));
+  const { action, key } = pending;
+  try {
+    const result = await action.run(key, { reason, grace });
+    pending = null;
+    byId<HTMLDialogElement>('action-dialog').close();
+    putKey(result.key);
+    if (result.secret) showSecret(result.secret);
+  } catch (error) {
+    showErrors(form, error, 'id');
+  }
+});
+
+function rowActions(key: Key): Node | null {
+  if (!holds('keys:write')) return null;
+  const buttons = ROW_ACTIONS.filter((action) => action.applies(key)).map((action) => {
+    const button = el('button', { type: 'button', class: `action action-${action.label.toLowerCase()}`, 'aria-label': `${action.label} ${key.name}` }, action.label);
+    button.addEventListener('click', () => openAction(action, key));
+    return button;
+  });
+  return buttons.length ? el('span', { class: 'row-actions' }, ...buttons) : el('span', { class: 'muted' }, '—');
+}
+
+/** After connecting: management is on for a key with keys:write, and says why not otherwise. */
+export function setUpManagement(): void {
+  byId('secret-value').textContent = '';
+  byId('secret-once').hidden = true;
+  const allowed = holds('keys:write');
+  byId<HTMLFieldSetElement>('create-fields').disabled = !allowed;
+  byId('merchant-field').hidden = !state.viewer?.admin;
+  byId('keys-table').classList.toggle('manage', allowed);
+  byId('manage-note').textContent = !state.viewer
+    ? 'Connect with a key to manage keys.'
+    : allowed
+      ? ''
+      : 'Management is disabled: this key does not hold the keys:write scope. Connect with a key that holds keys:write to create, disable, enable, revoke or rotate keys.';
+  byId('manage-note').hidden = allowed;
+  setRowActions(rowActions);
+  renderKeys();
+  if (allowed) void loadScopes();
+}
