@@ -1,3 +1,4 @@
+import { ipAllowed, ipNotAllowedEvent } from '../auth/admission.js';
 import { authFailedEvent } from '../auth/auth-failed.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AccessPolicy } from '../auth/access-policy.js';
@@ -7,6 +8,7 @@ import type { Ledger } from '../audit/ledger.js';
 import { BadUserInputError } from '../errors.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import type { RequestInfo, Throttle } from '../throttle/throttle.js';
+import { normalizeAddress } from './ip-allowlist.js';
 import { grants, type ScopeCatalogue } from './scopes.js';
 import { scopeProblems } from './validation.js';
 
@@ -18,7 +20,14 @@ export type VerificationCode =
   | 'REVOKED'
   | 'EXPIRED'
   | 'INSUFFICIENT_SCOPE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'IP_NOT_ALLOWED';
+
+/** What the merchant's service knows of the request it verifies a key for. */
+export interface VerifyContext {
+  /** The end client's address, as the merchant's service saw it. */
+  ip?: string | null;
+}
 
 /** The answer to "is this key good for these scopes right now?". A value, never an exception. */
 export interface Verification {
@@ -28,6 +37,8 @@ export interface Verification {
   keyId: string | null;
   /** The verified key's own limit figures, after this verification counted; null when none was counted. */
   rateLimit: LimitResult | null;
+  /** The verified key's metadata, from its cached record (no database read); null when the key is not identified or has none. */
+  metadata: Readonly<Record<string, unknown>> | null;
 }
 
 /** More required scopes than any real check needs: refused as input. */
@@ -48,12 +59,14 @@ export class VerifyService {
     private readonly policy: AccessPolicy,
   ) {}
 
-  async verify(actor: Actor, presented: string, requiredScopes?: readonly string[] | null): Promise<Verification> {
+  async verify(actor: Actor, presented: string, requiredScopes?: readonly string[] | null, context?: VerifyContext | null): Promise<Verification> {
     const scopes = requiredScopes ?? [];
     const problems =
       scopes.length > MAX_REQUIRED_SCOPES
         ? [{ field: 'requiredScopes', message: `requiredScopes may list at most ${MAX_REQUIRED_SCOPES} scopes.` }]
         : scopeProblems(scopes, this.catalogue, 'requiredScopes');
+    const clientIp = context?.ip == null ? null : normalizeAddress(context.ip);
+    if (context?.ip != null && clientIp === null) problems.push({ field: 'context.ip', message: 'context.ip must be an IPv4 or IPv6 address.' });
     if (problems.length > 0) throw new BadUserInputError(problems);
 
     // A caller confined to its merchant is told of another merchant's key by the path of a missing
@@ -66,25 +79,31 @@ export class VerifyService {
     if (confinedTo !== null && key.merchantId !== confinedTo) return this.unknown(actor, 'NOT_FOUND');
 
     const about = { merchantId: key.merchantId, keyId: key.id };
+    const known = { keyId: key.id, metadata: key.metadata };
     if (check.status !== 'VALID') {
       this.ledger.append(authFailedEvent(check.status, about, this.requestOf(actor)));
-      return { valid: false, code: check.status, keyId: key.id, rateLimit: null };
+      return { valid: false, code: check.status, rateLimit: null, ...known };
+    }
+    // The end client's address (context.ip), not the caller's: the key's allowlist is about where the key is used from.
+    if (!ipAllowed(key.allowedIps, clientIp)) {
+      this.ledger.append(ipNotAllowedEvent(key, { ...this.requestOf(actor), metadata: { ...this.via(actor), clientIp } }));
+      return { valid: false, code: 'IP_NOT_ALLOWED', rateLimit: null, ...known };
     }
     const rateLimit = await this.throttle.key(key, this.requestOf(actor));
-    if (!rateLimit.allowed) return { valid: false, code: 'RATE_LIMITED', keyId: key.id, rateLimit };
+    if (!rateLimit.allowed) return { valid: false, code: 'RATE_LIMITED', rateLimit, ...known };
     const missing = scopes.filter((scope) => !grants(key.scopes, scope));
     if (missing.length > 0) {
       this.record(actor, { type: 'ACCESS_DENIED', ...about, reason: 'missing scope', metadata: { scopes: missing } });
-      return { valid: false, code: 'INSUFFICIENT_SCOPE', keyId: key.id, rateLimit };
+      return { valid: false, code: 'INSUFFICIENT_SCOPE', rateLimit, ...known };
     }
     this.record(actor, { type: 'KEY_USED', ...about });
-    return { valid: true, code: 'VALID', keyId: key.id, rateLimit };
+    return { valid: true, code: 'VALID', rateLimit, ...known };
   }
 
   /** Not found or malformed: recorded for the caller's merchant, with no key to name. */
   private unknown(actor: Actor, code: 'MALFORMED' | 'NOT_FOUND'): Verification {
     this.ledger.append(authFailedEvent(code, { merchantId: actor.principal?.merchantId }, this.requestOf(actor)));
-    return { valid: false, code, keyId: null, rateLimit: null };
+    return { valid: false, code, keyId: null, rateLimit: null, metadata: null };
   }
 
   /** Where the verification came from, for its events: the caller's request, marked as a verifyKey. */

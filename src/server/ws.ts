@@ -23,6 +23,7 @@ import { recordKeyUse } from './key-used.js';
 const REFUSED = {
   unauthenticated: [CloseCode.Unauthorized, 'Unauthorized'],
   'rate-limited': [CloseCode.TooManyRequests, 'Too many requests'],
+  'ip-not-allowed': [CloseCode.Forbidden, 'Forbidden'],
   'ledger-full': [CloseCode.TryAgainLater, LEDGER_FULL],
 } as const;
 
@@ -92,7 +93,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const credential = credentialFrom(params.authorization ?? params.Authorization, params.apiKey ?? params['x-api-key']);
         const ip = (extra.ip = clientAddress(extra.request, config.trustProxy));
         const socket = extra.socket;
-        const admission = await admit(services, { credential, ip, requestId: null, transport: 'websocket', hold: (key) => sockets.track(socket, key) });
+        const admission = await admit(services, { credential, ip, requestId: null, transport: 'websocket', hold: (key) => sockets.track(socket, key, ip) });
         if (admission.outcome !== 'admitted' || !admission.principal) {
           const [code, reason] = REFUSED[admission.outcome === 'admitted' ? 'unauthenticated' : admission.outcome];
           socket.close(code, reason);
