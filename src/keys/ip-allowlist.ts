@@ -68,7 +68,7 @@ export function checkAllowedIps(entries: unknown, field = 'allowedIps'): { value
   // Past the bound, the list is refused as a whole: its entries are not each looked at.
   entries.slice(0, ALLOWED_IPS_MAX).forEach((entry, index) => {
     const normalized = normalizeIpEntry(entry);
-    if (normalized === null) problems.push({ field: `${field}.${index}`, message: `${field}[${index}] is not an IPv4 or IPv6 address or CIDR range.` });
+    if (normalized === null) problems.push({ field: `${field}.${index}`, message: `${field}.${index} is not an IPv4 or IPv6 address or CIDR range.` });
     else value.add(normalized);
   });
   return { value: [...value], problems };
