@@ -49,8 +49,11 @@ export type Admission =
   | { outcome: 'admitted'; principal: Principal | null; rateLimit: LimitResult | null }
   | { outcome: 'unauthenticated'; rateLimit: LimitResult }
   | { outcome: 'rate-limited'; rateLimit: LimitResult; retryAfter: number }
-  /** A valid key used from an address outside its allowlist (recorded as ACCESS_DENIED, reason IP_NOT_ALLOWED). */
-  | { outcome: 'ip-not-allowed' }
+  /**
+   * A valid key used from an address outside its allowlist (recorded as ACCESS_DENIED, reason
+   * IP_NOT_ALLOWED); `rateLimit`: the address's figures, which the refusal was counted against.
+   */
+  | { outcome: 'ip-not-allowed'; rateLimit: LimitResult }
   /** The audit ledger cannot record anything now (see Ledger.full): nothing is served unrecorded. */
   | { outcome: 'ledger-full' };
 
@@ -90,8 +93,12 @@ export async function admit(deps: AdmissionDeps, request: AdmissionRequest): Pro
   if (check.status !== 'VALID') return refuse(deps, check, request.ip, info);
   // Contract §9.1's order: status and expiry, IP, scopes, rate limit: a refused address costs the key nothing.
   if (!ipAllowed(check.record.allowedIps, request.ip)) {
+    // Someone holding the key, from the wrong place: the address pays, as for a bad credential,
+    // so a leaked key cannot be replayed from outside at speed (nor its refusals grow without bound).
+    const result = await deps.throttle.address(request.ip, info);
+    if (!result.allowed) return rateLimited(result);
     deps.ledger.append(ipNotAllowedEvent(check.record, info));
-    return { outcome: 'ip-not-allowed' };
+    return { outcome: 'ip-not-allowed', rateLimit: result };
   }
   const principal = principalOf(check.record);
   if (!rules.countsAdmission) return { outcome: 'admitted', principal, rateLimit: null };

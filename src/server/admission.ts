@@ -37,11 +37,11 @@ export async function admitHttp(
 ): Promise<{ principal: Principal | null; rateLimit: RateLimitFigures | null }> {
   const admission = await admit(deps, { credential: credentialFromHeaders(headers), ip, requestId, transport: 'http' });
   if (admission.outcome === 'ledger-full') throw new LedgerFullError();
-  if (admission.outcome === 'ip-not-allowed') throw new ForbiddenError(403);
   // Over HTTP something is always counted: the key, or the address.
   if (admission.rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(admission.rateLimit))) res.setHeader(name, value);
   if (admission.outcome === 'rate-limited') throw new RateLimitedError(admission.retryAfter);
   if (admission.outcome === 'unauthenticated') throw new UnauthenticatedError();
+  if (admission.outcome === 'ip-not-allowed') throw new ForbiddenError(403);
   const { principal, rateLimit } = admission;
   return { principal, rateLimit: principal && rateLimit ? rateLimitFiguresOf(rateLimit) : null };
 }

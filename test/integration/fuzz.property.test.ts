@@ -152,7 +152,7 @@ describe('hostile input (property-based)', () => {
     await fc.assert(
       fc.asyncProperty(call, async ({ mutation, id, bad, good, asAdmin }) => {
         // Scopes within the catalogue are bad only for a caller that does not hold them: admin grants anything.
-        fc.pre(!(asAdmin && 'scopes' in bad && !bad.scopes.includes('no-such-scope')));
+        fc.pre(!(asAdmin && 'scopes' in bad && !(bad.scopes as readonly string[]).includes('no-such-scope')));
         const fields = { ...good, ...bad };
         const result =
           mutation === 'create'

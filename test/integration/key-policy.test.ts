@@ -160,7 +160,7 @@ describe('keys that carry metadata and an IP allowlist (TRUST_PROXY=true: X-Forw
 describe('TRUST_PROXY unset: X-Forwarded-For cannot put a client inside an allowlist', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { IP_RATE_LIMIT: '3', IP_RATE_WINDOW_SECONDS: '60' } });
   });
   afterAll(() => server?.stop());
 
@@ -169,5 +169,17 @@ describe('TRUST_PROXY unset: X-Forwarded-For cannot put a client inside an allow
     expect((await server.gql(VIEWER, {}, key.secret, { 'x-forwarded-for': '203.0.113.5' })).status).toBe(403);
     const local = await createKey(server, { merchantId: 'm_pol', allowedIps: ['127.0.0.1', '::1'] });
     expect((await server.gql(VIEWER, {}, local.secret, { 'x-forwarded-for': '203.0.113.5' })).status).toBe(200);
+  });
+
+  it('counts uses from outside against the address (IP_RATE_LIMIT=3): the fourth is 429, and the key inside is still served', async () => {
+    const key = await createKey(server, { merchantId: 'm_pol', allowedIps: ['203.0.113.0/24'] });
+    const local = await createKey(server, { merchantId: 'm_pol', allowedIps: ['127.0.0.1'] });
+    // The first test spent one of the address's three.
+    expect((await server.gql(VIEWER, {}, key.secret)).status).toBe(403);
+    const last = await server.gql(VIEWER, {}, key.secret);
+    expect([last.status, last.headers.get('ratelimit-remaining')]).toEqual([403, '0']);
+    const over = await server.gql(VIEWER, {}, key.secret);
+    expect([over.status, over.body.errors?.[0]?.extensions.code]).toEqual([429, 'RATE_LIMITED']);
+    expect((await server.gql(VIEWER, {}, local.secret)).status).toBe(200);
   });
 });
