@@ -111,7 +111,7 @@ async function loadUsage() {
   for (const edge of data.auditEvents.edges) countUse(edge.node);
 }
 
-const LIFECYCLE = new Set(['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED', 'KEY_REVOKED', 'KEY_ROTATED', 'KEY_EXPIRED']);
+const LIFECYCLE = new Set(['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED', 'KEY_REVOKED', 'KEY_ROTATED', 'KEY_EXPIRED', 'KEY_UPDATED']);
 let refresh = null;
 let redraw = null;
 function onEvent(event) {
