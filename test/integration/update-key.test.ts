@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
 import type { FeedClient } from '../helpers/feed.js';
 import { subscribedFeed } from '../helpers/scale.js';
-import { createKey, startTestServer, type TestServer } from '../helpers/server.js';
+import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
 const UPDATE = /* GraphQL */ `
   mutation Update($id: ID!, $input: UpdateKeyInput!) {
@@ -188,5 +188,26 @@ describe('updateKey', () => {
     expect(await ipFeed.closed).toBe(4403);
     await update(byScope.id, { scopes: ['audit:read', 'customers:read'] });
     expect(await scopeFeed.closed).toBe(4403);
+  });
+
+  it('judges the next subscribe on an open socket by the key as updated (its new rate limit)', async () => {
+    const key = await createKey(server, { merchantId: 'm_up', scopes: ['audit:read'] });
+    const feed = await subscribedFeed(server, key.secret);
+    feeds.push(feed);
+    await update(key.id, { rateLimit: { limit: 1, windowSeconds: 3600 } });
+    const codes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      feed.client.subscribe(
+        { query: 'subscription { auditEvents(types: [KEY_REVOKED]) { id } }' },
+        {
+          next: (result) => codes.push(String((result.errors?.[0] as { extensions?: { code?: string } } | undefined)?.extensions?.code)),
+          error: (error) => codes.push(String((Array.isArray(error) ? error[0]?.extensions?.code : undefined) ?? error)),
+          complete: () => undefined,
+        },
+      );
+    }
+    // Without the new limit (1 an hour) both would be taken and nothing would ever arrive.
+    await waitFor(() => codes.includes('RATE_LIMITED'));
+    expect(feed.closeCode).toBeNull();
   });
 });
