@@ -81,6 +81,14 @@ describe('keys that carry metadata and an IP allowlist (TRUST_PROXY=true: X-Forw
     expect(JSON.stringify(problems.errors)).not.toContain('host.example');
   });
 
+  it('refuses a metadata literal that is not an object as input, and a rotated key keeps metadata and allowlist', async () => {
+    const literal = await server.gql('mutation { createKey(input: { merchantId: "m_pol", name: "lit", type: SECRET, scopes: [], metadata: [1, 2] }) { secret } }');
+    expect(literal.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+    const key = await createKey(server, { merchantId: 'm_pol', metadata: { plan: 'pro' }, allowedIps: ['10.0.0.0/8'] });
+    const rotated = await server.gql('mutation($id: ID!) { rotateKey(id: $id, expireOldAfterSeconds: 60) { key { metadata allowedIps } } }', { id: key.id });
+    expect(rotated.body.data.rotateKey.key).toEqual({ metadata: { plan: 'pro' }, allowedIps: ['10.0.0.0/8'] });
+  });
+
   it('takes 100 entries and refuses 101', async () => {
     const hundred = Array.from({ length: 100 }, (_, i) => `198.18.${i}.0/24`);
     const key = await createKey(server, { merchantId: 'm_pol', allowedIps: hundred });
