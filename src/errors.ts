@@ -32,8 +32,9 @@ export class UnauthenticatedError extends CodedError {
 }
 
 export class ForbiddenError extends CodedError {
-  constructor() {
-    super('This action is unauthorized.', ErrorCode.FORBIDDEN, 200);
+  /** `status` 403: the request as a whole is refused at admission (a key used from outside its IP allowlist). */
+  constructor(status: 200 | 403 = 200) {
+    super('This action is unauthorized.', ErrorCode.FORBIDDEN, status);
   }
 }
 

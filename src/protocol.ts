@@ -20,7 +20,10 @@ export const CloseCode = {
   SlowConsumer: 4008,
   /** Missing, malformed, unknown, disabled, revoked or expired key on connection_init. */
   Unauthorized: GraphQLWsCloseCode.Unauthorized,
-  /** The key behind an open socket was disabled, revoked or has expired. */
+  /**
+   * The key behind an open socket was disabled, revoked or has expired, lost a scope it had, or
+   * no longer allows the socket's address (updateKey); or the key is used from outside its IP allowlist.
+   */
   Forbidden: GraphQLWsCloseCode.Forbidden,
   BadRequest: GraphQLWsCloseCode.BadRequest,
   SubprotocolNotAcceptable: GraphQLWsCloseCode.SubprotocolNotAcceptable,

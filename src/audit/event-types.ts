@@ -7,6 +7,7 @@ export const AuditEventType = {
   KEY_REVOKED: 'KEY_REVOKED',
   KEY_ROTATED: 'KEY_ROTATED',
   KEY_EXPIRED: 'KEY_EXPIRED',
+  KEY_UPDATED: 'KEY_UPDATED',
   AUTH_FAILED: 'AUTH_FAILED',
   ACCESS_DENIED: 'ACCESS_DENIED',
   RATE_LIMITED: 'RATE_LIMITED',
@@ -21,6 +22,7 @@ export const LIFECYCLE_EVENTS: readonly AuditEventType[] = [
   'KEY_REVOKED',
   'KEY_ROTATED',
   'KEY_EXPIRED',
+  'KEY_UPDATED',
 ];
 
 /** An event as it is written: everything but the id the database gives it. */

@@ -2,7 +2,7 @@ import type { NewAuditEvent } from '../audit/event-types.js';
 import { BadUserInputError, ForbiddenError } from '../errors.js';
 import { grants } from '../keys/scopes.js';
 import { merchantIdProblem } from '../keys/validation.js';
-import { exceededBounds, type KeyBounds } from './minting-bounds.js';
+import { exceededBounds, type KeyBounds, type MintingBound } from './minting-bounds.js';
 import type { Actor, KeyActor } from './principal.js';
 
 /** Where refusals are recorded (the ledger's buffered append). */
@@ -69,11 +69,12 @@ export class AccessPolicy {
 
   /**
    * Refuses (recorded) a key minted (created or rotated into) beyond the minting key's own
-   * bounds: environment, rate limit, expiry. `admin` and the system are exempt.
+   * bounds: environment, rate limit, expiry. `admin` and the system are exempt. `only`: the
+   * bounds being set (updateKey), so a key is not refused for what the caller leaves as it is.
    */
-  requireWithinBounds(actor: Actor, minted: KeyBounds, operation: string): void {
+  requireWithinBounds(actor: Actor, minted: KeyBounds, operation: string, only?: readonly MintingBound[]): void {
     if (!this.restricted(actor)) return;
-    const exceeded = exceededBounds(actor.principal.key, minted);
+    const exceeded = exceededBounds(actor.principal.key, minted).filter((bound) => !only || only.includes(bound));
     if (exceeded.length > 0) this.deny(actor, operation, 'minting bounds', { bounds: exceeded });
   }
 

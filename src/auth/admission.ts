@@ -1,5 +1,7 @@
 import type { FullCapacity } from '../audit/audit-feed.js';
+import type { NewAuditEvent } from '../audit/event-types.js';
 import type { Ledger } from '../audit/ledger.js';
+import { compileAllowlist } from '../keys/ip-allowlist.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import { rateLimitedEvent, type RequestInfo, type Throttle } from '../throttle/throttle.js';
@@ -47,6 +49,11 @@ export type Admission =
   | { outcome: 'admitted'; principal: Principal | null; rateLimit: LimitResult | null }
   | { outcome: 'unauthenticated'; rateLimit: LimitResult }
   | { outcome: 'rate-limited'; rateLimit: LimitResult; retryAfter: number }
+  /**
+   * A valid key used from an address outside its allowlist (recorded as ACCESS_DENIED, reason
+   * IP_NOT_ALLOWED); `rateLimit`: the address's figures, which the refusal was counted against.
+   */
+  | { outcome: 'ip-not-allowed'; rateLimit: LimitResult }
   /** The audit ledger cannot record anything now (see Ledger.full): nothing is served unrecorded. */
   | { outcome: 'ledger-full' };
 
@@ -84,6 +91,15 @@ export async function admit(deps: AdmissionDeps, request: AdmissionRequest): Pro
     check = await deps.authenticator.check(credential);
   }
   if (check.status !== 'VALID') return refuse(deps, check, request.ip, info);
+  // Contract §9.1's order: status and expiry, IP, scopes, rate limit: a refused address costs the key nothing.
+  if (!ipAllowed(check.record.allowedIps, request.ip)) {
+    // Someone holding the key, from the wrong place: the address pays, as for a bad credential,
+    // so a leaked key cannot be replayed from outside at speed (nor its refusals grow without bound).
+    const result = await deps.throttle.address(request.ip, info);
+    if (!result.allowed) return rateLimited(result);
+    deps.ledger.append(ipNotAllowedEvent(check.record, info));
+    return { outcome: 'ip-not-allowed', rateLimit: result };
+  }
   const principal = principalOf(check.record);
   if (!rules.countsAdmission) return { outcome: 'admitted', principal, rateLimit: null };
   const result = await deps.throttle.key(check.record, info);
@@ -118,6 +134,36 @@ export async function admitOperation(
   }
   const result = await deps.throttle.key(principal.key, { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata }, count);
   return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
+}
+
+const matchers = new WeakMap<readonly string[], (ip: string) => boolean>();
+
+/**
+ * The one IP allowlist decision, for HTTP and WebSocket admission, open sockets and verifyKey:
+ * whether `ip` may use a key with this (normalised) allowlist. Empty: any address; a missing
+ * address is outside any non-empty list. Each list is compiled once (records are immutable).
+ */
+export function ipAllowed(allowedIps: readonly string[], ip: string | null | undefined): boolean {
+  if (allowedIps.length === 0) return true;
+  if (!ip) return false;
+  let matches = matchers.get(allowedIps);
+  if (!matches) matchers.set(allowedIps, (matches = compileAllowlist(allowedIps)));
+  return matches(ip);
+}
+
+/** The ACCESS_DENIED event of a key used from outside its allowlist. */
+export function ipNotAllowedEvent(key: Pick<KeyRecord, 'id' | 'merchantId'>, info: RequestInfo): NewAuditEvent {
+  return {
+    type: 'ACCESS_DENIED',
+    merchantId: key.merchantId,
+    keyId: key.id,
+    actorKeyId: info.actorKeyId ?? key.id,
+    requestId: info.requestId ?? null,
+    operationName: info.operationName ?? null,
+    ip: info.ip ?? null,
+    reason: 'IP_NOT_ALLOWED',
+    metadata: info.metadata ?? null,
+  };
 }
 
 /** Seconds a refused caller should wait: whole seconds, at least one. */

@@ -4,7 +4,8 @@ import { ScopeCatalogue } from '../keys/scopes.js';
 import { loadConfig } from '../config.js';
 import { badInput, inFlagTerms, toCliError, type CliIo, type FlagsByField } from './cli-io.js';
 import type { Command } from './command.js';
-import { choice, dateTime, list, parseOptions, rateLimit, required } from './options.js';
+import { ALLOWED_IPS_MAX } from '../keys/ip-allowlist.js';
+import { choice, dateTime, jsonObject, list, parseOptions, rateLimit, required } from './options.js';
 
 const HELP = `Usage: keys create --merchant <mid> --name <name> --scopes <a,b> [options]
 
@@ -21,6 +22,11 @@ Options:
   --env <env>              test (default) or live
   --expires-at <ISO>       expiry, e.g. 2027-01-31T12:00:00Z (default: never)
   --rate-limit <N/SECONDS> e.g. 100/60 (default: 30/60)
+  --metadata <JSON>        your own data on the key, a JSON object of at most 4 KiB,
+                           e.g. '{"plan":"pro"}' (verifyKey returns it)
+  --allow-ip <CIDR,…>      addresses or CIDR ranges the key's own requests may come from,
+                           IPv4 or IPv6, at most 100, e.g. 203.0.113.0/24,2001:db8::/32
+                           (default: any address)
   -h, --help               this text
 `;
 
@@ -34,7 +40,16 @@ const FLAGS: FlagsByField = {
   'input.expiresAt': '--expires-at',
   'input.rateLimit.limit': '--rate-limit N',
   'input.rateLimit.windowSeconds': '--rate-limit SECONDS',
+  'input.metadata': '--metadata',
+  ...allowIpFlags(),
 };
+
+/** `--allow-ip` for the list, `--allow-ip entry N` (counted from 1) for each of its entries. */
+export function allowIpFlags(): FlagsByField {
+  const flags: Record<string, string> = { 'input.allowedIps': '--allow-ip' };
+  for (let i = 0; i < ALLOWED_IPS_MAX; i++) flags[`input.allowedIps.${i}`] = `--allow-ip entry ${i + 1}`;
+  return flags;
+}
 
 export const createCommand: Command = {
   name: 'create',
@@ -49,6 +64,8 @@ export const createCommand: Command = {
       env: { type: 'string' },
       'expires-at': { type: 'string' },
       'rate-limit': { type: 'string' },
+      metadata: { type: 'string' },
+      'allow-ip': { type: 'string' },
     });
     if (values.help) {
       io.stdout(HELP);
@@ -66,6 +83,8 @@ export const createCommand: Command = {
       scopes: list(typeof values.scopes === 'string' ? values.scopes : ''),
       expiresAt: typeof values['expires-at'] === 'string' ? dateTime(values['expires-at'], 'expires-at', problems) : null,
       rateLimit: typeof values['rate-limit'] === 'string' ? rateLimit(values['rate-limit'], problems) : null,
+      metadata: typeof values.metadata === 'string' ? jsonObject(values.metadata, 'metadata', problems) : null,
+      allowedIps: typeof values['allow-ip'] === 'string' ? list(values['allow-ip']) : null,
     };
     if (problems.length > 0) {
       // Report what the service would also refuse, so one run lists every problem.

@@ -7,14 +7,15 @@ import { createCommand } from './create.command.js';
 import { listCommand } from './list.command.js';
 import { statusCommands } from './status.command.js';
 import { tailCommand } from './tail.command.js';
+import { updateCommand } from './update.command.js';
 
 /** Every subcommand, in the order `keys --help` lists them. */
-export const COMMANDS: readonly Command[] = [createCommand, listCommand, ...statusCommands, tailCommand];
+export const COMMANDS: readonly Command[] = [createCommand, listCommand, updateCommand, ...statusCommands, tailCommand];
 
 export const HELP = `Usage: keys <command> [options]        (npm run --silent keys -- <command> [options])
 
 Operator commands for keyring. create and list work directly on the database named by
-DATABASE_URL (default sqlite:./data/keyring.db); disable, enable, revoke and tail go through
+DATABASE_URL (default sqlite:./data/keyring.db); update, disable, enable, revoke and tail go through
 the running service (KEYRING_URL, default http://localhost:4000/graphql) so its key cache
 is updated at once.
 

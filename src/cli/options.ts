@@ -93,3 +93,18 @@ export function choice(value: string | undefined, name: string, allowed: readonl
   }
   return chosen.toUpperCase();
 }
+
+/** A JSON object typed on the command line, such as `{"plan":"pro"}`; its size is checked by the keys service. */
+export function jsonObject(value: string, name: string, problems: string[]): Record<string, unknown> | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`--${name} must be a JSON object, such as '{"plan":"pro"}'.`);
+    return null;
+  }
+  return parsed as Record<string, unknown>;
+}

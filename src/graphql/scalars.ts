@@ -33,4 +33,18 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   },
 });
 
-export const JSONObjectScalar = JSONObjectResolver;
+/** Runs a scalar's parser, its refusal coded as the caller's input (BAD_USER_INPUT), as DateTime's are. */
+function asInput<T>(parse: () => T, node?: ValueNode): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw inputError(error instanceof Error ? error.message : 'JSONObject must be a JSON object.', node);
+  }
+}
+
+/** graphql-scalars' JSONObject (named `JSONObject`, as the contract says), its input refusals coded BAD_USER_INPUT. */
+export const JSONObjectScalar = new GraphQLScalarType({
+  ...JSONObjectResolver.toConfig(),
+  parseValue: (value) => asInput(() => JSONObjectResolver.parseValue(value)),
+  parseLiteral: (ast, variables) => asInput(() => JSONObjectResolver.parseLiteral(ast, variables), ast),
+});

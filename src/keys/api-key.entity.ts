@@ -12,7 +12,7 @@ export type KeyStatus = 'ACTIVE' | 'DISABLED' | 'REVOKED';
 @Entity({ tableName: 'api_key' })
 @Index({ properties: ['merchantId', 'createdAt'] })
 export class ApiKeyEntity {
-  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'usageCount' | 'status';
+  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'usageCount' | 'status' | 'allowedIps';
 
   @PrimaryKey({ type: 'string', length: 40 })
   id!: string;
@@ -84,6 +84,14 @@ export class ApiKeyEntity {
 
   @Property({ type: 'string', length: 40, nullable: true })
   createdById?: string | null;
+
+  /** The merchant's own data on the key: a JSON object of at most 4 KiB serialized (METADATA_MAX_BYTES). */
+  @Property({ type: 'json', nullable: true })
+  metadata?: Record<string, unknown> | null;
+
+  /** Addresses and CIDR ranges the key's own requests may come from, normalised (ip-allowlist.ts); empty: any. */
+  @Property({ type: 'json' })
+  allowedIps: string[] = [];
 
   /** The key this one replaced through rotateKey, if any. */
   @Property({ type: 'string', length: 40, nullable: true })

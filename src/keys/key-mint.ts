@@ -8,6 +8,8 @@ import { digestKey, generateKey, prefixOf, randomId } from './key-material.js';
 export type MintFields = Pick<ApiKeyEntity, 'merchantId' | 'name' | 'type' | 'environment' | 'scopes' | 'rateLimit' | 'rateWindowSeconds'> & {
   expiresAt: Date | null;
   rotatedFromId?: string;
+  metadata?: Record<string, unknown> | null;
+  allowedIps?: readonly string[];
 };
 
 /**
@@ -21,6 +23,8 @@ export function mintKey(em: Em, actor: Actor, fields: MintFields): { entity: Api
     id: randomId('key'),
     ...fields,
     scopes: [...fields.scopes],
+    metadata: fields.metadata ?? null,
+    allowedIps: [...(fields.allowedIps ?? [])],
     prefix: prefixOf(fields.type, fields.environment),
     last4: secret.slice(-4),
     digest: digestKey(secret),

@@ -17,6 +17,10 @@ export interface KeyRecord {
   readonly rateLimit: number;
   readonly rateWindowSeconds: number;
   readonly expiresAt: Date | null;
+  /** Returned by verifyKey from this record, with no database read. */
+  readonly metadata: Readonly<Record<string, unknown>> | null;
+  /** Normalised addresses and ranges; empty: any address (the decision is auth/admission.ts's ipAllowed). */
+  readonly allowedIps: readonly string[];
 }
 
 export function toKeyRecord(entity: ApiKeyEntity): KeyRecord {
@@ -32,7 +36,17 @@ export function toKeyRecord(entity: ApiKeyEntity): KeyRecord {
     rateLimit: entity.rateLimit,
     rateWindowSeconds: entity.rateWindowSeconds,
     expiresAt: entity.expiresAt ?? null,
+    metadata: entity.metadata ? deepFreeze(structuredClone(entity.metadata)) : null,
+    allowedIps: Object.freeze([...(entity.allowedIps ?? [])]),
   });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 export function isExpired(record: { expiresAt?: Date | null }, now = Date.now()): boolean {
@@ -63,6 +77,8 @@ export interface ApiKeyView {
   statusReason: string | null;
   createdById: string | null;
   rotatedFromId: string | null;
+  metadata: Record<string, unknown> | null;
+  allowedIps: string[];
 }
 
 export function toView(entity: ApiKeyEntity): ApiKeyView {
@@ -89,5 +105,7 @@ export function toView(entity: ApiKeyEntity): ApiKeyView {
     statusReason: entity.statusReason ?? null,
     createdById: entity.createdById ?? null,
     rotatedFromId: entity.rotatedFromId ?? null,
+    metadata: entity.metadata ?? null,
+    allowedIps: [...(entity.allowedIps ?? [])],
   };
 }

@@ -12,7 +12,9 @@ import { announced, mintKey, type MintFields } from './key-mint.js';
 import { isExpired, toView, type ApiKeyView } from './key-record.js';
 import type { KeyTransaction } from './key-transaction.js';
 import type { ScopeCatalogue } from './scopes.js';
+import { applyUpdate, changedFields, validateUpdateKey, type UpdateKeyRequest } from './update-key.js';
 import { isKeyId, reasonProblems, validateCreateKey, type CreateKeyRequest } from './validation.js';
+import { clientKeyScopeProblems, type MintingBound } from '../auth/minting-bounds.js';
 
 export interface KeysServiceOptions {
   defaultRateLimit: number;
@@ -61,6 +63,8 @@ export class KeysService {
       expiresAt: input.expiresAt,
       rateLimit: input.rateLimit?.limit ?? this.options.defaultRateLimit,
       rateWindowSeconds: input.rateLimit?.windowSeconds ?? this.options.defaultRateWindowSeconds,
+      metadata: input.metadata,
+      allowedIps: input.allowedIps,
     };
     this.policy.requireGrantable(actor, fields.scopes, 'createKey');
     this.policy.requireWithinBounds(actor, fields, 'createKey');
@@ -139,6 +143,45 @@ export class KeysService {
     });
   }
 
+  /**
+   * Changes a key in place (updateKey). Every input problem is listed at once, after the
+   * key is found and the caller may act for it; scopes only within the caller's own, rate
+   * limit and expiry within its bounds; nothing is written on any refusal. A change leaves
+   * KEY_UPDATED naming the changed fields and reaches every cache and socket like a
+   * revocation does; no change, no event.
+   */
+  async update(actor: Actor, id: string, input: UpdateKeyRequest): Promise<ApiKeyView> {
+    const now = new Date();
+    const checked = validateUpdateKey(input, this.catalogue, now);
+    return this.transaction.commitWithEvents(async (em) => {
+      const entity = await this.load(em, actor, id, 'updateKey');
+      const update = checked.value;
+      const problems = within('input', checked.problems);
+      if (entity.status === 'REVOKED') problems.unshift({ field: 'id', message: 'A revoked key cannot be updated.' });
+      if (update.scopes) problems.push(...clientKeyScopeProblems(entity.type, update.scopes).map((message) => ({ field: 'input.scopes', message })));
+      if (update.expiresAt !== undefined && isExpired(entity, now.getTime())) {
+        problems.push({ field: 'input.expiresAt', message: 'An expired key cannot be given a new expiry; rotate it or create a key instead.' });
+      }
+      if (problems.length > 0) throw new BadUserInputError(problems);
+      const changed = changedFields(entity, update);
+      if (changed.length === 0) return { result: toView(entity), events: [] };
+      if (changed.includes('scopes')) this.policy.requireGrantable(actor, update.scopes!, 'updateKey');
+      const bounds = changed.filter((field) => field === 'rateLimit' || field === 'expiresAt') satisfies MintingBound[];
+      if (bounds.length > 0) {
+        const limit = update.rateLimit ?? { limit: entity.rateLimit, windowSeconds: entity.rateWindowSeconds };
+        const expiresAt = update.expiresAt !== undefined ? update.expiresAt : (entity.expiresAt ?? null);
+        const updated = { environment: entity.environment, rateLimit: limit.limit, rateWindowSeconds: limit.windowSeconds, expiresAt };
+        this.policy.requireWithinBounds(actor, updated, 'updateKey', bounds);
+      }
+      applyUpdate(entity, update, changed, now);
+      return {
+        result: toView(entity),
+        events: [keyEvent('KEY_UPDATED', actor, entity, { metadata: { changed } })],
+        changed: [{ keyId: entity.id, digest: entity.digest, merchantId: entity.merchantId, status: entity.status }],
+      };
+    });
+  }
+
   /** A new key like the old one; the old one expires after `expireOldAfterSeconds`. */
   async rotate(actor: Actor, id: string, expireOldAfterSeconds: number | null | undefined): Promise<CreatedKey> {
     const grace = expireOldAfterSeconds ?? 0;
@@ -159,6 +202,8 @@ export class KeysService {
         rateLimit: old.rateLimit,
         rateWindowSeconds: old.rateWindowSeconds,
         rotatedFromId: old.id,
+        metadata: old.metadata ?? null,
+        allowedIps: old.allowedIps,
       };
       // Refused inside the transaction: it rolls back, and nothing is created.
       this.policy.requireGrantable(actor, fields.scopes, 'rotateKey');

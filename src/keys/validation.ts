@@ -1,5 +1,6 @@
 import { clientKeyScopeProblems } from '../auth/minting-bounds.js';
 import type { InputProblem } from '../errors.js';
+import { checkAllowedIps } from './ip-allowlist.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 import type { ScopeCatalogue } from './scopes.js';
 
@@ -23,6 +24,8 @@ export const KEY_ENVIRONMENTS: readonly KeyEnvironment[] = ['LIVE', 'TEST'];
 export const RATE_LIMIT_MAX = 100_000;
 export const RATE_WINDOW_MAX = 86_400;
 export const REASON_MAX = 500;
+/** A key's metadata, serialized as JSON, is at most 4 KiB (UTF-8 bytes). */
+export const METADATA_MAX_BYTES = 4096;
 
 /** A request to create a key, as any front end (GraphQL, CLI) hands it over. */
 export interface CreateKeyRequest {
@@ -33,6 +36,8 @@ export interface CreateKeyRequest {
   scopes: readonly string[];
   expiresAt?: Date | null;
   rateLimit?: { limit: number; windowSeconds: number } | null;
+  metadata?: Record<string, unknown> | null;
+  allowedIps?: readonly string[] | null;
 }
 
 export interface ValidCreateKey {
@@ -43,6 +48,8 @@ export interface ValidCreateKey {
   scopes: string[];
   expiresAt: Date | null;
   rateLimit: { limit: number; windowSeconds: number } | null;
+  metadata: Record<string, unknown> | null;
+  allowedIps: string[];
 }
 
 // Field paths in the problems below are relative to the request (`name`, `rateLimit.limit`);
@@ -85,6 +92,32 @@ export function rateLimitProblems(rateLimit: { limit: unknown; windowSeconds: un
   return problems;
 }
 
+/**
+ * A key's metadata: a JSON object (not an array) of at most METADATA_MAX_BYTES serialized,
+ * without NUL characters (PostgreSQL's jsonb cannot hold them; refused on every backend alike).
+ */
+export function metadataProblems(metadata: unknown, field = 'metadata'): InputProblem[] {
+  if (metadata == null) return [];
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) return [{ field, message: `${field} must be a JSON object.` }];
+  let serialized: string;
+  try {
+    serialized = JSON.stringify(metadata);
+  } catch {
+    return [{ field, message: `${field} must be a JSON object.` }];
+  }
+  if (Buffer.byteLength(serialized, 'utf8') > METADATA_MAX_BYTES) return [{ field, message: `${field} must be at most ${METADATA_MAX_BYTES} bytes as JSON.` }];
+  if (serialized.includes('\\u0000')) return [{ field, message: `${field} must not contain NUL characters.` }];
+  return [];
+}
+
+/** A date a key may be given as its expiry: a valid date in the future. */
+export function expiresAtProblems(expiresAt: unknown, now: Date, field = 'expiresAt'): InputProblem[] {
+  if (expiresAt == null) return [];
+  if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) return [{ field, message: `${field} must be a date-time.` }];
+  if (expiresAt.getTime() <= now.getTime()) return [{ field, message: `${field} must be in the future.` }];
+  return [];
+}
+
 export function reasonProblems(reason: string | null | undefined): InputProblem[] {
   if (reason == null) return [];
   const at = (message: string) => ({ field: 'reason', message });
@@ -122,11 +155,11 @@ export function validateCreateKey(
   const scopes = Array.isArray(input.scopes) ? [...new Set(input.scopes)] : [];
   problems.push(...scopeProblems(scopes, catalogue));
   if (KEY_TYPES.includes(type)) problems.push(...clientKeyScopeProblems(type, scopes).map((message) => ({ field: 'scopes', message })));
-  if (input.expiresAt != null) {
-    if (!(input.expiresAt instanceof Date) || Number.isNaN(input.expiresAt.getTime())) problems.push({ field: 'expiresAt', message: 'expiresAt must be a date-time.' });
-    else if (input.expiresAt.getTime() <= now.getTime()) problems.push({ field: 'expiresAt', message: 'expiresAt must be in the future.' });
-  }
+  problems.push(...expiresAtProblems(input.expiresAt, now));
   problems.push(...rateLimitProblems(input.rateLimit));
+  problems.push(...metadataProblems(input.metadata));
+  const allowedIps = input.allowedIps == null ? { value: [], problems: [] } : checkAllowedIps(input.allowedIps);
+  problems.push(...allowedIps.problems);
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -138,6 +171,8 @@ export function validateCreateKey(
       scopes,
       expiresAt: input.expiresAt ?? null,
       rateLimit: input.rateLimit ? { limit: input.rateLimit.limit, windowSeconds: input.rateLimit.windowSeconds } : null,
+      metadata: input.metadata ?? null,
+      allowedIps: allowedIps.value,
     },
   };
 }

@@ -1,5 +1,5 @@
+import { chargeRefusal, checkCredential, ipAllowed, ipNotAllowedEvent, type AdmissionDeps } from '../auth/admission.js';
 import { authFailedEvent } from '../auth/auth-failed.js';
-import { chargeRefusal, checkCredential, type AdmissionDeps } from '../auth/admission.js';
 import type { Authenticator, KeyCheck } from '../auth/authenticator.js';
 import type { AccessPolicy } from '../auth/access-policy.js';
 import { actorKeyIdOf, type Actor } from '../auth/principal.js';
@@ -8,6 +8,7 @@ import type { Ledger } from '../audit/ledger.js';
 import { BadUserInputError, type InputProblem } from '../errors.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import type { RequestInfo, Throttle } from '../throttle/throttle.js';
+import { normalizeAddress } from './ip-allowlist.js';
 import type { KeyRecord } from './key-record.js';
 import { grants, type ScopeCatalogue } from './scopes.js';
 import { scopeProblems } from './validation.js';
@@ -21,6 +22,7 @@ export type VerificationCode =
   | 'EXPIRED'
   | 'INSUFFICIENT_SCOPE'
   | 'RATE_LIMITED'
+  | 'IP_NOT_ALLOWED'
   /** No key presented: only through a gateway (verifyKey's key argument is required). */
   | 'MISSING';
 
@@ -35,6 +37,8 @@ export interface Verification {
   /** The verified key's merchant and scopes, when keyId names it (for the edges' headers; never the record itself). */
   merchantId: string | null;
   scopes: readonly string[] | null;
+  /** The verified key's metadata, from its cached record (no database read); null when the key is not identified or has none. */
+  metadata: Readonly<Record<string, unknown>> | null;
 }
 
 /** More required scopes than any real check needs: refused as input. */
@@ -96,6 +100,8 @@ export class VerifyService {
   async decide(asker: Asker, request: VerifyRequest): Promise<Verification> {
     const scopes = request.requiredScopes ?? [];
     const problems = inputProblems(scopes, request.cost, this.catalogue);
+    const clientIp = request.clientIp == null ? null : normalizeAddress(request.clientIp);
+    if (request.clientIp != null && clientIp === null) problems.push({ field: 'context.ip', message: 'context.ip must be an IPv4 or IPv6 address.' });
     if (problems.length > 0) throw new BadUserInputError(problems);
 
     const info = this.requestOf(asker);
@@ -107,6 +113,12 @@ export class VerifyService {
     if (check.status !== 'VALID') return this.refuse(asker, check.status, key, info);
 
     const about = { merchantId: key.merchantId, keyId: key.id };
+    // Contract §9.1's order: status and expiry, IP, scopes, rate limit. The end client's address
+    // (context.ip, or the gateway's client), not the caller's: the allowlist is about where the key is used from.
+    if (!ipAllowed(key.allowedIps, clientIp)) {
+      this.ledger.append(ipNotAllowedEvent(key, { ...info, actorKeyId: asker.kind === 'gateway' ? key.id : info.actorKeyId, metadata: { ...info.metadata, clientIp } }));
+      return refusal('IP_NOT_ALLOWED', key, null);
+    }
     const rateLimit = await this.throttle.key(key, info);
     if (!rateLimit.allowed) return refusal('RATE_LIMITED', key, rateLimit);
     const missing = scopes.filter((scope) => !grants(key.scopes, scope));
@@ -115,7 +127,7 @@ export class VerifyService {
       return refusal('INSUFFICIENT_SCOPE', key, rateLimit);
     }
     this.record(asker, key, info, { type: 'KEY_USED', ...about });
-    return { valid: true, code: 'VALID', keyId: key.id, rateLimit, merchantId: key.merchantId, scopes: key.scopes };
+    return { valid: true, code: 'VALID', keyId: key.id, rateLimit, merchantId: key.merchantId, scopes: key.scopes, metadata: key.metadata };
   }
 
   /**
@@ -177,7 +189,15 @@ export class VerifyService {
 type RefusalCode = Exclude<KeyCheck['status'], 'VALID'> | 'MISSING';
 
 function refusal(code: Exclude<VerificationCode, 'VALID'>, key: KeyRecord | null, rateLimit: LimitResult | null): Verification {
-  return { valid: false, code, keyId: key?.id ?? null, rateLimit, merchantId: key?.merchantId ?? null, scopes: key?.scopes ?? null };
+  return {
+    valid: false,
+    code,
+    keyId: key?.id ?? null,
+    rateLimit,
+    merchantId: key?.merchantId ?? null,
+    scopes: key?.scopes ?? null,
+    metadata: key?.metadata ?? null,
+  };
 }
 
 function inputProblems(scopes: readonly string[], cost: number | undefined, catalogue: ScopeCatalogue): InputProblem[] {

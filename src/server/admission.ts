@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { admit, retryAfterSeconds, type AdmissionDeps } from '../auth/admission.js';
 import type { Principal } from '../auth/principal.js';
-import { LedgerFullError, RateLimitedError, UnauthenticatedError } from '../errors.js';
+import { ForbiddenError, LedgerFullError, RateLimitedError, UnauthenticatedError } from '../errors.js';
 import type { RateLimitFigures } from '../graphql/context.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import { credentialFromHeaders } from './credentials.js';
@@ -24,7 +24,8 @@ export function rateLimitFiguresOf(result: LimitResult): RateLimitFigures {
 /**
  * The HTTP edge of admission (auth/admission.ts): sets the figures of whatever was counted
  * as `RateLimit-*` headers, and turns a refusal into the error the handler answers with
- * (UNAUTHENTICATED 401, RATE_LIMITED 429, or SERVICE_UNAVAILABLE 503 while the ledger is full).
+ * (UNAUTHENTICATED 401, FORBIDDEN 403 from outside the key's IP allowlist, RATE_LIMITED 429, or
+ * SERVICE_UNAVAILABLE 503 while the ledger is full).
  * Returns the caller (null: no key, introspection only) and its key's figures.
  */
 export async function admitHttp(
@@ -40,6 +41,7 @@ export async function admitHttp(
   if (admission.rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(admission.rateLimit))) res.setHeader(name, value);
   if (admission.outcome === 'rate-limited') throw new RateLimitedError(admission.retryAfter);
   if (admission.outcome === 'unauthenticated') throw new UnauthenticatedError();
+  if (admission.outcome === 'ip-not-allowed') throw new ForbiddenError(403);
   const { principal, rateLimit } = admission;
   return { principal, rateLimit: principal && rateLimit ? rateLimitFiguresOf(rateLimit) : null };
 }

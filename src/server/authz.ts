@@ -75,6 +75,7 @@ function answerOf(verification: Verification): AuthzAnswer {
         },
       };
     case 'INSUFFICIENT_SCOPE':
+    case 'IP_NOT_ALLOWED':
       return { status: 403, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures } };
     case 'RATE_LIMITED':
       return { status: 429, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures } };

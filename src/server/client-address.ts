@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
 import proxyaddr from 'proxy-addr';
 import type { TrustProxy } from '../config.js';
+import { normalizeAddress } from '../keys/ip-allowlist.js';
 
 /** Whether the peer at `addr`, `hop` steps from this server (0: the socket's peer), may name the next one. */
 export type TrustFunction = (addr: string, hop: number) => boolean;
@@ -24,20 +24,6 @@ export function trustFunction(trust: TrustProxy): TrustFunction {
  */
 export function isTrustedProxy(trust: TrustProxy, socketAddress: string): boolean {
   return Array.isArray(trust) && trustFunction(trust)(socketAddress, 0);
-}
-
-/**
- * An address as the service records it: a valid IPv4 or IPv6 address (an IPv4-mapped IPv6
- * address as its IPv4 form, IPv6 lowercase), or null for anything else.
- */
-export function normalizeAddress(raw: string | undefined): string | null {
-  if (!raw) return null;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(raw);
-  const address = mapped ? mapped[1]! : raw;
-  const family = isIP(address);
-  if (family === 4) return address;
-  if (family === 6) return address.toLowerCase();
-  return null;
 }
 
 /**

@@ -4,7 +4,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { Tally } from '../tally.js';
 import { addressGroup } from '../throttle/address-group.js';
-import { clientAddress, isTrustedProxy, normalizeAddress } from './client-address.js';
+import { normalizeAddress } from '../keys/ip-allowlist.js';
+import { clientAddress, isTrustedProxy } from './client-address.js';
 
 type GuardConfig = Pick<
   Config,

@@ -1,9 +1,11 @@
 import type { WebSocket } from 'ws';
+import { ipAllowed } from '../auth/admission.js';
 import { SYSTEM_ACTOR } from '../auth/principal.js';
 import type { Services } from '../graphql/context.js';
 import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import type { KeyChange } from '../keys/key-change.js';
 import { isExpired, type KeyRecord } from '../keys/key-record.js';
+import { grants } from '../keys/scopes.js';
 import type { Logger } from '../logger.js';
 import { CloseCode } from '../protocol.js';
 
@@ -12,8 +14,15 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Tracked {
   keyId: string;
+  /** The client's address, which the key's allowlist must keep allowing. */
+  ip: string;
+  /** The scopes the socket was admitted with (its principal's): losing one closes it. */
+  scopes: readonly string[];
   expiryTimer: NodeJS.Timeout | null;
 }
+
+/** What a changed key must still allow for a socket to stay open. */
+type Policy = { status: string; expiresAt?: Date | null; scopes: readonly string[]; allowedIps: readonly string[] };
 
 /**
  * The open sockets of one instance, by the key that authenticated them, so that a key that
@@ -22,8 +31,9 @@ interface Tracked {
  *   with Redis, any other), and close the key's sockets synchronously;
  * - a key with an `expiresAt` also gets a timer per socket at that instant, so the socket
  *   closes on time even when the expiry sweeper is slow or behind;
- * - a change that leaves the key ACTIVE (a rotation with a grace period moves `expiresAt`)
- *   re-reads the key and re-arms the timers;
+ * - a change that leaves the key ACTIVE (a rotation with a grace period moves `expiresAt`, an
+ *   updateKey) re-reads the key, closes the sockets whose address its allowlist no longer
+ *   allows or that lost a scope, and re-arms the timers;
  * - while the shared bus is down (changes on other instances cannot arrive), and once when it
  *   is back, every key with open sockets is read again.
  */
@@ -50,12 +60,12 @@ export class SocketRegistry {
     this.recheckTimer.unref();
   }
 
-  track(socket: WebSocket, record: KeyRecord): void {
+  track(socket: WebSocket, record: KeyRecord, ip: string): void {
     if (this.sockets.has(socket)) return;
     let set = this.byKey.get(record.id);
     if (!set) this.byKey.set(record.id, (set = new Set()));
     set.add(socket);
-    const tracked: Tracked = { keyId: record.id, expiryTimer: null };
+    const tracked: Tracked = { keyId: record.id, ip, scopes: record.scopes, expiryTimer: null };
     this.sockets.set(socket, tracked);
     this.armExpiry(socket, tracked, record.expiresAt);
     socket.once('close', () => this.untrack(socket));
@@ -100,11 +110,7 @@ export class SocketRegistry {
     // Still ACTIVE, but its expiry may have moved (rotation with a grace period): read it again.
     this.services.keys.get(SYSTEM_ACTOR, change.keyId).then(
       (key) => {
-        for (const socket of [...(this.byKey.get(change.keyId) ?? [])]) {
-          const tracked = this.sockets.get(socket);
-          if (!key || key.status !== 'ACTIVE' || key.expired) this.forbid(socket, 'Key is no longer valid');
-          else if (tracked) this.armExpiry(socket, tracked, key.expiresAt);
-        }
+        for (const socket of [...(this.byKey.get(change.keyId) ?? [])]) this.recheck(socket, key);
       },
       (error: unknown) => this.logger.error({ err: error, keyId: change.keyId }, 'could not re-read a changed key'),
     );
@@ -116,21 +122,27 @@ export class SocketRegistry {
     if (ids.length === 0) return;
     this.services.db
       .fork()
-      .find(ApiKeyEntity, { id: { $in: ids } }, { fields: ['id', 'status', 'expiresAt'] })
+      .find(ApiKeyEntity, { id: { $in: ids } }, { fields: ['id', 'status', 'expiresAt', 'scopes', 'allowedIps'] })
       .then(
         (rows) => {
           const found = new Map(rows.map((row) => [row.id, row]));
           for (const id of ids) {
             const key = found.get(id);
-            for (const socket of [...(this.byKey.get(id) ?? [])]) {
-              const tracked = this.sockets.get(socket);
-              if (!key || key.status !== 'ACTIVE' || isExpired(key)) this.forbid(socket, 'Key is no longer valid');
-              else if (tracked) this.armExpiry(socket, tracked, key.expiresAt ?? null);
-            }
+            for (const socket of [...(this.byKey.get(id) ?? [])]) this.recheck(socket, key ?? null);
           }
         },
         (error: unknown) => this.logger.error({ err: error }, 'could not re-read the keys of open sockets'),
       );
+  }
+
+  /** Closes the socket unless the key, as read again, still lets it stay open; else re-arms its expiry. */
+  private recheck(socket: WebSocket, key: Policy | null): void {
+    const tracked = this.sockets.get(socket);
+    if (!tracked) return;
+    if (!key || key.status !== 'ACTIVE' || isExpired(key)) return this.forbid(socket, 'Key is no longer valid');
+    if (!ipAllowed(key.allowedIps, tracked.ip)) return this.forbid(socket, 'Address not allowed');
+    if (tracked.scopes.some((scope) => !grants(key.scopes, scope))) return this.forbid(socket, 'Key lost a scope');
+    this.armExpiry(socket, tracked, key.expiresAt ?? null);
   }
 
   private forbid(socket: WebSocket, reason: string): void {

@@ -4,7 +4,7 @@ import { getOperationAST, GraphQLError, Kind, type DocumentNode, type GraphQLSch
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { admit, admitOperation } from '../auth/admission.js';
-import type { Principal } from '../auth/principal.js';
+import { principalOf, type Principal } from '../auth/principal.js';
 import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
 import { formatError, LEDGER_FULL, LedgerFullError, RateLimitedError, TooManySubscriptionsError } from '../errors.js';
@@ -23,6 +23,7 @@ import { recordKeyUse } from './key-used.js';
 const REFUSED = {
   unauthenticated: [CloseCode.Unauthorized, 'Unauthorized'],
   'rate-limited': [CloseCode.TooManyRequests, 'Too many requests'],
+  'ip-not-allowed': [CloseCode.Forbidden, 'Forbidden'],
   'ledger-full': [CloseCode.TryAgainLater, LEDGER_FULL],
 } as const;
 
@@ -30,6 +31,8 @@ export type WsExtra = {
   socket: WebSocket;
   request: IncomingMessage;
   principal?: Principal;
+  /** The key the socket was opened with, to judge each subscribe by the key as it is then (updateKey). */
+  credential?: string;
   ip?: string;
   /** The socket's flow control, shared by every subscription on it. */
   sink?: FeedSink;
@@ -92,13 +95,14 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const credential = credentialFrom(params.authorization ?? params.Authorization, params.apiKey ?? params['x-api-key']);
         const ip = (extra.ip = clientAddress(extra.request, config.trustProxy));
         const socket = extra.socket;
-        const admission = await admit(services, { credential, ip, requestId: null, transport: 'websocket', hold: (key) => sockets.track(socket, key) });
+        const admission = await admit(services, { credential, ip, requestId: null, transport: 'websocket', hold: (key) => sockets.track(socket, key, ip) });
         if (admission.outcome !== 'admitted' || !admission.principal) {
           const [code, reason] = REFUSED[admission.outcome === 'admitted' ? 'unauthenticated' : admission.outcome];
           socket.close(code, reason);
           return false;
         }
         extra.principal = admission.principal;
+        extra.credential = credential!;
         extra.requestIds = new Map();
         extra.sink = { pendingBytes: () => socket.bufferedAmount, overflow: () => slowConsumer(socket) };
         return true;
@@ -119,6 +123,13 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         const operation = document ? getOperationAST(document, payload.operationName) : null;
         // Each subscribe counts against the key's limit, one per root field (aliases included);
         // over it, the operation gets RATE_LIMITED.
+        if (extra.principal && extra.credential) {
+          // The key may have changed since the socket opened (updateKey: scopes, rate limit): each
+          // subscribe is judged by the key as it is now, from the cache as a request's is. A key no
+          // longer valid keeps its old principal here: the socket registry is closing it (4403).
+          const current = await services.authenticator.check(extra.credential);
+          if (current.status === 'VALID') extra.principal = principalOf(current.record);
+        }
         if (extra.principal) {
           const request = { requestId, ip: extra.ip ?? null, operationName: payload.operationName ?? null, transport: 'websocket' } as const;
           const principal = extra.principal;

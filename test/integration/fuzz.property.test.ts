@@ -13,7 +13,7 @@ const CODES = new Set([
   'BAD_REQUEST',
 ]);
 
-const FIELDS = ['viewer', 'apiKey', 'apiKeys', 'scopes', 'verifyKey', 'auditEvents', 'createKey', 'revokeKey', 'disableKey', 'rotateKey', '__typename', '__schema', 'nope'];
+const FIELDS = ['viewer', 'apiKey', 'apiKeys', 'scopes', 'verifyKey', 'auditEvents', 'createKey', 'updateKey', 'revokeKey', 'disableKey', 'rotateKey', '__typename', '__schema', 'nope'];
 const SUBFIELDS = ['id', 'keyId', 'name', 'edges', 'node', 'totalCount', 'secret', 'key', 'status', '__typename', 'x'];
 /** Cursors that look like the service's own (base64url JSON arrays of a kind and parts) with tampered parts. */
 const CURSORS = fc
@@ -47,6 +47,36 @@ const credential = (keys: string[]) =>
     fc.stringMatching(/^Bearer (sk|pk|tk)_(live|test)_[0-9A-Za-z]{38}$/),
     fc.constantFrom('Bearer', 'Basic YWxhZGRpbjpvcGVuc2VzYW1l', 'bearer  ', 'Bearer a b'),
   );
+
+/** A value that is wrong for each field of createKey/updateKey's key policy, whatever else comes with it. */
+const BAD_FIELD = fc.oneof(
+  fc.record({ metadata: fc.oneof(fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.string({ maxLength: 10 }), fc.integer(), fc.boolean()) }),
+  // One byte over 4 KiB and up (the body stays under MAX_BODY_BYTES: escapes could not).
+  fc.record({ metadata: fc.integer({ min: 4086, max: 4400 }).map((n) => ({ text: 'x'.repeat(n) })) }),
+  fc.record({ metadata: fc.string({ maxLength: 10 }).map((text) => ({ [`k${text}`]: `a\u0000${text}` })) }),
+  fc.record({
+    allowedIps: fc
+      .tuple(
+        fc.array(fc.constantFrom('10.0.0.0/8', '2001:db8::/32', '127.0.0.1'), { maxLength: 3 }),
+        fc.oneof(
+          fc.string({ maxLength: 70 }).filter((text) => !/^[0-9a-fA-F.:/]+$/.test(text)),
+          fc.constantFrom('1.2.3', '10.0.0.0/33', '::1/129', '127.1', 'fe80::1%eth0', '', '1.2.3.4/', '01.2.3.4', '1.2.3.4/-1', '::ffff:1.2.3.4/200'),
+        ),
+      )
+      .map(([good, bad]) => [...good, bad]),
+  }),
+  fc.record({ allowedIps: fc.integer({ min: 101, max: 130 }).map((n) => Array.from({ length: n }, (_, i) => `10.${i}.0.0/16`)) }),
+  fc.record({ scopes: fc.oneof(fc.constant(['admin']), fc.constant(['audit:read']), fc.array(fc.string({ maxLength: 12 }), { minLength: 1, maxLength: 3 }).map((s) => [...s, 'no-such-scope'])) }),
+  fc.record({ rateLimit: fc.record({ limit: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 100_001 })), windowSeconds: fc.integer({ min: 1, max: 60 }) }) }),
+  fc.record({ rateLimit: fc.record({ limit: fc.integer({ min: 1, max: 10 }), windowSeconds: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 86_401 })) }) }),
+  fc.record({ expiresAt: fc.constantFrom('2001-01-01T00:00:00Z', '2026-13-01T00:00:00Z', 'tomorrow', '2030-01-01') }),
+  fc.record({ name: fc.constantFrom('', '<b>', 'a'.repeat(101), 'x\u0000y', 'bidi\u202e') }),
+);
+/** Fields that are fine on their own, to ride along with a bad one. */
+const GOOD_FIELDS = fc.record(
+  { name: fc.constant('renamed'), metadata: fc.constant({ ok: true }), allowedIps: fc.constant(['192.0.2.0/24']), scopes: fc.constant(['keys:read']) },
+  { requiredKeys: [] },
+);
 
 describe('hostile input (property-based)', () => {
   let server: TestServer;
@@ -101,5 +131,51 @@ describe('hostile input (property-based)', () => {
     expect(after.status).toBe(200);
     expect(after.body.data.apiKey.status).toBe('ACTIVE');
     expect(after.body.data.apiKeys.totalCount).toBe(2);
+  });
+
+  it('refuses every bad key policy (metadata, allowlist, scopes, limits, expiry, name) on create and update with a code, changing nothing', async () => {
+    const writer = (await createKey(server, { merchantId: 'fuzz_policy', scopes: ['keys:read', 'keys:write', 'keys:verify'], rateLimit: { limit: 100000, windowSeconds: 60 } })).secret;
+    const target = await createKey(server, { merchantId: 'fuzz_policy', name: 'target', metadata: { v: 1 }, rateLimit: { limit: 100000, windowSeconds: 60 } });
+    const revoked = await createKey(server, { merchantId: 'fuzz_policy', name: 'revoked' });
+    await server.gql('mutation($id: ID!) { revokeKey(id: $id) { id } }', { id: revoked.id });
+    const foreign = await createKey(server, { merchantId: 'fuzz_other', name: 'foreign' });
+    const READ = 'query($m: String!) { apiKeys(merchantId: $m, first: 100) { totalCount edges { node { id name metadata scopes allowedIps rateLimit { limit } expiresAt updatedAt } } } }';
+    const snapshot = async () => JSON.stringify([(await server.gql(READ, { m: 'fuzz_policy' })).body.data, (await server.gql(READ, { m: 'fuzz_other' })).body.data]);
+    const before = await snapshot();
+    const call = fc.record({
+      mutation: fc.constantFrom('create', 'update'),
+      id: fc.constantFrom(target.id, revoked.id, foreign.id, 'key_nosuchkey', ''),
+      bad: BAD_FIELD,
+      good: GOOD_FIELDS,
+      asAdmin: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(call, async ({ mutation, id, bad, good, asAdmin }) => {
+        // Scopes within the catalogue are bad only for a caller that does not hold them: admin grants anything.
+        fc.pre(!(asAdmin && 'scopes' in bad && !(bad.scopes as readonly string[]).includes('no-such-scope')));
+        const fields = { ...good, ...bad };
+        const result =
+          mutation === 'create'
+            ? await server.gql('mutation($input: CreateKeyInput!) { createKey(input: $input) { secret } }', { input: { type: 'SECRET', name: 'fuzzed', scopes: [], ...fields, merchantId: 'fuzz_policy' } }, asAdmin ? server.adminKey : writer)
+            : await server.gql('mutation($id: ID!, $input: UpdateKeyInput!) { updateKey(id: $id, input: $input) { id } }', { id, input: fields }, asAdmin ? server.adminKey : writer);
+        expect(result.status, JSON.stringify(result.body)).toBeLessThan(500);
+        const code = result.body.errors?.[0]?.extensions.code;
+        expect(['BAD_USER_INPUT', 'FORBIDDEN', 'NOT_FOUND'], JSON.stringify({ fields, body: result.body })).toContain(code);
+        if (code === 'BAD_USER_INPUT') expect(result.body.errors![0]!.extensions.fields.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 150, seed: Number(process.env.FUZZ_SEED ?? 20261202) },
+    );
+    expect(await snapshot()).toBe(before);
+
+    // verifyKey's context.ip: anything at all is a verification or BAD_USER_INPUT, never a 5xx.
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 60 }), fc.ipV4(), fc.ipV6(), fc.constantFrom('::ffff:10.0.0.1', '10.0.0.1/8', ' 10.0.0.1')), async (ip) => {
+        const result = await server.gql('query($key: String!, $ip: String) { verifyKey(key: $key, context: { ip: $ip }) { valid code } }', { key: target.secret, ip }, writer);
+        expect(result.status).toBeLessThan(500);
+        if (result.body.errors) expect(result.body.errors[0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['context.ip'] });
+        else expect(result.body.data.verifyKey).toEqual({ valid: true, code: 'VALID' });
+      }),
+      { numRuns: 100, seed: Number(process.env.FUZZ_SEED ?? 20261202) },
+    );
   });
 });

@@ -36,6 +36,7 @@ describe('OWASP API Security Top 10', () => {
         'mutation($id: ID!) { enableKey(id: $id) { id } }',
         'mutation($id: ID!) { revokeKey(id: $id) { id } }',
         'mutation($id: ID!) { rotateKey(id: $id) { secret } }',
+        'mutation($id: ID!) { updateKey(id: $id, input: { name: "taken", allowedIps: ["10.0.0.0/8"] }) { id } }',
       ]) {
         const result = await server.gql(mutation, { id: bReader.id }, a.secret);
         expect(result.body.errors![0]!.extensions.code, mutation).toBe('FORBIDDEN');

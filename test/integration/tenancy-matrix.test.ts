@@ -29,6 +29,7 @@ const OPERATIONS: Operation[] = [
     resource: true,
     document: `mutation Matrix { createKey(input: { merchantId: "${OWN}", name: "matrix", type: SECRET, scopes: ["keys:read"] }) { key { id } } }`,
   },
+  { field: 'updateKey', scope: 'keys:write', resource: true, target: true, document: 'mutation Matrix($id: ID!) { updateKey(id: $id, input: { name: "matrix-updated", metadata: { by: "matrix" } }) { id } }' },
   { field: 'disableKey', scope: 'keys:write', resource: true, target: true, document: 'mutation Matrix($id: ID!) { disableKey(id: $id) { id } }' },
   { field: 'enableKey', scope: 'keys:write', resource: true, target: true, document: 'mutation Matrix($id: ID!) { enableKey(id: $id) { id } }' },
   { field: 'revokeKey', scope: 'keys:write', resource: true, target: true, document: 'mutation Matrix($id: ID!) { revokeKey(id: $id) { id } }' },

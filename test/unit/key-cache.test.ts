@@ -15,6 +15,8 @@ const record = (id: string): KeyRecord =>
     rateLimit: 30,
     rateWindowSeconds: 60,
     expiresAt: null,
+    metadata: null,
+    allowedIps: [],
   });
 
 describe('KeyCache', () => {

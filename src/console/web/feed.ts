@@ -10,7 +10,7 @@ import { applyLifecycle, recordUse } from './keys.js';
 
 type Event = EventFieldsFragment;
 
-const LIFECYCLE = new Set(['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED', 'KEY_REVOKED', 'KEY_ROTATED', 'KEY_EXPIRED']);
+const LIFECYCLE = new Set(['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED', 'KEY_REVOKED', 'KEY_ROTATED', 'KEY_EXPIRED', 'KEY_UPDATED']);
 
 const feed = {
   client: null as ReturnType<Window['graphqlWs']['createClient']> | null,

@@ -24,15 +24,20 @@ export type AuditEventType =
   | 'KEY_EXPIRED'
   | 'KEY_REVOKED'
   | 'KEY_ROTATED'
+  | 'KEY_UPDATED'
   | 'KEY_USED'
   | 'RATE_LIMITED';
 
 export type CreateKeyInput = {
+  /** IPv4/IPv6 addresses or CIDR ranges (at most 100) the key's own requests may come from; empty or null: any address. */
+  allowedIps?: Array<string> | null | undefined;
   /** Defaults to TEST; an explicit null means TEST too. */
   environment?: KeyEnvironment | null | undefined;
   expiresAt?: string | null | undefined;
   /** Defaults to the caller's merchant; another one needs admin. */
   merchantId?: string | null | undefined;
+  /** Your own data on the key: a JSON object of at most 4 KiB; verifyKey returns it. */
+  metadata?: Record<string, unknown> | null | undefined;
   /** 1 to 100 characters, without < or >. */
   name: string;
   /** Defaults to 30 requests per 60 seconds. */

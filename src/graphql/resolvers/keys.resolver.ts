@@ -3,6 +3,7 @@ import { actorOf, type GraphQLContext } from '../context.js';
 import { ApiKey, ApiKeyConnection, CreateKeyPayload } from '../types/api-key.type.js';
 import { CreateKeyInput } from '../types/create-key.input.js';
 import { ApiKeyStatus, ApiKeyType, KeyEnvironment } from '../types/enums.js';
+import { UpdateKeyInput } from '../types/update-key.input.js';
 import { connection } from '../types/page-info.type.js';
 
 @ArgsType()
@@ -44,6 +45,12 @@ export class KeysResolver {
   @Mutation(() => CreateKeyPayload, { description: 'Creates a key; the payload holds its full value, once.' })
   createKey(@Arg('input', () => CreateKeyInput) input: CreateKeyInput, @Ctx() ctx: GraphQLContext) {
     return ctx.services.keys.create(actorOf(ctx), input);
+  }
+
+  @Authorized('keys:write')
+  @Mutation(() => ApiKey, { description: 'Changes a key in place; effective on the next request on every instance. A revoked key cannot be updated.' })
+  updateKey(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateKeyInput) input: UpdateKeyInput, @Ctx() ctx: GraphQLContext) {
+    return ctx.services.keys.update(actorOf(ctx), id, input);
   }
 
   @Authorized('keys:write')

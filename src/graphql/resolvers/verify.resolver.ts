@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { actorOf, type GraphQLContext } from '../context.js';
 import { ApiKey } from '../types/api-key.type.js';
-import { KeyVerification } from '../types/verification.type.js';
+import { KeyVerification, VerifyContext } from '../types/verification.type.js';
 
 @Resolver(() => KeyVerification)
 export class VerifyResolver {
@@ -12,9 +12,10 @@ export class VerifyResolver {
   verifyKey(
     @Arg('key', () => String) key: string,
     @Arg('requiredScopes', () => [String], { nullable: true }) requiredScopes: string[] | null,
+    @Arg('context', () => VerifyContext, { nullable: true }) context: VerifyContext | null,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return ctx.services.verify.verify(actorOf(ctx), { key, requiredScopes });
+    return ctx.services.verify.verify(actorOf(ctx), { key, requiredScopes, clientIp: context?.ip ?? null });
   }
 
   // A database read: only made when the client selects `key`, so the usual verification stays on the cache.

@@ -1,5 +1,5 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { DateTimeScalar } from '../scalars.js';
+import { DateTimeScalar, JSONObjectScalar } from '../scalars.js';
 import { ApiKeyStatus, ApiKeyType, KeyEnvironment } from './enums.js';
 import { PageInfo } from './page-info.type.js';
 
@@ -79,6 +79,12 @@ export class ApiKey {
 
   @Field(() => ID, { nullable: true, description: 'The key this one replaced through rotateKey.' })
   rotatedFromId!: string | null;
+
+  @Field(() => JSONObjectScalar, { nullable: true, description: 'Your own data on the key.' })
+  metadata!: Record<string, unknown> | null;
+
+  @Field(() => [String], { description: "Addresses and CIDR ranges the key's own requests may come from, normalised; empty: any address." })
+  allowedIps!: string[];
 }
 
 @ObjectType({ simpleResolvers: true })

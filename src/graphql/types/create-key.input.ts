@@ -1,5 +1,5 @@
 import { Field, InputType, Int } from 'type-graphql';
-import { DateTimeScalar } from '../scalars.js';
+import { DateTimeScalar, JSONObjectScalar } from '../scalars.js';
 import { ApiKeyType, KeyEnvironment } from './enums.js';
 
 @InputType()
@@ -35,4 +35,13 @@ export class CreateKeyInput {
 
   @Field(() => RateLimitInput, { nullable: true, description: 'Defaults to 30 requests per 60 seconds.' })
   rateLimit?: RateLimitInput | null;
+
+  @Field(() => JSONObjectScalar, { nullable: true, description: 'Your own data on the key: a JSON object of at most 4 KiB; verifyKey returns it.' })
+  metadata?: Record<string, unknown> | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: "IPv4/IPv6 addresses or CIDR ranges (at most 100) the key's own requests may come from; empty or null: any address.",
+  })
+  allowedIps?: string[] | null;
 }

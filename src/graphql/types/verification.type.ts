@@ -1,4 +1,5 @@
-import { Field, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { JSONObjectScalar } from '../scalars.js';
 import { ApiKey } from './api-key.type.js';
 import { RateLimitStatus } from './viewer.type.js';
 
@@ -11,6 +12,7 @@ export enum VerificationCode {
   EXPIRED = 'EXPIRED',
   INSUFFICIENT_SCOPE = 'INSUFFICIENT_SCOPE',
   RATE_LIMITED = 'RATE_LIMITED',
+  IP_NOT_ALLOWED = 'IP_NOT_ALLOWED',
 }
 
 registerEnumType(VerificationCode, {
@@ -21,6 +23,7 @@ registerEnumType(VerificationCode, {
     MALFORMED: { description: 'Not shaped like a key, or its checksum does not match.' },
     INSUFFICIENT_SCOPE: { description: 'The key lacks one of the required scopes.' },
     RATE_LIMITED: { description: 'The key is over its own rate limit.' },
+    IP_NOT_ALLOWED: { description: "context.ip is outside the key's IP allowlist, or missing for a key that has one." },
   },
 });
 
@@ -41,6 +44,15 @@ export class KeyVerification {
   })
   rateLimit!: RateLimitStatus | null;
 
+  @Field(() => JSONObjectScalar, { nullable: true, description: "The verified key's metadata, answered from memory; null when the key was not found or has none." })
+  metadata!: Record<string, unknown> | null;
+
   /** Read by the `key` field resolver only, so the key's full record is loaded only when asked for. */
   keyId!: string | null;
+}
+
+@InputType({ description: 'What your service knows of the request it verifies a key for.' })
+export class VerifyContext {
+  @Field(() => String, { nullable: true, description: 'The end client\'s address, as your service saw it; checked against the key\'s IP allowlist.' })
+  ip?: string | null;
 }
