@@ -1,4 +1,5 @@
 import type { ApiKeyEntity, KeyStatus } from './api-key.entity.js';
+import type { StoredCredits } from './credits.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 
 /**
@@ -17,6 +18,8 @@ export interface KeyRecord {
   readonly rateLimit: number;
   readonly rateWindowSeconds: number;
   readonly expiresAt: Date | null;
+  /** The key's credits as stored when the record was read (null: unlimited); the live count is the credit counter's. */
+  readonly credits: Readonly<StoredCredits> | null;
 }
 
 export function toKeyRecord(entity: ApiKeyEntity): KeyRecord {
@@ -32,6 +35,21 @@ export function toKeyRecord(entity: ApiKeyEntity): KeyRecord {
     rateLimit: entity.rateLimit,
     rateWindowSeconds: entity.rateWindowSeconds,
     expiresAt: entity.expiresAt ?? null,
+    credits: storedCreditsOfEntity(entity),
+  });
+}
+
+/** The credits columns of a key, together; null when it has none (unlimited). */
+export function storedCreditsOfEntity(entity: ApiKeyEntity): StoredCredits | null {
+  if (entity.creditsRemaining == null) return null;
+  const interval = entity.creditRefillInterval ?? null;
+  return Object.freeze({
+    remaining: entity.creditsRemaining,
+    period: entity.creditPeriod ?? null,
+    refill:
+      interval && entity.creditRefillAmount != null
+        ? Object.freeze({ amount: entity.creditRefillAmount, interval, anchorDay: entity.creditRefillAnchorDay ?? null })
+        : null,
   });
 }
 
@@ -63,6 +81,8 @@ export interface ApiKeyView {
   statusReason: string | null;
   createdById: string | null;
   rotatedFromId: string | null;
+  /** As stored: the credits field's resolver asks the credit counter for the live count. */
+  credits: StoredCredits | null;
 }
 
 export function toView(entity: ApiKeyEntity): ApiKeyView {
@@ -89,5 +109,6 @@ export function toView(entity: ApiKeyEntity): ApiKeyView {
     statusReason: entity.statusReason ?? null,
     createdById: entity.createdById ?? null,
     rotatedFromId: entity.rotatedFromId ?? null,
+    credits: storedCreditsOfEntity(entity),
   };
 }

@@ -15,6 +15,7 @@ const record = (id: string): KeyRecord =>
     rateLimit: 30,
     rateWindowSeconds: 60,
     expiresAt: null,
+    credits: null,
   });
 
 describe('KeyCache', () => {

@@ -1,3 +1,5 @@
+import { CreditsPostgresql } from './20261202-credits.postgresql.js';
+import { CreditsSqlite } from './20261202-credits.sqlite.js';
 import { InitialPostgresql } from './20261123-initial.postgresql.js';
 import { InitialSqlite } from './20261123-initial.sqlite.js';
 
@@ -5,5 +7,11 @@ import { InitialSqlite } from './20261123-initial.sqlite.js';
  * Committed migrations, in order, one list per driver (their DDL differs: autoincrement
  * against bigserial, json against jsonb). A new migration is added to both lists.
  */
-export const sqliteMigrations = [{ name: '20261123-initial', class: InitialSqlite }];
-export const postgresMigrations = [{ name: '20261123-initial', class: InitialPostgresql }];
+export const sqliteMigrations = [
+  { name: '20261123-initial', class: InitialSqlite },
+  { name: '20261202-credits', class: CreditsSqlite },
+];
+export const postgresMigrations = [
+  { name: '20261123-initial', class: InitialPostgresql },
+  { name: '20261202-credits', class: CreditsPostgresql },
+];
