@@ -2,12 +2,15 @@ import type { KeyChange } from './key-change.js';
 import { actorKeyIdOf, type Actor } from '../auth/principal.js';
 import type { Em } from '../db/orm.js';
 import { ApiKeyEntity } from './api-key.entity.js';
+import type { StoredCredits } from './credits.js';
 import { digestKey, generateKey, prefixOf, randomId } from './key-material.js';
 
 /** Everything a new key is made of, once policy and validation have passed it. */
 export type MintFields = Pick<ApiKeyEntity, 'merchantId' | 'name' | 'type' | 'environment' | 'scopes' | 'rateLimit' | 'rateWindowSeconds'> & {
   expiresAt: Date | null;
   rotatedFromId?: string;
+  /** Null or absent: unlimited. */
+  credits?: StoredCredits | null;
 };
 
 /**
@@ -17,9 +20,15 @@ export type MintFields = Pick<ApiKeyEntity, 'merchantId' | 'name' | 'type' | 'en
 export function mintKey(em: Em, actor: Actor, fields: MintFields): { entity: ApiKeyEntity; secret: string } {
   const secret = generateKey(fields.type, fields.environment);
   const now = new Date();
+  const { credits, ...columns } = fields;
   const entity = em.create(ApiKeyEntity, {
     id: randomId('key'),
-    ...fields,
+    ...columns,
+    creditsRemaining: credits?.remaining ?? null,
+    creditPeriod: credits?.period ?? null,
+    creditRefillAmount: credits?.refill?.amount ?? null,
+    creditRefillInterval: credits?.refill?.interval ?? null,
+    creditRefillAnchorDay: credits?.refill?.anchorDay ?? null,
     scopes: [...fields.scopes],
     prefix: prefixOf(fields.type, fields.environment),
     last4: secret.slice(-4),

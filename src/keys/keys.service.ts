@@ -9,7 +9,8 @@ import { ApiKeyEntity, type KeyStatus } from './api-key.entity.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 import { keyEvent } from './key-events.js';
 import { announced, mintKey, type MintFields } from './key-mint.js';
-import { isExpired, toView, type ApiKeyView } from './key-record.js';
+import { creditsAt, storedCreditsOf, type StoredCredits } from './credits.js';
+import { isExpired, storedCreditsOfEntity, toView, type ApiKeyView } from './key-record.js';
 import type { KeyTransaction } from './key-transaction.js';
 import type { ScopeCatalogue } from './scopes.js';
 import { isKeyId, reasonProblems, validateCreateKey, type CreateKeyRequest } from './validation.js';
@@ -17,6 +18,8 @@ import { isKeyId, reasonProblems, validateCreateKey, type CreateKeyRequest } fro
 export interface KeysServiceOptions {
   defaultRateLimit: number;
   defaultRateWindowSeconds: number;
+  /** The clock a new key's first refill period is taken from (default Date.now). */
+  now?: () => number;
 }
 
 export interface CreatedKey {
@@ -61,6 +64,7 @@ export class KeysService {
       expiresAt: input.expiresAt,
       rateLimit: input.rateLimit?.limit ?? this.options.defaultRateLimit,
       rateWindowSeconds: input.rateLimit?.windowSeconds ?? this.options.defaultRateWindowSeconds,
+      credits: input.credits ? storedCreditsOf(input.credits, (this.options.now ?? Date.now)()) : null,
     };
     this.policy.requireGrantable(actor, fields.scopes, 'createKey');
     this.policy.requireWithinBounds(actor, fields, 'createKey');
@@ -159,6 +163,8 @@ export class KeysService {
         rateLimit: old.rateLimit,
         rateWindowSeconds: old.rateWindowSeconds,
         rotatedFromId: old.id,
+        // The new key carries the old one's credits as stored (refilled if due), so rotating is no way out of them.
+        credits: rotatedCredits(old, (this.options.now ?? Date.now)()),
       };
       // Refused inside the transaction: it rolls back, and nothing is created.
       this.policy.requireGrantable(actor, fields.scopes, 'rotateKey');
@@ -215,3 +221,7 @@ export class KeysService {
   }
 }
 
+function rotatedCredits(old: ApiKeyEntity, now: number): StoredCredits | null {
+  const stored = storedCreditsOfEntity(old);
+  return stored ? { ...stored, ...creditsAt(stored, now) } : null;
+}

@@ -1,5 +1,6 @@
 import { clientKeyScopeProblems } from '../auth/minting-bounds.js';
-import type { InputProblem } from '../errors.js';
+import { within, type InputProblem } from '../errors.js';
+import { creditsProblems, type CreditsRequest } from './credits.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 import type { ScopeCatalogue } from './scopes.js';
 
@@ -33,6 +34,8 @@ export interface CreateKeyRequest {
   scopes: readonly string[];
   expiresAt?: Date | null;
   rateLimit?: { limit: number; windowSeconds: number } | null;
+  /** Null or absent: unlimited. */
+  credits?: CreditsRequest | null;
 }
 
 export interface ValidCreateKey {
@@ -43,6 +46,7 @@ export interface ValidCreateKey {
   scopes: string[];
   expiresAt: Date | null;
   rateLimit: { limit: number; windowSeconds: number } | null;
+  credits: CreditsRequest | null;
 }
 
 // Field paths in the problems below are relative to the request (`name`, `rateLimit.limit`);
@@ -127,6 +131,7 @@ export function validateCreateKey(
     else if (input.expiresAt.getTime() <= now.getTime()) problems.push({ field: 'expiresAt', message: 'expiresAt must be in the future.' });
   }
   problems.push(...rateLimitProblems(input.rateLimit));
+  if (input.credits) problems.push(...within('credits', creditsProblems(input.credits)));
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -138,6 +143,7 @@ export function validateCreateKey(
       scopes,
       expiresAt: input.expiresAt ?? null,
       rateLimit: input.rateLimit ? { limit: input.rateLimit.limit, windowSeconds: input.rateLimit.windowSeconds } : null,
+      credits: input.credits ?? null,
     },
   };
 }
