@@ -1,6 +1,7 @@
 import type { FullCapacity } from '../audit/audit-feed.js';
 import type { Ledger } from '../audit/ledger.js';
 import type { KeyRecord } from '../keys/key-record.js';
+import type { Credits, CreditSpend } from '../throttle/credits.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import { rateLimitedEvent, type RequestInfo, type Throttle } from '../throttle/throttle.js';
 import { authFailedEvent } from './auth-failed.js';
@@ -22,6 +23,7 @@ export interface AdmissionDeps {
   authenticator: Authenticator;
   throttle: Throttle;
   ledger: Ledger;
+  credits: Credits;
 }
 
 export interface AdmissionRequest {
@@ -44,9 +46,12 @@ export interface AdmissionRequest {
  * known good, otherwise the client address (null when nothing was counted).
  */
 export type Admission =
-  | { outcome: 'admitted'; principal: Principal | null; rateLimit: LimitResult | null }
+  /** `spend`: the credits the request spent (null: none counted), for its KEY_USED event. */
+  | { outcome: 'admitted'; principal: Principal | null; rateLimit: LimitResult | null; spend?: CreditSpend | null }
   | { outcome: 'unauthenticated'; rateLimit: LimitResult }
   | { outcome: 'rate-limited'; rateLimit: LimitResult; retryAfter: number }
+  /** The key's credits ran out: `retryAfter` (seconds to the next refill) only when one is due. */
+  | { outcome: 'usage-exceeded'; rateLimit: LimitResult; retryAfter: number | null }
   /** The audit ledger cannot record anything now (see Ledger.full): nothing is served unrecorded. */
   | { outcome: 'ledger-full' };
 
@@ -87,7 +92,20 @@ export async function admit(deps: AdmissionDeps, request: AdmissionRequest): Pro
   const principal = principalOf(check.record);
   if (!rules.countsAdmission) return { outcome: 'admitted', principal, rateLimit: null };
   const result = await deps.throttle.key(check.record, info);
-  return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
+  return result.allowed ? spendOne(deps, principal, result, info) : rateLimited(result);
+}
+
+/** After the rate limit, the request's one credit (contract §9.1): the last check; a refusal spent nothing. */
+async function spendOne(
+  deps: AdmissionDeps,
+  principal: Principal,
+  rateLimit: LimitResult,
+  info: RequestInfo,
+): Promise<Extract<Admission, { outcome: 'admitted' | 'usage-exceeded' }>> {
+  const spend = await deps.credits.spend(principal.key, 1, info);
+  if (spend.allowed) return { outcome: 'admitted', principal, rateLimit, spend };
+  const retryAfter = spend.nextRefillAt ? Math.max(1, Math.ceil((spend.nextRefillAt.getTime() - deps.credits.now()) / 1000)) : null;
+  return { outcome: 'usage-exceeded', rateLimit, retryAfter };
 }
 
 /**
@@ -116,8 +134,9 @@ export async function admitOperation(
     deps.ledger.append(rateLimitedEvent(about, { ...request, metadata }, { cap: full.scope, limit: full.limit }));
     return { outcome: 'over-capacity', full };
   }
-  const result = await deps.throttle.key(principal.key, { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata }, count);
-  return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
+  const info = { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata };
+  const result = await deps.throttle.key(principal.key, info, count);
+  return result.allowed ? spendOne(deps, principal, result, info) : rateLimited(result);
 }
 
 /** Seconds a refused caller should wait: whole seconds, at least one. */

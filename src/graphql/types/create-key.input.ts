@@ -1,5 +1,6 @@
 import { Field, InputType, Int } from 'type-graphql';
 import { DateTimeScalar } from '../scalars.js';
+import { CreditsInput } from './credits.type.js';
 import { ApiKeyType, KeyEnvironment } from './enums.js';
 
 @InputType()
@@ -35,4 +36,7 @@ export class CreateKeyInput {
 
   @Field(() => RateLimitInput, { nullable: true, description: 'Defaults to 30 requests per 60 seconds.' })
   rateLimit?: RateLimitInput | null;
+
+  @Field(() => CreditsInput, { nullable: true, description: 'Usage credits; absent or null: unlimited.' })
+  credits?: CreditsInput | null;
 }

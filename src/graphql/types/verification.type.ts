@@ -1,4 +1,4 @@
-import { Field, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ApiKey } from './api-key.type.js';
 import { RateLimitStatus } from './viewer.type.js';
 
@@ -11,6 +11,7 @@ export enum VerificationCode {
   EXPIRED = 'EXPIRED',
   INSUFFICIENT_SCOPE = 'INSUFFICIENT_SCOPE',
   RATE_LIMITED = 'RATE_LIMITED',
+  USAGE_EXCEEDED = 'USAGE_EXCEEDED',
 }
 
 registerEnumType(VerificationCode, {
@@ -21,6 +22,7 @@ registerEnumType(VerificationCode, {
     MALFORMED: { description: 'Not shaped like a key, or its checksum does not match.' },
     INSUFFICIENT_SCOPE: { description: 'The key lacks one of the required scopes.' },
     RATE_LIMITED: { description: 'The key is over its own rate limit.' },
+    USAGE_EXCEEDED: { description: 'The key has fewer credits left than the cost.' },
   },
 });
 
@@ -40,6 +42,9 @@ export class KeyVerification {
     description: "The verified key's own limit figures after this verification; null when the key was not usable.",
   })
   rateLimit!: RateLimitStatus | null;
+
+  @Field(() => Int, { nullable: true, description: "The verified key's credits left after this call; null: unlimited (or not reached)." })
+  credits!: number | null;
 
   /** Read by the `key` field resolver only, so the key's full record is loaded only when asked for. */
   keyId!: string | null;
