@@ -4,7 +4,7 @@ import { ScopeCatalogue } from '../keys/scopes.js';
 import { loadConfig } from '../config.js';
 import { badInput, inFlagTerms, toCliError, type CliIo, type FlagsByField } from './cli-io.js';
 import type { Command } from './command.js';
-import { choice, dateTime, list, parseOptions, rateLimit, required } from './options.js';
+import { choice, credits, dateTime, list, parseOptions, rateLimit, required } from './options.js';
 
 const HELP = `Usage: keys create --merchant <mid> --name <name> --scopes <a,b> [options]
 
@@ -21,6 +21,10 @@ Options:
   --env <env>              test (default) or live
   --expires-at <ISO>       expiry, e.g. 2027-01-31T12:00:00Z (default: never)
   --rate-limit <N/SECONDS> e.g. 100/60 (default: 30/60)
+  --credits <N[/daily|/monthly[:DAY]]>
+                           usage credits (default: unlimited): N now, and with a refill
+                           set back to N every day, or every month on DAY (1-31, default 1;
+                           a shorter month on its last day), at 00:00 UTC
   -h, --help               this text
 `;
 
@@ -34,6 +38,10 @@ const FLAGS: FlagsByField = {
   'input.expiresAt': '--expires-at',
   'input.rateLimit.limit': '--rate-limit N',
   'input.rateLimit.windowSeconds': '--rate-limit SECONDS',
+  'input.credits.remaining': '--credits N',
+  'input.credits.refill.amount': '--credits N',
+  'input.credits.refill.interval': '--credits interval',
+  'input.credits.refill.anchorDay': '--credits DAY',
 };
 
 export const createCommand: Command = {
@@ -49,6 +57,7 @@ export const createCommand: Command = {
       env: { type: 'string' },
       'expires-at': { type: 'string' },
       'rate-limit': { type: 'string' },
+      credits: { type: 'string' },
     });
     if (values.help) {
       io.stdout(HELP);
@@ -66,6 +75,7 @@ export const createCommand: Command = {
       scopes: list(typeof values.scopes === 'string' ? values.scopes : ''),
       expiresAt: typeof values['expires-at'] === 'string' ? dateTime(values['expires-at'], 'expires-at', problems) : null,
       rateLimit: typeof values['rate-limit'] === 'string' ? rateLimit(values['rate-limit'], problems) : null,
+      credits: typeof values.credits === 'string' ? credits(values.credits, problems) : null,
     };
     if (problems.length > 0) {
       // Report what the service would also refuse, so one run lists every problem.

@@ -5,7 +5,7 @@ import { CloseCode, EVENT_ID_PATTERN, FATAL_CLOSE_CODES } from './protocol.js';
 const { createClient } = window.graphqlWs;
 
 const MINUTES = 30;
-const EVENT_FIELDS = 'id type occurredAt merchantId keyId actorKeyId operationName ip reason';
+const EVENT_FIELDS = 'id type occurredAt merchantId keyId actorKeyId operationName ip reason metadata';
 const $ = (id) => document.getElementById(id);
 const state = { key: null, client: null, unsubscribe: null, lastId: null, keys: new Map(), usage: new Map() };
 
@@ -61,6 +61,13 @@ function cell(text, className) {
   return td;
 }
 
+/** Credits left (∞ without credits), and when they refill. */
+function creditsText(credits) {
+  if (!credits) return '∞';
+  const refill = credits.nextRefillAt ? ` (refills ${new Date(credits.nextRefillAt).toLocaleDateString()})` : '';
+  return `${credits.remaining}${refill}`;
+}
+
 function renderKeys() {
   const body = $('keys');
   body.replaceChildren();
@@ -72,6 +79,7 @@ function renderKeys() {
       cell(key.expired ? 'EXPIRED' : key.status, `status-${key.status}`),
       cell(key.lastUsedAt ? new Date(key.lastUsedAt).toLocaleTimeString() : '—'),
       cell(String(key.usageCount)),
+      cell(creditsText(key.credits)),
     );
     const spark = document.createElement('td');
     spark.appendChild(sparkline(key.id));
@@ -100,7 +108,7 @@ function renderEvent(event) {
 }
 
 async function loadKeys() {
-  const data = await gql(`{ apiKeys(first: 100) { edges { node { id name status prefix last4 expired lastUsedAt usageCount } } } }`);
+  const data = await gql(`{ apiKeys(first: 100) { edges { node { id name status prefix last4 expired lastUsedAt usageCount credits { remaining nextRefillAt } } } } }`);
   state.keys = new Map(data.apiKeys.edges.map((edge) => [edge.node.id, edge.node]));
   renderKeys();
 }
@@ -111,7 +119,7 @@ async function loadUsage() {
   for (const edge of data.auditEvents.edges) countUse(edge.node);
 }
 
-const LIFECYCLE = new Set(['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED', 'KEY_REVOKED', 'KEY_ROTATED', 'KEY_EXPIRED']);
+const LIFECYCLE = new Set(['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED', 'KEY_REVOKED', 'KEY_ROTATED', 'KEY_EXPIRED', 'KEY_UPDATED']);
 let refresh = null;
 let redraw = null;
 function onEvent(event) {
@@ -123,6 +131,8 @@ function onEvent(event) {
     // Usage is updated in place: reloading on every use would itself be a use, forever.
     key.usageCount += 1;
     key.lastUsedAt = event.occurredAt;
+    // The spend rides on the event: the credits shown follow it without a reload.
+    if (key.credits && Number.isInteger(event.metadata?.creditsSpent)) key.credits.remaining = Math.max(0, key.credits.remaining - event.metadata.creditsSpent);
     clearTimeout(redraw);
     redraw = setTimeout(renderKeys, 200);
   }
