@@ -85,10 +85,6 @@ export function creditsAt(stored: StoredCredits, now: number): { remaining: numb
   return { remaining: stored.remaining, period: stored.period };
 }
 
-export function viewOf(stored: StoredCredits, remaining: number, now: number): CreditsView {
-  return { remaining, refill: stored.refill, nextRefillAt: stored.refill ? nextRefillAt(stored.refill, now) : null };
-}
-
 /** Credits as a front end (GraphQL, CLI) hands them over. */
 export interface CreditsRequest {
   remaining: number;
