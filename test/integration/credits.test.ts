@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concurrently, eventCount, GRANT, KEY_CREDITS, storedCredits, verifyCost } from '../helpers/credits.js';
-import { createKey, startTestServer, type TestServer } from '../helpers/server.js';
+import { openFeed } from '../helpers/feed.js';
+import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
 const VIEWER = '{ viewer { keyId credits { remaining nextRefillAt } } }';
 
@@ -41,6 +42,26 @@ describe('usage credits', () => {
     expect(Math.min(...served.map((r) => r.body.data.viewer.credits.remaining))).toBe(0);
     expect(await eventCount(server, key.id, 'USAGE_EXCEEDED')).toBe(30);
     expect(await storedCredits(server, key.id)).toMatchObject({ remaining: 0 });
+  });
+
+  it('spends one credit per WebSocket subscribe and refuses the next one with USAGE_EXCEEDED, the socket staying open', async () => {
+    const key = await createKey(server, { name: 'socket', scopes: ['audit:read'], credits: { remaining: 2 } });
+    const first = openFeed(server, key.secret);
+    await waitFor(() => server.app.services.feed.stats.opened > 0 && first.errors.length === 0);
+    const second = openFeed(server, key.secret);
+    const third = openFeed(server, key.secret);
+    try {
+      await waitFor(() => second.errors.length + third.errors.length > 0);
+      const refused = [...second.errors, ...third.errors];
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.extensions).toMatchObject({ code: 'USAGE_EXCEEDED' });
+      expect(refused[0]!.extensions!.retryAfter).toBeUndefined();
+      expect(first.closeCode).toBeNull();
+      expect(await eventCount(server, key.id, 'USAGE_EXCEEDED')).toBe(1);
+      expect(await storedCredits(server, key.id)).toMatchObject({ remaining: 0 });
+    } finally {
+      await Promise.all([first.dispose(), second.dispose(), third.dispose()]);
+    }
   });
 
   it('spends the cost: 7 on 20 credits serves twice, then refuses and spends nothing; 0 only checks', async () => {
