@@ -149,6 +149,15 @@ describe('usage credits', () => {
     expect(events.body.data.auditEvents.edges[0].node).toMatchObject({ reason: 'top-up', metadata: { changed: ['credits'], granted: 100 } });
   });
 
+  it('rotating a key with credits carries its credits over: rotation is no way out of them', async () => {
+    clock = Date.UTC(2026, 11, 2, 12, 0, 0);
+    const key = await createKey(server, { name: 'rotated', credits: { remaining: 9, refill: { amount: 9, interval: 'MONTHLY', anchorDay: 15 } } });
+    expect(await verifyCost(server, key.secret, 4)).toMatchObject({ code: 'VALID', credits: 5 });
+    await server.app.services.ledger.flush();
+    const rotated = await server.gql('mutation($id: ID!) { rotateKey(id: $id) { key { id credits { remaining refill { amount interval anchorDay } nextRefillAt } } } }', { id: key.id });
+    expect(rotated.body.data.rotateKey.key.credits).toEqual({ remaining: 5, refill: { amount: 9, interval: 'MONTHLY', anchorDay: 15 }, nextRefillAt: '2026-12-15T00:00:00.000Z' });
+  });
+
   it('refuses bad credits, costs and grants with BAD_USER_INPUT naming every field, and changes nothing', async () => {
     const bad = await server.gql('mutation($input: CreateKeyInput!) { createKey(input: $input) { key { id } } }', {
       input: { name: 'bad', type: 'SECRET', scopes: [], credits: { remaining: 1_000_000_001, refill: { amount: -1, interval: 'MONTHLY', anchorDay: 32 } } },
