@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { credits } from '../../src/cli/options.js';
 import { creditsAt, creditsProblems, nextRefillAt, periodAt, periodName, periodOfName, type CreditRefill } from '../../src/keys/credits.js';
 import { usageOf } from '../../src/audit/ledger-writer.js';
+import { unrecordable } from '../../src/audit/event-row.js';
 
 const at = (iso: string) => Date.parse(iso);
 const day = (iso: string) => Math.floor(Date.parse(iso) / 86_400_000);
@@ -82,3 +83,16 @@ describe('spends on the ledger', () => {
     expect(usage.get('c')?.credits).toBeUndefined();
   });
 });
+
+describe('an event the database refused', () => {
+  it('is stored without its free text but keeps the credits it spent', () => {
+    const row = {
+      type: 'KEY_USED' as const, occurredAt: new Date(), merchantId: 'm', keyId: 'k', actorKeyId: null, requestId: null,
+      operationName: 'bad\u0000name', ip: null, reason: null, metadata: { creditsSpent: 3, creditPeriod: '2026-12-02', note: 'x\u0000' },
+    };
+    expect(unrecordable(row).metadata).toEqual({ creditsSpent: 3, creditPeriod: '2026-12-02' });
+    expect(unrecordable({ ...row, metadata: { creditsSpent: 'x', creditPeriod: 'evil' } }).metadata).toBeNull();
+    expect(usageOf([unrecordable(row)]).get('k')?.credits).toEqual({ period: day('2026-12-02'), spent: 3 });
+  });
+});
+
