@@ -4,6 +4,7 @@ interface KeyringInfo {
   keys: string[];
   verifier: string;
   exact: string | null;
+  creditKeys: string[];
 }
 
 // One small selection each, like the baseline's `{ hello }`; the limit figures travel in the headers anyway.
@@ -12,6 +13,8 @@ const VERIFY = 'query Verify($key: String!) { verifyKey(key: $key) { valid code 
 const EXACT_LIMIT = 1_000;
 const P99_TARGET_MS = 10;
 const MIN_RATIO = 0.5;
+/** verifyKey of keys with credits against plain verifyKey, in the same run (issue 15). */
+const CREDITS_MIN_RATIO = 0.9;
 
 
 /**
@@ -68,6 +71,44 @@ async function paired(
 }
 
 /**
+ * verifyKey of keys with credits (a cost of 1 spent on the counter, its spend on the KEY_USED
+ * event) in rounds that alternate with plain verifyKey on the same server: the ratio is the
+ * median of the rounds' ratios.
+ */
+async function creditsAgainstPlain(context: BenchContext, server: ChildServer<KeyringInfo>): Promise<BenchResult> {
+  const { keys, verifier, creditKeys } = server.info;
+  const rounds = Number(context.args[context.args.indexOf('--rounds') + 1]) || 6;
+  const seconds = Math.max(2, (2 * context.durationSeconds) / rounds);
+  const load = (of: string[]) => (durationSeconds: number) =>
+    loadChild(server, {
+      path: '/graphql',
+      durationSeconds,
+      connections: context.connections,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${verifier}` },
+      turns: of.map((key) => ({ body: JSON.stringify({ query: VERIFY, variables: { key } }) })),
+    });
+  const [plain, credited] = [load(keys), load(creditKeys)];
+  await credited(1); // warm-up
+  const ratios: number[] = [];
+  const measured = [];
+  for (let i = 0; i < rounds; i++) {
+    const base = await plain(seconds);
+    const withCredits = await credited(seconds);
+    measured.push(withCredits);
+    ratios.push(withCredits.requestsPerSecond / base.requestsPerSecond);
+  }
+  const ratio = median(ratios);
+  const ok = ratio >= CREDITS_MIN_RATIO && measured.every((m) => Object.keys(m.statusCounts).every((code) => code === '200'));
+  context.log(`verifyKey with credits: ratio to plain verifyKey ${round(ratio, 2)} (rounds ${ratios.map((r) => round(r, 2)).join(', ')})`);
+  return {
+    name: 'keyring `verifyKey` of keys with credits, against plain `verifyKey`',
+    requestsPerSecond: median(measured.map((m) => m.requestsPerSecond)),
+    p99Ms: median(measured.map((m) => m.p99Ms)),
+    target: { ok, description: `≥ ${CREDITS_MIN_RATIO} × plain verifyKey in the same run (${ok ? 'yes' : 'no'}: ${ratio.toFixed(3)})` },
+  };
+}
+
+/**
  * keyring's hot paths at 50 connections over 1,000 keys: `viewer` authenticated by each
  * key in turn, and `verifyKey` of each key in turn by one verifier key. Then the limiter
  * under contention: 50 clients on one key get exactly its limit in one window.
@@ -77,7 +118,7 @@ const keyringSuite: BenchSuite = {
   order: 10,
   async run(context) {
     const { connections, log } = context;
-    const server = await startChild<KeyringInfo>('keyring', { keys: 1_000, exactLimit: EXACT_LIMIT });
+    const server = await startChild<KeyringInfo>('keyring', { keys: 1_000, exactLimit: EXACT_LIMIT, credits: true });
     const { keys, verifier, exact } = server.info;
     const results: BenchResult[] = [];
     try {
@@ -96,6 +137,7 @@ const keyringSuite: BenchSuite = {
           turns: keys.map((key) => ({ body: JSON.stringify({ query: VERIFY, variables: { key } }) })),
         }),
       );
+      results.push(await creditsAgainstPlain(context, server));
 
       // One window of 60 s, far longer than the run: exactly EXACT_LIMIT answers may be 200.
       const hot = await loadChild(server, {

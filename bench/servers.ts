@@ -8,6 +8,7 @@ import { ApolloServer, HeaderMap } from '@apollo/server';
 import { benchConfig } from './bench-config.js';
 import { SYSTEM_ACTOR } from '../src/auth/principal.js';
 import { start } from '../src/server/app.js';
+import type { CreditsRequest } from '../src/keys/credits.js';
 
 /**
  * The servers the benchmark loads, each in a process of its own:
@@ -79,6 +80,8 @@ interface KeyringOptions {
   keys?: number;
   /** Keys with exactly this limit per 60 s, for the "exactly N allowed" check. */
   exactLimit?: number;
+  /** As many keys again, each with credits (far more than a run spends, refilled daily), for the credits case. */
+  credits?: boolean;
 }
 
 async function keyring(options: KeyringOptions): Promise<Started> {
@@ -88,18 +91,23 @@ async function keyring(options: KeyringOptions): Promise<Started> {
   const app = await start(config, { onAdminKey: () => {} });
   const { keys: service, authenticator } = app.services;
   const system = SYSTEM_ACTOR;
-  const mint = async (name: string, scopes: string[], rateLimit: { limit: number; windowSeconds: number }) =>
-    (await service.create(system, { merchantId: 'bench', name, type: 'SECRET', scopes, rateLimit })).secret;
+  const mint = async (name: string, scopes: string[], rateLimit: { limit: number; windowSeconds: number }, credits?: CreditsRequest) =>
+    (await service.create(system, { merchantId: 'bench', name, type: 'SECRET', scopes, rateLimit, credits })).secret;
   // Generous limits: the viewer and verifyKey cases measure speed, not refusals.
   const generous = { limit: 100_000, windowSeconds: 60 };
   const keys: string[] = [];
   for (let i = 0; i < (options.keys ?? 1_000); i++) keys.push(await mint(`bench ${i}`, [], generous));
   const verifier = await mint('bench verifier', ['keys:verify'], { limit: 100_000, windowSeconds: 1 });
   const exact = options.exactLimit ? await mint('bench exact', [], { limit: options.exactLimit, windowSeconds: 60 }) : null;
-  // Seen once, as a live service would have seen them: the measured runs read no key from the database.
-  for (const key of [...keys, verifier]) await authenticator.check(key);
+  const creditKeys: string[] = [];
+  const plenty = { remaining: 1_000_000_000, refill: { amount: 1_000_000_000, interval: 'DAILY' } };
+  if (options.credits) for (let i = 0; i < keys.length; i++) creditKeys.push(await mint(`bench credits ${i}`, [], generous, plenty));
+  // Seen once, as a live service would have seen them: the measured runs read no key from the database
+  // (and the credit counter has met every key with credits).
+  for (const key of [...keys, verifier, ...creditKeys]) await authenticator.check(key);
+  for (const key of creditKeys) await app.services.verify.verify(SYSTEM_ACTOR, { key, cost: 0 });
   return {
-    info: { url: app.url, keys, verifier, exact },
+    info: { url: app.url, keys, verifier, exact, creditKeys },
     close: async () => {
       await app.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
   RATE_LIMITED: 'RATE_LIMITED',
+  USAGE_EXCEEDED: 'USAGE_EXCEEDED',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   NOT_FOUND: 'NOT_FOUND',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
@@ -44,6 +45,22 @@ export class RateLimitedError extends CodedError {
     super(`Too many requests. Retry in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`, ErrorCode.RATE_LIMITED, 429, {
       retryAfter,
     });
+  }
+}
+
+/**
+ * The key has no credits left for the request. `retryAfterSeconds` (seconds to the next
+ * refill) only when a refill is due; without one, waiting does not help.
+ */
+export class UsageExceededError extends CodedError {
+  constructor(retryAfterSeconds: number | null) {
+    const retryAfter = retryAfterSeconds === null ? null : Math.max(1, Math.ceil(retryAfterSeconds));
+    super(
+      retryAfter === null ? 'This key has no usage credits left.' : `This key has no usage credits left. They refill in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`,
+      ErrorCode.USAGE_EXCEEDED,
+      429,
+      retryAfter === null ? {} : { retryAfter },
+    );
   }
 }
 

@@ -31,5 +31,8 @@ export const UNRECORDABLE_REASON = 'stored without its details: the database ref
 export function unrecordable(row: EventRow): EventRow {
   const bare: Record<string, unknown> = { ...row };
   for (const column of EVENT_COLUMNS) if (column.freeText) bare[column.field] = null;
-  return { ...(bare as EventRow), reason: UNRECORDABLE_REASON };
+  // A spend of credits is the service's own figure and the stored count depends on it: it stays.
+  const { creditsSpent, creditPeriod } = row.metadata ?? {};
+  const spend = Number.isInteger(creditsSpent) ? { creditsSpent, ...(typeof creditPeriod === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(creditPeriod) ? { creditPeriod } : {}) } : null;
+  return { ...(bare as EventRow), reason: UNRECORDABLE_REASON, metadata: spend };
 }

@@ -11,6 +11,7 @@ export const AuditEventType = {
   AUTH_FAILED: 'AUTH_FAILED',
   ACCESS_DENIED: 'ACCESS_DENIED',
   RATE_LIMITED: 'RATE_LIMITED',
+  USAGE_EXCEEDED: 'USAGE_EXCEEDED',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -1,6 +1,7 @@
 import { raw } from '@mikro-orm/core';
 import type { Database, Em } from '../db/orm.js';
 import { ApiKeyEntity } from '../keys/api-key.entity.js';
+import { creditsUpdateSql, creditsUpdateValues } from './credits-sql.js';
 import { columnValues, EVENT_TABLE, insertSql, type EventRow } from './event-columns.js';
 import type { BatchWriter, Usage } from './ledger-writer.js';
 
@@ -50,6 +51,12 @@ export class PostgresBatchWriter implements BatchWriter {
         .update({ usageCount: counts, lastUsedAt: lasts })
         .where({ id: { $in: chunk.map(([id]) => id) } })
         .execute();
+    }
+    // Credits spent: one statement per key that spent any (in the same transaction as the events that say so).
+    const schema = em.config.get('schema');
+    const table = em.getPlatform().quoteIdentifier(schema ? `${schema}.api_key` : 'api_key');
+    for (const [id, { credits }] of entries) {
+      if (credits) await em.execute(`update ${table} set ${creditsUpdateSql('postgresql')} where "id" = ?`, [...creditsUpdateValues(credits), id]);
     }
   }
 }

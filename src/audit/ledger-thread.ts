@@ -48,8 +48,12 @@ export class ThreadBatchWriter implements BatchWriter {
       const values: unknown[] = [];
       for (const row of rows) columnValues(row, epochMs, values);
       const counts: unknown[] = [];
-      for (const [id, { count, last }] of usage) counts.push(id, count, last.getTime());
-      worker.postMessage({ seq, values, usage: counts } satisfies WriteRequest);
+      const credits: unknown[] = [];
+      for (const [id, { count, last, credits: spent }] of usage) {
+        counts.push(id, count, last.getTime());
+        if (spent) credits.push(id, spent.period, spent.spent);
+      }
+      worker.postMessage({ seq, values, usage: counts, credits } satisfies WriteRequest);
     });
   }
 

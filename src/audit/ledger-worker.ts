@@ -3,6 +3,7 @@
 // carry their `.ts` names (rewritten to `.js` on build).
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { creditsUpdateSql, creditsUpdateValues } from './credits-sql.ts';
 import { EVENT_COLUMNS, insertSql } from './event-columns.ts';
 
 /** What the thread is started with. */
@@ -22,6 +23,8 @@ export interface WriteRequest {
   seq: number;
   values: unknown[];
   usage: unknown[];
+  /** Credits spent per key, as (id, period, spent) triples (see credits-sql.ts). */
+  credits: unknown[];
 }
 
 /** The ids of a request's rows in order, or why none was written. */
@@ -40,11 +43,15 @@ db.pragma(`busy_timeout = ${Number(busyTimeoutMs)}`);
 db.pragma('synchronous = FULL');
 const insert = db.prepare(insertSql('sqlite', 1));
 const update = db.prepare('update `api_key` set `usage_count` = `usage_count` + ?, `last_used_at` = ? where `id` = ?');
+const spend = db.prepare(`update \`api_key\` set ${creditsUpdateSql('sqlite')} where \`id\` = ?`);
 const width = EVENT_COLUMNS.length;
-const write = db.transaction(({ values, usage }: WriteRequest) => {
+const write = db.transaction(({ values, usage, credits }: WriteRequest) => {
   const ids: string[] = [];
   for (let at = 0; at < values.length; at += width) ids.push(String(insert.run(values.slice(at, at + width)).lastInsertRowid));
   for (let at = 0; at < usage.length; at += 3) update.run(usage[at + 1], usage[at + 2], usage[at]);
+  for (let at = 0; at < credits.length; at += 3) {
+    spend.run(...creditsUpdateValues({ period: credits[at + 1] as number | null, spent: credits[at + 2] as number }), credits[at]);
+  }
   return ids;
 });
 

@@ -1,7 +1,10 @@
+import { periodOfName } from '../keys/credits.js';
+import type { CreditsSpent } from './credits-sql.js';
 import type { EventRow } from './event-columns.js';
 
-/** Usage to add to one key: how many KEY_USED, and the latest. */
-export type Usage = Map<string, { count: number; last: Date }>;
+
+/** Usage to add to one key: how many KEY_USED, the latest, and the credits they spent. */
+export type Usage = Map<string, { count: number; last: Date; credits?: CreditsSpent }>;
 
 /**
  * Writes a batch of high-volume events (rows in order, plus the keys' usage counters) in one
@@ -14,16 +17,33 @@ export interface BatchWriter {
   close(): Promise<void>;
 }
 
-/** KEY_USED counts and latest use per key, for the keys' usage counters. */
+/** KEY_USED counts, latest use and credits spent per key, for the keys' usage counters and stored credits. */
 export function usageOf(batch: readonly EventRow[]): Usage {
   const usage: Usage = new Map();
   for (const row of batch) {
     if (row.type !== 'KEY_USED' || !row.keyId) continue;
-    const entry = usage.get(row.keyId);
+    let entry = usage.get(row.keyId);
     if (entry) {
       entry.count += 1;
       if (row.occurredAt > entry.last) entry.last = row.occurredAt;
-    } else usage.set(row.keyId, { count: 1, last: row.occurredAt });
+    } else usage.set(row.keyId, (entry = { count: 1, last: row.occurredAt }));
+    const spend = spendOf(row);
+    if (spend) entry.credits = latest(entry.credits, spend);
   }
   return usage;
+}
+
+/** The credits a KEY_USED event spent (see throttle/credits.ts), or null. */
+function spendOf(row: EventRow): CreditsSpent | null {
+  const spent = row.metadata?.creditsSpent;
+  if (!Number.isInteger(spent) || (spent as number) <= 0) return null;
+  return { period: periodOfName(row.metadata?.creditPeriod), spent: spent as number };
+}
+
+function latest(sum: CreditsSpent | undefined, spend: CreditsSpent): CreditsSpent {
+  if (!sum) return { ...spend };
+  const [a, b] = [sum.period ?? -1, spend.period ?? -1];
+  if (b > a) return { ...spend };
+  if (b === a) sum.spent += spend.spent;
+  return sum;
 }

@@ -3,6 +3,7 @@ import type { NewAuditEvent } from '../audit/event-types.js';
 import type { Ledger } from '../audit/ledger.js';
 import { compileAllowlist } from '../keys/ip-allowlist.js';
 import type { KeyRecord } from '../keys/key-record.js';
+import type { Credits, CreditSpend } from '../throttle/credits.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import { rateLimitedEvent, type RequestInfo, type Throttle } from '../throttle/throttle.js';
 import { authFailedEvent, type RefusalReason } from './auth-failed.js';
@@ -24,6 +25,7 @@ export interface AdmissionDeps {
   authenticator: Authenticator;
   throttle: Throttle;
   ledger: Ledger;
+  credits: Credits;
 }
 
 export interface AdmissionRequest {
@@ -46,7 +48,8 @@ export interface AdmissionRequest {
  * known good, otherwise the client address (null when nothing was counted).
  */
 export type Admission =
-  | { outcome: 'admitted'; principal: Principal | null; rateLimit: LimitResult | null }
+  /** `spend`: the credits the request spent (null: none counted), for its KEY_USED event. */
+  | { outcome: 'admitted'; principal: Principal | null; rateLimit: LimitResult | null; spend?: CreditSpend | null }
   | { outcome: 'unauthenticated'; rateLimit: LimitResult }
   | { outcome: 'rate-limited'; rateLimit: LimitResult; retryAfter: number }
   /**
@@ -54,6 +57,8 @@ export type Admission =
    * IP_NOT_ALLOWED); `rateLimit`: the address's figures, which the refusal was counted against.
    */
   | { outcome: 'ip-not-allowed'; rateLimit: LimitResult }
+  /** The key's credits ran out: `retryAfter` (seconds to the next refill) only when one is due. */
+  | { outcome: 'usage-exceeded'; rateLimit: LimitResult; retryAfter: number | null }
   /** The audit ledger cannot record anything now (see Ledger.full): nothing is served unrecorded. */
   | { outcome: 'ledger-full' };
 
@@ -61,7 +66,9 @@ export type Admission =
  * The outcome for one operation on an admitted connection; `over-capacity`: a feed subscribe
  * past its key's or merchant's cap, refused before it is counted and recorded as a (folded) refusal.
  */
-export type OperationAdmission = Exclude<Admission, { outcome: 'unauthenticated' }> | { outcome: 'over-capacity'; full: FullCapacity };
+export type OperationAdmission =
+  | Exclude<Admission, { outcome: 'unauthenticated' | 'ip-not-allowed' }>
+  | { outcome: 'over-capacity'; full: FullCapacity };
 
 
 /**
@@ -103,7 +110,19 @@ export async function admit(deps: AdmissionDeps, request: AdmissionRequest): Pro
   const principal = principalOf(check.record);
   if (!rules.countsAdmission) return { outcome: 'admitted', principal, rateLimit: null };
   const result = await deps.throttle.key(check.record, info);
-  return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
+  return result.allowed ? spendOne(deps, principal, result, info) : rateLimited(result);
+}
+
+/** After the rate limit, the request's one credit (contract §9.1): the last check; a refusal spent nothing. */
+async function spendOne(
+  deps: AdmissionDeps,
+  principal: Principal,
+  rateLimit: LimitResult,
+  info: RequestInfo,
+): Promise<Extract<Admission, { outcome: 'admitted' | 'usage-exceeded' }>> {
+  const spend = await deps.credits.spend(principal.key, 1, info);
+  if (spend.allowed) return { outcome: 'admitted', principal, rateLimit, spend };
+  return { outcome: 'usage-exceeded', rateLimit, retryAfter: deps.credits.secondsToRefill(spend) };
 }
 
 /**
@@ -132,8 +151,9 @@ export async function admitOperation(
     deps.ledger.append(rateLimitedEvent(about, { ...request, metadata }, { cap: full.scope, limit: full.limit }));
     return { outcome: 'over-capacity', full };
   }
-  const result = await deps.throttle.key(principal.key, { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata }, count);
-  return result.allowed ? { outcome: 'admitted', principal, rateLimit: result } : rateLimited(result);
+  const info = { requestId: request.requestId, ip: request.ip, operationName: request.operationName, metadata };
+  const result = await deps.throttle.key(principal.key, info, count);
+  return result.allowed ? spendOne(deps, principal, result, info) : rateLimited(result);
 }
 
 const matchers = new WeakMap<readonly string[], (ip: string) => boolean>();

@@ -5,7 +5,7 @@ import { loadConfig } from '../config.js';
 import { badInput, inFlagTerms, toCliError, type CliIo, type FlagsByField } from './cli-io.js';
 import type { Command } from './command.js';
 import { ALLOWED_IPS_MAX } from '../keys/ip-allowlist.js';
-import { choice, dateTime, jsonObject, list, parseOptions, rateLimit, required } from './options.js';
+import { choice, credits, dateTime, jsonObject, list, parseOptions, rateLimit, required } from './options.js';
 
 const HELP = `Usage: keys create --merchant <mid> --name <name> --scopes <a,b> [options]
 
@@ -27,6 +27,10 @@ Options:
   --allow-ip <CIDR,…>      addresses or CIDR ranges the key's own requests may come from,
                            IPv4 or IPv6, at most 100, e.g. 203.0.113.0/24,2001:db8::/32
                            (default: any address)
+  --credits <N[/daily|/monthly[:DAY]]>
+                           usage credits (default: unlimited): N now, and with a refill
+                           set back to N every day, or every month on DAY (1-31, default 1;
+                           a shorter month on its last day), at 00:00 UTC
   -h, --help               this text
 `;
 
@@ -42,6 +46,10 @@ const FLAGS: FlagsByField = {
   'input.rateLimit.windowSeconds': '--rate-limit SECONDS',
   'input.metadata': '--metadata',
   ...allowIpFlags(),
+  'input.credits.remaining': '--credits N',
+  'input.credits.refill.amount': '--credits N',
+  'input.credits.refill.interval': '--credits interval',
+  'input.credits.refill.anchorDay': '--credits DAY',
 };
 
 /** `--allow-ip` for the list, `--allow-ip entry N` (counted from 1) for each of its entries. */
@@ -66,6 +74,7 @@ export const createCommand: Command = {
       'rate-limit': { type: 'string' },
       metadata: { type: 'string' },
       'allow-ip': { type: 'string' },
+      credits: { type: 'string' },
     });
     if (values.help) {
       io.stdout(HELP);
@@ -85,6 +94,7 @@ export const createCommand: Command = {
       rateLimit: typeof values['rate-limit'] === 'string' ? rateLimit(values['rate-limit'], problems) : null,
       metadata: typeof values.metadata === 'string' ? jsonObject(values.metadata, 'metadata', problems) : null,
       allowedIps: typeof values['allow-ip'] === 'string' ? list(values['allow-ip']) : null,
+      credits: typeof values.credits === 'string' ? credits(values.credits, problems) : null,
     };
     if (problems.length > 0) {
       // Report what the service would also refuse, so one run lists every problem.

@@ -1,3 +1,4 @@
+import type { CreditsRequest } from '../keys/credits.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CliError, ExitCode } from './cli-io.js';
 
@@ -82,6 +83,23 @@ export function rateLimit(value: string, problems: string[]): { limit: number; w
     return null;
   }
   return { limit: Number(match[1]), windowSeconds: Number(match[2]) };
+}
+
+/**
+ * `1000` → 1,000 credits, never refilled; `1000/daily` → 1,000 now and set back to 1,000 every day
+ * at 00:00 UTC; `1000/monthly:15` → the same on the 15th of each month (`/monthly` alone: the 1st).
+ * The ranges are checked by the keys service.
+ */
+export function credits(value: string, problems: string[]): CreditsRequest | null {
+  const match = /^(\d{1,10})(?:\/(daily|monthly)(?::(\d{1,2}))?)?$/i.exec(value.trim());
+  if (!match || (match[3] !== undefined && match[2]!.toLowerCase() !== 'monthly')) {
+    problems.push('--credits must be N, N/daily, N/monthly or N/monthly:DAY, such as 1000/monthly:15.');
+    return null;
+  }
+  const remaining = Number(match[1]);
+  if (!match[2]) return { remaining };
+  const interval = match[2].toUpperCase();
+  return { remaining, refill: { amount: remaining, interval, anchorDay: match[3] === undefined ? null : Number(match[3]) } };
 }
 
 /** A choice among lower-case words, returned upper-cased as the service names it. */

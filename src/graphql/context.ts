@@ -12,6 +12,8 @@ import type { ScopeCatalogue } from '../keys/scopes.js';
 import type { VerifyService } from '../keys/verify.service.js';
 import type { Limiter } from '../throttle/limiter.js';
 import type { Throttle } from '../throttle/throttle.js';
+import type { Credits } from '../throttle/credits.js';
+import type { CreditsService } from '../keys/credits.service.js';
 import { UnauthenticatedError } from '../errors.js';
 
 /** Limit figures of the key (or client address) that made the request. */
@@ -36,6 +38,9 @@ export interface Services {
   /** Per-key and per-address limits on top of the limiter; records refusals. */
   throttle: Throttle;
   verify: VerifyService;
+  /** Usage credits: the live counter and its rules; creditsService grants. */
+  credits: Credits;
+  creditsService: CreditsService;
   audit: AuditService;
   feed: AuditFeed;
 }

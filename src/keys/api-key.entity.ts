@@ -1,5 +1,6 @@
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
+import type { RefillInterval } from './credits.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 
 export type KeyStatus = 'ACTIVE' | 'DISABLED' | 'REVOKED';
@@ -96,4 +97,24 @@ export class ApiKeyEntity {
   /** The key this one replaced through rotateKey, if any. */
   @Property({ type: 'string', length: 40, nullable: true })
   rotatedFromId?: string | null;
+
+  /**
+   * Credits left as of the refill period `creditPeriod`; null: unlimited. The live count is in
+   * the credit counter; the ledger's flushes bring this one up to date (see keys/credits.ts).
+   */
+  @Property({ type: 'integer', nullable: true })
+  creditsRemaining?: number | null;
+
+  /** The refill period `creditsRemaining` is for: its first UTC day, as days since 1970-01-01. */
+  @Property({ type: 'integer', nullable: true })
+  creditPeriod?: number | null;
+
+  @Property({ type: 'integer', nullable: true })
+  creditRefillAmount?: number | null;
+
+  @Property({ type: 'string', length: 8, nullable: true })
+  creditRefillInterval?: RefillInterval | null;
+
+  @Property({ type: 'integer', nullable: true })
+  creditRefillAnchorDay?: number | null;
 }

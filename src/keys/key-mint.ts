@@ -2,6 +2,7 @@ import type { KeyChange } from './key-change.js';
 import { actorKeyIdOf, type Actor } from '../auth/principal.js';
 import type { Em } from '../db/orm.js';
 import { ApiKeyEntity } from './api-key.entity.js';
+import type { StoredCredits } from './credits.js';
 import { digestKey, generateKey, prefixOf, randomId } from './key-material.js';
 
 /** Everything a new key is made of, once policy and validation have passed it. */
@@ -10,6 +11,8 @@ export type MintFields = Pick<ApiKeyEntity, 'merchantId' | 'name' | 'type' | 'en
   rotatedFromId?: string;
   metadata?: Record<string, unknown> | null;
   allowedIps?: readonly string[];
+  /** Null or absent: unlimited. */
+  credits?: StoredCredits | null;
 };
 
 /**
@@ -19,9 +22,15 @@ export type MintFields = Pick<ApiKeyEntity, 'merchantId' | 'name' | 'type' | 'en
 export function mintKey(em: Em, actor: Actor, fields: MintFields): { entity: ApiKeyEntity; secret: string } {
   const secret = generateKey(fields.type, fields.environment);
   const now = new Date();
+  const { credits, ...columns } = fields;
   const entity = em.create(ApiKeyEntity, {
     id: randomId('key'),
-    ...fields,
+    ...columns,
+    creditsRemaining: credits?.remaining ?? null,
+    creditPeriod: credits?.period ?? null,
+    creditRefillAmount: credits?.refill?.amount ?? null,
+    creditRefillInterval: credits?.refill?.interval ?? null,
+    creditRefillAnchorDay: credits?.refill?.anchorDay ?? null,
     scopes: [...fields.scopes],
     metadata: fields.metadata ?? null,
     allowedIps: [...(fields.allowedIps ?? [])],

@@ -1,4 +1,5 @@
 import type { ApiKeyEntity, KeyStatus } from './api-key.entity.js';
+import type { StoredCredits } from './credits.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 
 /**
@@ -21,6 +22,8 @@ export interface KeyRecord {
   readonly metadata: Readonly<Record<string, unknown>> | null;
   /** Normalised addresses and ranges; empty: any address (the decision is auth/admission.ts's ipAllowed). */
   readonly allowedIps: readonly string[];
+  /** The key's credits as stored when the record was read (null: unlimited); the live count is the credit counter's. */
+  readonly credits: Readonly<StoredCredits> | null;
 }
 
 export function toKeyRecord(entity: ApiKeyEntity): KeyRecord {
@@ -38,6 +41,21 @@ export function toKeyRecord(entity: ApiKeyEntity): KeyRecord {
     expiresAt: entity.expiresAt ?? null,
     metadata: entity.metadata ? deepFreeze(structuredClone(entity.metadata)) : null,
     allowedIps: Object.freeze([...(entity.allowedIps ?? [])]),
+    credits: storedCreditsOfEntity(entity),
+  });
+}
+
+/** The credits columns of a key, together; null when it has none (unlimited). */
+export function storedCreditsOfEntity(entity: ApiKeyEntity): StoredCredits | null {
+  if (entity.creditsRemaining == null) return null;
+  const interval = entity.creditRefillInterval ?? null;
+  return Object.freeze({
+    remaining: entity.creditsRemaining,
+    period: entity.creditPeriod ?? null,
+    refill:
+      interval && entity.creditRefillAmount != null
+        ? Object.freeze({ amount: entity.creditRefillAmount, interval, anchorDay: entity.creditRefillAnchorDay ?? null })
+        : null,
   });
 }
 
@@ -79,6 +97,8 @@ export interface ApiKeyView {
   rotatedFromId: string | null;
   metadata: Record<string, unknown> | null;
   allowedIps: string[];
+  /** As stored: the credits field's resolver asks the credit counter for the live count. */
+  credits: StoredCredits | null;
 }
 
 export function toView(entity: ApiKeyEntity): ApiKeyView {
@@ -107,5 +127,6 @@ export function toView(entity: ApiKeyEntity): ApiKeyView {
     rotatedFromId: entity.rotatedFromId ?? null,
     metadata: entity.metadata ?? null,
     allowedIps: [...(entity.allowedIps ?? [])],
+    credits: storedCreditsOfEntity(entity),
   };
 }

@@ -9,7 +9,8 @@ import { ApiKeyEntity, type KeyStatus } from './api-key.entity.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 import { keyEvent } from './key-events.js';
 import { announced, mintKey, type MintFields } from './key-mint.js';
-import { isExpired, toView, type ApiKeyView } from './key-record.js';
+import { creditsAt, storedCreditsOf, type StoredCredits } from './credits.js';
+import { isExpired, storedCreditsOfEntity, toView, type ApiKeyView } from './key-record.js';
 import type { KeyTransaction } from './key-transaction.js';
 import type { ScopeCatalogue } from './scopes.js';
 import { applyUpdate, changedFields, validateUpdateKey, type UpdateKeyRequest } from './update-key.js';
@@ -19,6 +20,8 @@ import { clientKeyScopeProblems, type MintingBound } from '../auth/minting-bound
 export interface KeysServiceOptions {
   defaultRateLimit: number;
   defaultRateWindowSeconds: number;
+  /** The clock a new key's first refill period is taken from (default Date.now). */
+  now?: () => number;
 }
 
 export interface CreatedKey {
@@ -65,6 +68,7 @@ export class KeysService {
       rateWindowSeconds: input.rateLimit?.windowSeconds ?? this.options.defaultRateWindowSeconds,
       metadata: input.metadata,
       allowedIps: input.allowedIps,
+      credits: input.credits ? storedCreditsOf(input.credits, (this.options.now ?? Date.now)()) : null,
     };
     this.policy.requireGrantable(actor, fields.scopes, 'createKey');
     this.policy.requireWithinBounds(actor, fields, 'createKey');
@@ -204,6 +208,8 @@ export class KeysService {
         rotatedFromId: old.id,
         metadata: old.metadata ?? null,
         allowedIps: old.allowedIps,
+        // The new key carries the old one's credits as stored (refilled if due), so rotating is no way out of them.
+        credits: rotatedCredits(old, (this.options.now ?? Date.now)()),
       };
       // Refused inside the transaction: it rolls back, and nothing is created.
       this.policy.requireGrantable(actor, fields.scopes, 'rotateKey');
@@ -260,3 +266,7 @@ export class KeysService {
   }
 }
 
+function rotatedCredits(old: ApiKeyEntity, now: number): StoredCredits | null {
+  const stored = storedCreditsOfEntity(old);
+  return stored ? { ...stored, ...creditsAt(stored, now) } : null;
+}

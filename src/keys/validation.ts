@@ -1,5 +1,6 @@
 import { clientKeyScopeProblems } from '../auth/minting-bounds.js';
-import type { InputProblem } from '../errors.js';
+import { within, type InputProblem } from '../errors.js';
+import { creditsProblems, type CreditsRequest } from './credits.js';
 import { checkAllowedIps } from './ip-allowlist.js';
 import type { KeyEnvironment, KeyType } from './key-material.js';
 import type { ScopeCatalogue } from './scopes.js';
@@ -38,6 +39,8 @@ export interface CreateKeyRequest {
   rateLimit?: { limit: number; windowSeconds: number } | null;
   metadata?: Record<string, unknown> | null;
   allowedIps?: readonly string[] | null;
+  /** Null or absent: unlimited. */
+  credits?: CreditsRequest | null;
 }
 
 export interface ValidCreateKey {
@@ -50,6 +53,7 @@ export interface ValidCreateKey {
   rateLimit: { limit: number; windowSeconds: number } | null;
   metadata: Record<string, unknown> | null;
   allowedIps: string[];
+  credits: CreditsRequest | null;
 }
 
 // Field paths in the problems below are relative to the request (`name`, `rateLimit.limit`);
@@ -160,6 +164,7 @@ export function validateCreateKey(
   problems.push(...metadataProblems(input.metadata));
   const allowedIps = input.allowedIps == null ? { value: [], problems: [] } : checkAllowedIps(input.allowedIps);
   problems.push(...allowedIps.problems);
+  if (input.credits) problems.push(...within('credits', creditsProblems(input.credits)));
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -173,6 +178,7 @@ export function validateCreateKey(
       rateLimit: input.rateLimit ? { limit: input.rateLimit.limit, windowSeconds: input.rateLimit.windowSeconds } : null,
       metadata: input.metadata ?? null,
       allowedIps: allowedIps.value,
+      credits: input.credits ?? null,
     },
   };
 }

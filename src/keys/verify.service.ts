@@ -6,8 +6,10 @@ import { actorKeyIdOf, type Actor } from '../auth/principal.js';
 import type { NewAuditEvent } from '../audit/event-types.js';
 import type { Ledger } from '../audit/ledger.js';
 import { BadUserInputError, type InputProblem } from '../errors.js';
+import type { Credits } from '../throttle/credits.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import type { RequestInfo, Throttle } from '../throttle/throttle.js';
+import { costProblems } from './credits.js';
 import { normalizeAddress } from './ip-allowlist.js';
 import type { KeyRecord } from './key-record.js';
 import { grants, type ScopeCatalogue } from './scopes.js';
@@ -23,6 +25,7 @@ export type VerificationCode =
   | 'INSUFFICIENT_SCOPE'
   | 'RATE_LIMITED'
   | 'IP_NOT_ALLOWED'
+  | 'USAGE_EXCEEDED'
   /** No key presented: only through a gateway (verifyKey's key argument is required). */
   | 'MISSING';
 
@@ -39,12 +42,14 @@ export interface Verification {
   scopes: readonly string[] | null;
   /** The verified key's metadata, from its cached record (no database read); null when the key is not identified or has none. */
   metadata: Readonly<Record<string, unknown>> | null;
+  /** The verified key's credits left after this verification; null when it has none (unlimited) or none was asked. */
+  credits: number | null;
+  /** USAGE_EXCEEDED only: seconds until the key's next refill; absent or null when none is due. */
+  refillInSeconds?: number | null;
 }
 
 /** More required scopes than any real check needs: refused as input. */
 const MAX_REQUIRED_SCOPES = 50;
-/** The most a single verification may cost (contract §9.1). */
-const MAX_VERIFY_COST = 1_000;
 
 /** What is to be judged: the same for every edge (GraphQL verifyKey, /authz). */
 export interface VerifyRequest {
@@ -84,8 +89,9 @@ export class VerifyService {
     private readonly ledger: Ledger,
     private readonly catalogue: ScopeCatalogue,
     private readonly policy: AccessPolicy,
+    private readonly credits: Credits,
   ) {
-    this.admission = { authenticator, throttle, ledger };
+    this.admission = { authenticator, throttle, ledger, credits };
   }
 
   /** verifyKey: `actor` asks about a presented key. */
@@ -119,15 +125,31 @@ export class VerifyService {
       this.ledger.append(ipNotAllowedEvent(key, { ...info, actorKeyId: asker.kind === 'gateway' ? key.id : info.actorKeyId, metadata: { ...info.metadata, clientIp } }));
       return refusal('IP_NOT_ALLOWED', key, null);
     }
-    const rateLimit = await this.throttle.key(key, info);
-    if (!rateLimit.allowed) return refusal('RATE_LIMITED', key, rateLimit);
     const missing = scopes.filter((scope) => !grants(key.scopes, scope));
     if (missing.length > 0) {
       this.record(asker, key, info, { type: 'ACCESS_DENIED', ...about, reason: 'missing scope', metadata: { scopes: missing } });
-      return refusal('INSUFFICIENT_SCOPE', key, rateLimit);
+      return refusal('INSUFFICIENT_SCOPE', key, null);
     }
-    this.record(asker, key, info, { type: 'KEY_USED', ...about });
-    return { valid: true, code: 'VALID', keyId: key.id, rateLimit, merchantId: key.merchantId, scopes: key.scopes, metadata: key.metadata };
+    const rateLimit = await this.throttle.key(key, info);
+    if (!rateLimit.allowed) return refusal('RATE_LIMITED', key, rateLimit);
+    // Last, so a refused call spends nothing (§9.1).
+    const cost = request.cost ?? 1;
+    const spendInfo = asker.kind === 'gateway' ? { ...info, actorKeyId: key.id } : info;
+    const spent = await this.credits.spend(key, cost, { ...spendInfo, metadata: { ...info.metadata, cost } });
+    if (!spent.allowed) {
+      return { ...refusal('USAGE_EXCEEDED', key, rateLimit), credits: spent.remaining, refillInSeconds: this.credits.secondsToRefill(spent) };
+    }
+    this.record(asker, key, info, { type: 'KEY_USED', ...about, metadata: spent.metadata ?? undefined });
+    return {
+      valid: true,
+      code: 'VALID',
+      keyId: key.id,
+      rateLimit,
+      merchantId: key.merchantId,
+      scopes: key.scopes,
+      metadata: key.metadata,
+      credits: spent.remaining,
+    };
   }
 
   /**
@@ -197,6 +219,7 @@ function refusal(code: Exclude<VerificationCode, 'VALID'>, key: KeyRecord | null
     merchantId: key?.merchantId ?? null,
     scopes: key?.scopes ?? null,
     metadata: key?.metadata ?? null,
+    credits: null,
   };
 }
 
@@ -205,8 +228,6 @@ function inputProblems(scopes: readonly string[], cost: number | undefined, cata
     scopes.length > MAX_REQUIRED_SCOPES
       ? [{ field: 'requiredScopes', message: `requiredScopes may list at most ${MAX_REQUIRED_SCOPES} scopes.` }]
       : scopeProblems(scopes, catalogue, 'requiredScopes');
-  if (cost !== undefined && (!Number.isInteger(cost) || cost < 0 || cost > MAX_VERIFY_COST)) {
-    problems.push({ field: 'cost', message: `cost must be an integer from 0 to ${MAX_VERIFY_COST}.` });
-  }
+  if (cost !== undefined) problems.push(...costProblems(cost));
   return problems;
 }

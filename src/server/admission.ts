@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { admit, retryAfterSeconds, type AdmissionDeps } from '../auth/admission.js';
 import type { Principal } from '../auth/principal.js';
-import { ForbiddenError, LedgerFullError, RateLimitedError, UnauthenticatedError } from '../errors.js';
+import { ForbiddenError, LedgerFullError, RateLimitedError, UnauthenticatedError, UsageExceededError } from '../errors.js';
 import type { RateLimitFigures } from '../graphql/context.js';
 import type { LimitResult } from '../throttle/limiter.js';
 import { credentialFromHeaders } from './credentials.js';
@@ -34,14 +34,19 @@ export async function admitHttp(
   res: ServerResponse,
   requestId: string,
   ip: string,
-): Promise<{ principal: Principal | null; rateLimit: RateLimitFigures | null }> {
+): Promise<{ principal: Principal | null; rateLimit: RateLimitFigures | null; creditsSpent: Record<string, unknown> | null }> {
   const admission = await admit(deps, { credential: credentialFromHeaders(headers), ip, requestId, transport: 'http' });
   if (admission.outcome === 'ledger-full') throw new LedgerFullError();
   // Over HTTP something is always counted: the key, or the address.
   if (admission.rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(admission.rateLimit))) res.setHeader(name, value);
   if (admission.outcome === 'rate-limited') throw new RateLimitedError(admission.retryAfter);
+  if (admission.outcome === 'usage-exceeded') {
+    // Retry-After only when a refill is due: without one, waiting does not help.
+    if (admission.retryAfter !== null) res.setHeader('retry-after', String(admission.retryAfter));
+    throw new UsageExceededError(admission.retryAfter);
+  }
   if (admission.outcome === 'unauthenticated') throw new UnauthenticatedError();
   if (admission.outcome === 'ip-not-allowed') throw new ForbiddenError(403);
   const { principal, rateLimit } = admission;
-  return { principal, rateLimit: principal && rateLimit ? rateLimitFiguresOf(rateLimit) : null };
+  return { principal, rateLimit: principal && rateLimit ? rateLimitFiguresOf(rateLimit) : null, creditsSpent: admission.spend?.metadata ?? null };
 }

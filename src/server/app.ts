@@ -23,6 +23,8 @@ export interface StartOptions {
   /** Receives the first admin key's value (default: printed on stdout, once). */
   onAdminKey?: (value: string) => void;
   database?: DatabaseOptions;
+  /** The clock credit refills follow (default Date.now). */
+  now?: () => number;
 }
 
 export interface App {
@@ -38,7 +40,7 @@ export interface App {
 /** Wires every part of the service (compose()) and starts listening. Each resource gets one disposer, run in reverse order. */
 export async function start(config: Config, options: StartOptions = {}): Promise<App> {
   const logger = createLogger(config.logLevel, options.logDestination);
-  const { services, shutdown } = await compose(config, logger, { database: options.database });
+  const { services, shutdown } = await compose(config, logger, { database: options.database, now: options.now });
   const { db, keys, ledger, limiter, feed, bus } = services;
   try {
     const adminKey = await ensureAdminKey(services.transaction, keyLimitsOf(config));

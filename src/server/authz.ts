@@ -79,6 +79,11 @@ function answerOf(verification: Verification): AuthzAnswer {
       return { status: 403, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures } };
     case 'RATE_LIMITED':
       return { status: 429, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures } };
+    case 'USAGE_EXCEEDED': {
+      // The key is within its rate limit: Retry-After is the time to its next refill, and only when one is due.
+      const wait: Record<string, string> = verification.refillInSeconds == null ? {} : { 'retry-after': String(verification.refillInSeconds) };
+      return { status: 429, code: verification.code, headers: { [CODE_HEADER]: verification.code, ...figures, ...wait } };
+    }
     case 'MISSING':
     case 'MALFORMED':
     case 'NOT_FOUND':

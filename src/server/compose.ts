@@ -19,6 +19,10 @@ import { ScopeCatalogue } from '../keys/scopes.js';
 import { VerifyService } from '../keys/verify.service.js';
 import type { Logger } from '../logger.js';
 import { createLimiter, Throttle } from '../throttle/throttle.js';
+import { LocalCreditCounter, type CreditCounter } from '../throttle/credit-counter.js';
+import { Credits } from '../throttle/credits.js';
+import { RedisCreditCounter } from '../throttle/redis-credit-counter.js';
+import { creditLoader, CreditsService } from '../keys/credits.service.js';
 
 /** What changing keys needs: all the CLI runs on, and the base of the server's services. */
 export interface KeyServices {
@@ -69,6 +73,8 @@ export interface ComposeOptions {
   database?: DatabaseOptions;
   /** 'keys': only what changing keys needs, with no background work (the CLI); 'all' by default. */
   only?: 'keys' | 'all';
+  /** The clock credit refills follow (default Date.now); tests move it across 00:00 UTC. */
+  now?: () => number;
 }
 
 export interface Composition<S> {
@@ -87,8 +93,9 @@ export async function compose(config: Config, logger: Logger, options?: ComposeO
 export async function compose(config: Config, logger: Logger, options: ComposeOptions = {}): Promise<Composition<KeyServices | (Services & KeyServices)>> {
   const shutdown = new Shutdown(logger);
   try {
-    const core = await composeKeys(config, logger, shutdown, options.database);
-    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core);
+    const now = options.now ?? Date.now;
+    const core = await composeKeys(config, logger, shutdown, options.database, now);
+    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core, now);
     return { services, shutdown };
   } catch (error) {
     await shutdown.run();
@@ -96,7 +103,7 @@ export async function compose(config: Config, logger: Logger, options: ComposeOp
   }
 }
 
-async function composeKeys(config: Config, logger: Logger, shutdown: Shutdown, database: DatabaseOptions | undefined): Promise<KeyServices> {
+async function composeKeys(config: Config, logger: Logger, shutdown: Shutdown, database: DatabaseOptions | undefined, now: () => number): Promise<KeyServices> {
   const db = await openDatabase(config.databaseUrl, database);
   shutdown.add(() => db.close());
   // With REDIS_URL, every instance hears of a change at once (the CLI's too).
@@ -107,7 +114,7 @@ async function composeKeys(config: Config, logger: Logger, shutdown: Shutdown, d
   const catalogue = new ScopeCatalogue(config.extraScopes);
   const policy = new AccessPolicy(ledger);
   const transaction = new KeyTransaction(db, ledger, bus);
-  const keys = new KeysService(transaction, policy, catalogue, keyLimitsOf(config));
+  const keys = new KeysService(transaction, policy, catalogue, { ...keyLimitsOf(config), now });
   return { db, bus, ledger, catalogue, policy, transaction, keys };
 }
 
@@ -117,7 +124,7 @@ export function keyLimitsOf(config: Config): { defaultRateLimit: number; default
 }
 
 /** The parts that answer requests, and the background work of a serving instance. */
-async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices): Promise<Services & KeyServices> {
+async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices, now: () => number): Promise<Services & KeyServices> {
   const { db, bus, ledger, catalogue, policy, transaction, keys } = core;
   // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
   const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
@@ -156,7 +163,15 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
     failOpenForKeys: config.limiterFailOpenForKeys,
     failOpenForAnonymous: config.limiterFailOpenForAnonymous,
   });
-  const verify = new VerifyService(authenticator, throttle, ledger, catalogue, policy);
+  // Credits are counted where the rate limit is: in process, or in Redis with REDIS_URL.
+  const load = creditLoader(transaction, now);
+  const counter: CreditCounter = config.redisUrl
+    ? new RedisCreditCounter({ url: config.redisUrl, prefix: config.redisPrefix, logger, failOpen: config.limiterFailOpenForKeys }, load)
+    : new LocalCreditCounter(load);
+  shutdown.add(() => counter.close());
+  const credits = new Credits(counter, ledger, now);
+  const creditsService = new CreditsService(transaction, policy, credits);
+  const verify = new VerifyService(authenticator, throttle, ledger, catalogue, policy, credits);
 
   const expiries = new ExpirySweeper(transaction);
   const sweeper = setInterval(() => {
@@ -171,5 +186,5 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
       firstRunMs: Math.min(5_000, config.auditPruneIntervalMs),
     }),
   );
-  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
+  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed, credits, creditsService };
 }

@@ -94,7 +94,7 @@ export function createHttpHandler(deps: HttpDeps) {
 
   async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string, ip: string, log: Record<string, unknown>) {
     const text = req.method === 'POST' ? await readBody(req, config.maxBodyBytes) : '';
-    const { principal, rateLimit } = await admitHttp(services, req.headers, res, requestId, ip);
+    const { principal, rateLimit, creditsSpent } = await admitHttp(services, req.headers, res, requestId, ip);
     if (principal) Object.assign(log, { keyId: principal.keyId, merchantId: principal.merchantId });
     const context: GraphQLContext = {
       requestId,
@@ -108,7 +108,8 @@ export function createHttpHandler(deps: HttpDeps) {
     // that never reaches execution included); batched, so it costs no write here.
     const recordUse = () => {
       if (!principal) return;
-      recordKeyUse(services.ledger, principal, { requestId, ip, operationName: context.state.operationName });
+      // The credit admission spent rides on this event: the ledger's flush stores it.
+      recordKeyUse(services.ledger, principal, { requestId, ip, operationName: context.state.operationName, metadata: creditsSpent ?? undefined });
     };
     const url = req.url ?? '/';
     let body: unknown;

@@ -7,7 +7,7 @@ import { admit, admitOperation } from '../auth/admission.js';
 import { principalOf, type Principal } from '../auth/principal.js';
 import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Config } from '../config.js';
-import { formatError, LEDGER_FULL, LedgerFullError, RateLimitedError, TooManySubscriptionsError } from '../errors.js';
+import { formatError, LEDGER_FULL, LedgerFullError, RateLimitedError, TooManySubscriptionsError, UsageExceededError } from '../errors.js';
 import { CloseCode } from '../protocol.js';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
@@ -24,6 +24,8 @@ const REFUSED = {
   unauthenticated: [CloseCode.Unauthorized, 'Unauthorized'],
   'rate-limited': [CloseCode.TooManyRequests, 'Too many requests'],
   'ip-not-allowed': [CloseCode.Forbidden, 'Forbidden'],
+  // Opening a socket spends no credits (each subscribe does); kept for a complete map of refusals.
+  'usage-exceeded': [CloseCode.TooManyRequests, 'No usage credits left'],
   'ledger-full': [CloseCode.TryAgainLater, LEDGER_FULL],
 } as const;
 
@@ -121,6 +123,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           failure = error instanceof GraphQLError ? parseFailure(error, payload.query, config.maxTokens) : new GraphQLError('The document could not be parsed.');
         }
         const operation = document ? getOperationAST(document, payload.operationName) : null;
+        let spent: Record<string, unknown> | null = null;
         // Each subscribe counts against the key's limit, one per root field (aliases included);
         // over it, the operation gets RATE_LIMITED.
         if (extra.principal && extra.credential) {
@@ -139,6 +142,8 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           if (admission.outcome === 'ledger-full') return [new LedgerFullError()];
           if (admission.outcome === 'over-capacity') return [new TooManySubscriptionsError(admission.full.scope, admission.full.limit)];
           if (admission.outcome === 'rate-limited') return [new RateLimitedError(admission.retryAfter)];
+          if (admission.outcome === 'usage-exceeded') return [new UsageExceededError(admission.retryAfter)];
+          spent = admission.spend?.metadata ?? null;
         }
         // An admitted subscribe is an authenticated request: it leaves KEY_USED whatever its outcome.
         if (extra.principal) {
@@ -146,7 +151,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
             requestId,
             ip: extra.ip ?? null,
             operationName: document ? operationLabel(operation, payload.operationName) : null,
-            metadata: { transport: 'websocket' },
+            metadata: { transport: 'websocket', ...spent },
           });
         }
         if (!document) return [failure!];

@@ -51,6 +51,8 @@ export interface ClusterOptions {
   redisUrl?: string;
   /** Start every instance at the same time (on an empty schema) instead of one after the other. */
   concurrently?: boolean;
+  /** The clock every instance's credit refills follow. */
+  now?: () => number;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const server = await startTestServer({
       postgres: { url: TEST_POSTGRES_URL, schema },
       env: { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, EXPIRY_SWEEP_MS: '100', ...options.env, ...env },
+      now: options.now,
     });
     instances.push(server);
     return server;

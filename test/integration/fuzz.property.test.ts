@@ -6,6 +6,7 @@ const CODES = new Set([
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'RATE_LIMITED',
+  'USAGE_EXCEEDED',
   'BAD_USER_INPUT',
   'NOT_FOUND',
   'QUERY_TOO_COMPLEX',
@@ -13,7 +14,7 @@ const CODES = new Set([
   'BAD_REQUEST',
 ]);
 
-const FIELDS = ['viewer', 'apiKey', 'apiKeys', 'scopes', 'verifyKey', 'auditEvents', 'createKey', 'updateKey', 'revokeKey', 'disableKey', 'rotateKey', '__typename', '__schema', 'nope'];
+const FIELDS = ['viewer', 'apiKey', 'apiKeys', 'scopes', 'verifyKey', 'auditEvents', 'createKey', 'updateKey', 'revokeKey', 'disableKey', 'rotateKey', 'grantCredits', '__typename', '__schema', 'nope'];
 const SUBFIELDS = ['id', 'keyId', 'name', 'edges', 'node', 'totalCount', 'secret', 'key', 'status', '__typename', 'x'];
 /** Cursors that look like the service's own (base64url JSON arrays of a kind and parts) with tampered parts. */
 const CURSORS = fc
@@ -25,7 +26,7 @@ const ARG_VALUES = fc.oneof(
   fc.integer().map(String),
   fc.constantFrom('true', 'null', 'SECRET', '[1,2]', '{a:1}', '$v', '"key_x"', '-1', '1e999'),
 );
-const ARGS = fc.array(fc.tuple(fc.constantFrom('id', 'first', 'after', 'key', 'input', 'reason', 'merchantId', 'filter', 'zzz'), ARG_VALUES), { maxLength: 3 });
+const ARGS = fc.array(fc.tuple(fc.constantFrom('id', 'first', 'after', 'key', 'input', 'reason', 'merchantId', 'filter', 'cost', 'amount', 'zzz'), ARG_VALUES), { maxLength: 3 });
 
 /** Documents that are almost GraphQL: right words, random shape, random arguments. */
 const document = fc.oneof(
@@ -176,6 +177,64 @@ describe('hostile input (property-based)', () => {
         else expect(result.body.data.verifyKey).toEqual({ valid: true, code: 'VALID' });
       }),
       { numRuns: 100, seed: Number(process.env.FUZZ_SEED ?? 20261202) },
+    );
+  });
+});
+
+/** Integers around every bound the credits inputs have, and far outside them. */
+const COUNT = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom(30, 31, 32, 999, 1000, 1001, 999_999_999, 1_000_000_000, 1_000_000_001, -2_147_483_648, 2_147_483_647));
+
+describe('credits inputs (property-based)', () => {
+  let server: TestServer;
+  let writer: string;
+  let target: { id: string; secret: string };
+  beforeAll(async () => {
+    server = await startTestServer();
+    writer = (await createKey(server, { merchantId: 'fuzzc', scopes: ['keys:write', 'keys:read', 'keys:verify'] })).secret;
+    target = await createKey(server, { merchantId: 'fuzzc', name: 'target', credits: { remaining: 10 } });
+  });
+  afterAll(() => server?.stop());
+
+  it('refuses exactly the credits, costs and grants out of bounds, naming every field, and changes nothing on refusal', async () => {
+    const input = fc.record({
+      remaining: COUNT,
+      refill: fc.option(fc.record({ amount: COUNT, interval: fc.constantFrom('DAILY', 'MONTHLY'), anchorDay: fc.option(COUNT, { nil: undefined }) }), { nil: undefined }),
+      cost: COUNT,
+      grant: COUNT,
+    });
+    await fc.assert(
+      fc.asyncProperty(input, async ({ remaining, refill, cost, grant }) => {
+        const expected: string[] = [];
+        if (remaining < 0 || remaining > 1_000_000_000) expected.push('input.credits.remaining');
+        if (refill && (refill.amount < 1 || refill.amount > 1_000_000_000)) expected.push('input.credits.refill.amount');
+        if (refill?.anchorDay != null && (refill.anchorDay < 1 || refill.anchorDay > 31 || refill.interval === 'DAILY')) expected.push('input.credits.refill.anchorDay');
+        const created = await server.gql('mutation($input: CreateKeyInput!) { createKey(input: $input) { key { id credits { remaining } } } }', {
+          input: { merchantId: 'fuzzc', name: 'fuzzed', type: 'SECRET', scopes: [], credits: { remaining, refill } },
+        }, writer);
+        expect(created.status).toBeLessThan(500);
+        if (expected.length > 0) {
+          expect(created.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: expected });
+        } else {
+          expect(created.body.data.createKey.key.credits.remaining).toBe(remaining);
+        }
+
+        const verified = await server.gql('query($key: String!, $cost: Int) { verifyKey(key: $key, cost: $cost) { code credits } }', { key: target.secret, cost: 0 }, writer);
+        expect(verified.body.data.verifyKey.code).toBe('VALID');
+        const costly = await server.gql('query($key: String!, $cost: Int) { verifyKey(key: $key, cost: $cost) { code credits } }', { key: 'sk_test_x', cost }, writer);
+        if (cost < 0 || cost > 1000) expect(costly.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['cost'] });
+        else expect(costly.body.data.verifyKey.code).toBe('MALFORMED');
+
+        const before = (await server.gql('query($id: ID!) { apiKey(id: $id) { credits { remaining } } }', { id: target.id }, writer)).body.data.apiKey.credits.remaining;
+        const granted = await server.gql('mutation($id: ID!, $amount: Int!) { grantCredits(id: $id, amount: $amount) { credits { remaining } } }', { id: target.id, amount: grant }, writer);
+        if (grant < 1 || grant > 1_000_000_000 || before + grant > 1_000_000_000) {
+          expect(granted.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['amount'] });
+          const after = (await server.gql('query($id: ID!) { apiKey(id: $id) { credits { remaining } } }', { id: target.id }, writer)).body.data.apiKey.credits.remaining;
+          expect(after).toBe(before);
+        } else {
+          expect(granted.body.data.grantCredits.credits.remaining).toBe(before + grant);
+        }
+      }),
+      { numRuns: 60, seed: Number(process.env.FUZZ_SEED ?? 20261202) },
     );
   });
 });

@@ -17,6 +17,7 @@ const record = (id: string): KeyRecord =>
     expiresAt: null,
     metadata: null,
     allowedIps: [],
+    credits: null,
   });
 
 describe('KeyCache', () => {

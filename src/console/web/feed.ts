@@ -61,7 +61,7 @@ function onEvent(event: Event): void {
   const list = byId('events');
   list.prepend(row(event));
   trim(list);
-  if (event.type === 'KEY_USED' && event.keyId) recordUse(event.keyId, event.occurredAt);
+  if (event.type === 'KEY_USED' && event.keyId) recordUse(event.keyId, event.occurredAt, (event.metadata as { creditsSpent?: unknown } | null)?.creditsSpent);
   if (LIFECYCLE.has(event.type)) applyLifecycle(event.type, event.keyId);
 }
 

@@ -22,12 +22,13 @@ export function countUse(keyId: string, occurredAt: string): void {
   usage.set(keyId, perMinute);
 }
 
-/** A KEY_USED from the live feed: the key's all-time count and its sparkline move together. */
-export function recordUse(keyId: string, occurredAt: string): void {
+/** A KEY_USED from the live feed: the key's all-time count and its sparkline move together, and its credits follow the spend it carries. */
+export function recordUse(keyId: string, occurredAt: string, creditsSpent: unknown): void {
   countUse(keyId, occurredAt);
   const key = state.keys.get(keyId);
   if (key) {
     key.usageCount += 1;
+    if (key.credits && typeof creditsSpent === 'number') key.credits = { ...key.credits, remaining: Math.max(0, key.credits.remaining - creditsSpent) };
     if (!key.lastUsedAt || key.lastUsedAt < occurredAt) key.lastUsedAt = occurredAt;
   }
   renderSoon();
@@ -65,6 +66,12 @@ export function setRowActions(actions: RowActions): void {
   rowActions = actions;
 }
 
+/** Credits left (∞: unlimited), and the date of the next refill when one is due. */
+function creditsText(credits: Key['credits']): string {
+  if (!credits) return '∞';
+  return credits.nextRefillAt ? `${credits.remaining} (refills ${new Date(credits.nextRefillAt).toLocaleDateString()})` : String(credits.remaining);
+}
+
 const td = (label: string, ...children: Array<Node | string>) => el('td', { 'data-label': label }, ...children);
 
 export function renderKeys(): void {
@@ -81,6 +88,7 @@ export function renderKeys(): void {
       el('td', { 'data-label': 'Status', class: `status status-${status}` }, status),
       td('Last used', timeEl(key.lastUsedAt)),
       el('td', { 'data-label': 'Uses', class: 'uses' }, String(key.usageCount)),
+      el('td', { 'data-label': 'Credits', class: 'credits' }, creditsText(key.credits)),
       td(`Last ${WINDOW} min`, sparkline(key.id)),
       actions ? td('Actions', actions) : null,
     );

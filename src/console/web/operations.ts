@@ -6,6 +6,7 @@ export const KEY_FIELDS = /* GraphQL */ `
   fragment KeyFields on ApiKey {
     id merchantId name type environment status scopes prefix last4 expired expiresAt
     lastUsedAt usageCount statusReason createdAt rateLimit { limit windowSeconds }
+    credits { remaining nextRefillAt }
   }
 `;
 

@@ -1,3 +1,5 @@
+import { CreditsPostgresql } from './20261202-credits.postgresql.js';
+import { CreditsSqlite } from './20261202-credits.sqlite.js';
 import { InitialPostgresql } from './20261123-initial.postgresql.js';
 import { InitialSqlite } from './20261123-initial.sqlite.js';
 import { KeyPolicyPostgresql } from './20261202-key-policy.postgresql.js';
@@ -9,9 +11,11 @@ import { KeyPolicySqlite } from './20261202-key-policy.sqlite.js';
  */
 export const sqliteMigrations = [
   { name: '20261123-initial', class: InitialSqlite },
+  { name: '20261202-credits', class: CreditsSqlite },
   { name: '20261202-key-policy', class: KeyPolicySqlite },
 ];
 export const postgresMigrations = [
   { name: '20261123-initial', class: InitialPostgresql },
+  { name: '20261202-credits', class: CreditsPostgresql },
   { name: '20261202-key-policy', class: KeyPolicyPostgresql },
 ];

@@ -1,6 +1,7 @@
 import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { actorOf, type GraphQLContext } from '../context.js';
 import { ApiKey } from '../types/api-key.type.js';
+import { Credits } from '../types/credits.type.js';
 import { ScopeDefinition, Viewer } from '../types/viewer.type.js';
 
 @Resolver(() => Viewer)
@@ -26,6 +27,12 @@ export class ViewerResolver {
   @FieldResolver(() => ApiKey, { description: 'The full record of the key making the request.' })
   key(@Root() viewer: Viewer, @Ctx() ctx: GraphQLContext) {
     return ctx.services.keys.get(actorOf(ctx), viewer.keyId);
+  }
+
+  @FieldResolver(() => Credits, { nullable: true, description: "The calling key's credits left after this request; null: unlimited." })
+  credits(@Ctx() ctx: GraphQLContext) {
+    const key = ctx.principal!.key;
+    return ctx.services.credits.view(key.id, key.credits);
   }
 
   // Any valid key may read the catalogue: it names no merchant's data, and a front end needs it to offer scopes.

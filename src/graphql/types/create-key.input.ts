@@ -1,5 +1,6 @@
 import { Field, InputType, Int } from 'type-graphql';
 import { DateTimeScalar, JSONObjectScalar } from '../scalars.js';
+import { CreditsInput } from './credits.type.js';
 import { ApiKeyType, KeyEnvironment } from './enums.js';
 
 @InputType()
@@ -44,4 +45,6 @@ export class CreateKeyInput {
     description: "IPv4/IPv6 addresses or CIDR ranges (at most 100) the key's own requests may come from; empty or null: any address.",
   })
   allowedIps?: string[] | null;
+  @Field(() => CreditsInput, { nullable: true, description: 'Usage credits; absent or null: unlimited.' })
+  credits?: CreditsInput | null;
 }

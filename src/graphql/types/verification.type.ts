@@ -1,4 +1,4 @@
-import { Field, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONObjectScalar } from '../scalars.js';
 import { ApiKey } from './api-key.type.js';
 import { RateLimitStatus } from './viewer.type.js';
@@ -13,6 +13,7 @@ export enum VerificationCode {
   INSUFFICIENT_SCOPE = 'INSUFFICIENT_SCOPE',
   RATE_LIMITED = 'RATE_LIMITED',
   IP_NOT_ALLOWED = 'IP_NOT_ALLOWED',
+  USAGE_EXCEEDED = 'USAGE_EXCEEDED',
 }
 
 registerEnumType(VerificationCode, {
@@ -24,6 +25,7 @@ registerEnumType(VerificationCode, {
     INSUFFICIENT_SCOPE: { description: 'The key lacks one of the required scopes.' },
     RATE_LIMITED: { description: 'The key is over its own rate limit.' },
     IP_NOT_ALLOWED: { description: "context.ip is outside the key's IP allowlist, or missing for a key that has one." },
+    USAGE_EXCEEDED: { description: 'The key has fewer credits left than the cost.' },
   },
 });
 
@@ -46,6 +48,8 @@ export class KeyVerification {
 
   @Field(() => JSONObjectScalar, { nullable: true, description: "The verified key's metadata, answered from memory; null when the key was not found or has none." })
   metadata!: Record<string, unknown> | null;
+  @Field(() => Int, { nullable: true, description: "The verified key's credits left after this call; null: unlimited (or not reached)." })
+  credits!: number | null;
 
   /** Read by the `key` field resolver only, so the key's full record is loaded only when asked for. */
   keyId!: string | null;

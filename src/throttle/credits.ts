@@ -1,0 +1,84 @@
+import type { NewAuditEvent } from '../audit/event-types.js';
+import type { Ledger } from '../audit/ledger.js';
+import { creditsAt, nextRefillAt, periodAt, periodName, type CreditsView, type StoredCredits } from '../keys/credits.js';
+import type { KeyRecord } from '../keys/key-record.js';
+import { applyNowOrLater } from './limiter.js';
+import type { CreditCounter, CreditPlan, CreditState } from './credit-counter.js';
+import type { RequestInfo } from './throttle.js';
+
+export type CreditedKey = Pick<KeyRecord, 'id' | 'merchantId' | 'credits'>;
+
+/** A spend's outcome: `remaining` null for a key without credits (unlimited). */
+export interface CreditSpend {
+  allowed: boolean;
+  remaining: number | null;
+  /** When the next refill lands; null without one (a refusal then has nothing to wait for). */
+  nextRefillAt: Date | null;
+  /** What the KEY_USED event of an allowed spend carries, so the ledger's flushes store the count (null: nothing spent). */
+  metadata: Record<string, unknown> | null;
+}
+
+const UNLIMITED: CreditSpend = Object.freeze({ allowed: true, remaining: null, nextRefillAt: null, metadata: null });
+
+/**
+ * The service's credit rules on a counter: a key with credits spends its cost on each call,
+ * refills come due by the injected clock, and every refusal leaves a USAGE_EXCEEDED event
+ * (one per refusal, never folded: only a valid key can cause one). The spend itself is durable
+ * through the KEY_USED event it rides on (`metadata.creditsSpent`, `metadata.creditPeriod`).
+ */
+export class Credits {
+  constructor(
+    readonly counter: CreditCounter,
+    private readonly ledger: Ledger,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /** The refill period the clock is in and what a refill sets, for a key's stored credits. */
+  plan(stored: StoredCredits, now = this.now()): CreditPlan {
+    return stored.refill ? { period: periodAt(stored.refill, now), amount: stored.refill.amount } : { period: null, amount: null };
+  }
+
+  /** Spends `cost` of the key's credits, at once on the in-process counter; a key without credits spends nothing. */
+  spend(key: CreditedKey, cost: number, request: RequestInfo): CreditSpend | Promise<CreditSpend> {
+    const stored = key.credits;
+    if (!stored) return UNLIMITED;
+    const now = this.now();
+    const next = stored.refill ? nextRefillAt(stored.refill, now) : null;
+    return applyNowOrLater(this.counter.spend(key.id, this.plan(stored, now), cost), (result) => {
+      if (!result.allowed) {
+        this.ledger.append(usageExceededEvent(key, request, { cost, remaining: result.remaining, nextRefillAt: next?.toISOString() ?? null, degraded: result.degraded }));
+        return { allowed: false, remaining: result.remaining, nextRefillAt: next, metadata: null };
+      }
+      const metadata = cost > 0 ? { creditsSpent: cost, ...(result.period !== null ? { creditPeriod: periodName(result.period) } : {}) } : null;
+      return { allowed: true, remaining: result.remaining, nextRefillAt: next, metadata };
+    });
+  }
+
+  /** Seconds until a refused spend's key refills (at least one); null when no refill is due. */
+  secondsToRefill(spend: CreditSpend): number | null {
+    return spend.nextRefillAt ? Math.max(1, Math.ceil((spend.nextRefillAt.getTime() - this.now()) / 1000)) : null;
+  }
+
+  /** Credits as they stand now: the counter's live count, or the stored one (refilled if due) when it has not met the key. */
+  async view(keyId: string, stored: StoredCredits | null): Promise<CreditsView | null> {
+    if (!stored) return null;
+    const now = this.now();
+    const live: CreditState = (await this.counter.peek(keyId, this.plan(stored, now))) ?? creditsAt(stored, now);
+    return { remaining: live.remaining, refill: stored.refill, nextRefillAt: stored.refill ? nextRefillAt(stored.refill, now) : null };
+  }
+}
+
+/** The USAGE_EXCEEDED event of a refused spend. */
+function usageExceededEvent(key: CreditedKey, request: RequestInfo, figures: Record<string, unknown>): NewAuditEvent {
+  return {
+    type: 'USAGE_EXCEEDED',
+    merchantId: key.merchantId,
+    keyId: key.id,
+    actorKeyId: request.actorKeyId ?? key.id,
+    requestId: request.requestId ?? null,
+    ip: request.ip ?? null,
+    operationName: request.operationName ?? null,
+    reason: 'usage exceeded',
+    metadata: { ...figures, ...request.metadata },
+  };
+}

@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnServer, type ChildServer } from '../helpers/child.js';
+
+async function gql(server: ChildServer, key: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
+  const res = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as any;
+}
+
+const VERIFY = 'query($key: String!, $cost: Int) { verifyKey(key: $key, cost: $cost) { code credits } }';
+
+/** The spend is on the ledger: a SIGTERM flushes it, and the next start counts on from the stored number. */
+describe('credits across a restart', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyring-credits-'));
+  const file = join(dir, 'keyring.db');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('SIGTERM and a restart keep the count exactly', async () => {
+    // A long flush interval: every spend is still unwritten when SIGTERM arrives.
+    const env = { DATABASE_URL: `sqlite:${file}`, RATE_LIMIT: '100000', LEDGER_FLUSH_MS: '10000' };
+    const first = await spawnServer(env);
+    const admin = first.adminKey!;
+    const created = await gql(first, admin, 'mutation($input: CreateKeyInput!) { createKey(input: $input) { secret key { id } } }', {
+      input: { name: 'counted', type: 'SECRET', scopes: [], credits: { remaining: 50 } },
+    });
+    const { secret, key } = created.data.createKey;
+    const spent = await Promise.all(Array.from({ length: 30 }, () => gql(first, admin, VERIFY, { key: secret, cost: 1 })));
+    expect(spent.every((r) => r.data.verifyKey.code === 'VALID')).toBe(true);
+    const own = await gql(first, secret, '{ viewer { credits { remaining } } }');
+    expect(own.data.viewer.credits.remaining).toBe(19);
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+
+    const db = new Database(file, { readonly: true });
+    const row = db.prepare('select credits_remaining from api_key where id = ?').get(key.id) as { credits_remaining: number };
+    db.close();
+    expect(row.credits_remaining).toBe(19);
+
+    const second = await spawnServer(env);
+    try {
+      expect((await gql(second, admin, VERIFY, { key: secret, cost: 0 })).data.verifyKey).toEqual({ code: 'VALID', credits: 19 });
+      expect((await gql(second, admin, VERIFY, { key: secret, cost: 20 })).data.verifyKey).toEqual({ code: 'USAGE_EXCEEDED', credits: 19 });
+      expect((await gql(second, admin, VERIFY, { key: secret, cost: 19 })).data.verifyKey).toEqual({ code: 'VALID', credits: 0 });
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+});

@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concurrently, eventCount, GRANT, KEY_CREDITS, storedCredits, verifyCost } from '../helpers/credits.js';
+import { openFeed } from '../helpers/feed.js';
+import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+
+const VIEWER = '{ viewer { keyId credits { remaining nextRefillAt } } }';
+
+/** Usage credits on one instance (SQLite), with a clock the test moves. */
+describe('usage credits', () => {
+  let server: TestServer;
+  let clock = Date.UTC(2026, 11, 2, 12, 0, 0);
+
+  beforeAll(async () => {
+    server = await startTestServer({ now: () => clock });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('serves exactly 100 verifications of 100 credits to 50 concurrent clients, and records each refusal', async () => {
+    const key = await createKey(server, { name: 'hundred', credits: { remaining: 100 } });
+    const results = await concurrently(50, 160, () => verifyCost(server, key.secret));
+    expect(results.filter((r) => r.code === 'VALID')).toHaveLength(100);
+    expect(results.filter((r) => r.code === 'USAGE_EXCEEDED')).toHaveLength(60);
+    expect(results.find((r) => r.code === 'USAGE_EXCEEDED')).toEqual({ valid: false, code: 'USAGE_EXCEEDED', credits: 0 });
+    expect(await eventCount(server, key.id, 'USAGE_EXCEEDED')).toBe(60);
+    expect(await eventCount(server, key.id, 'KEY_USED')).toBe(100);
+    expect(await storedCredits(server, key.id)).toMatchObject({ remaining: 0 });
+    const read = await server.gql(KEY_CREDITS, { id: key.id });
+    expect(read.body.data.apiKey.credits).toEqual({ remaining: 0, nextRefillAt: null, refill: null });
+  });
+
+  it('serves exactly 100 of the key’s own requests from 50 concurrent clients; the rest get 429 USAGE_EXCEEDED without Retry-After', async () => {
+    const key = await createKey(server, { name: 'own', credits: { remaining: 100 } });
+    const results = await concurrently(50, 130, () => server.gql(VIEWER, {}, key.secret));
+    const served = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 429);
+    expect(served).toHaveLength(100);
+    expect(refused).toHaveLength(30);
+    expect(refused[0]!.body.errors![0]!.extensions.code).toBe('USAGE_EXCEEDED');
+    expect(refused[0]!.headers.get('retry-after')).toBeNull();
+    expect(Math.min(...served.map((r) => r.body.data.viewer.credits.remaining))).toBe(0);
+    expect(await eventCount(server, key.id, 'USAGE_EXCEEDED')).toBe(30);
+    expect(await storedCredits(server, key.id)).toMatchObject({ remaining: 0 });
+  });
+
+  it('spends one credit per WebSocket subscribe and refuses the next one with USAGE_EXCEEDED, the socket staying open', async () => {
+    const key = await createKey(server, { name: 'socket', scopes: ['audit:read'], credits: { remaining: 2 } });
+    const first = openFeed(server, key.secret);
+    await waitFor(() => server.app.services.feed.stats.opened > 0 && first.errors.length === 0);
+    const second = openFeed(server, key.secret);
+    const third = openFeed(server, key.secret);
+    try {
+      await waitFor(() => second.errors.length + third.errors.length > 0);
+      const refused = [...second.errors, ...third.errors];
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.extensions).toMatchObject({ code: 'USAGE_EXCEEDED' });
+      expect(refused[0]!.extensions!.retryAfter).toBeUndefined();
+      expect(first.closeCode).toBeNull();
+      expect(await eventCount(server, key.id, 'USAGE_EXCEEDED')).toBe(1);
+      expect(await storedCredits(server, key.id)).toMatchObject({ remaining: 0 });
+    } finally {
+      await Promise.all([first.dispose(), second.dispose(), third.dispose()]);
+    }
+  });
+
+  it('spends the cost: 7 on 20 credits serves twice, then refuses and spends nothing; 0 only checks', async () => {
+    const key = await createKey(server, { name: 'cost', credits: { remaining: 20 } });
+    expect(await verifyCost(server, key.secret, 7)).toEqual({ valid: true, code: 'VALID', credits: 13 });
+    expect(await verifyCost(server, key.secret, 7)).toEqual({ valid: true, code: 'VALID', credits: 6 });
+    expect(await verifyCost(server, key.secret, 7)).toEqual({ valid: false, code: 'USAGE_EXCEEDED', credits: 6 });
+    expect(await verifyCost(server, key.secret, 0)).toEqual({ valid: true, code: 'VALID', credits: 6 });
+    expect(await verifyCost(server, key.secret, 6)).toEqual({ valid: true, code: 'VALID', credits: 0 });
+    expect(await verifyCost(server, key.secret, 0)).toEqual({ valid: true, code: 'VALID', credits: 0 });
+    expect(await storedCredits(server, key.id)).toMatchObject({ remaining: 0 });
+    // A key without credits is unlimited: credits null.
+    const plain = await createKey(server, { name: 'plain' });
+    expect(await verifyCost(server, plain.secret, 1000)).toEqual({ valid: true, code: 'VALID', credits: null });
+  });
+
+  it('spends nothing on a call refused earlier in the order (scopes, rate limit)', async () => {
+    const key = await createKey(server, { name: 'order', credits: { remaining: 5 }, rateLimit: { limit: 2, windowSeconds: 3600 } });
+    const scoped = await server.gql('query($key: String!) { verifyKey(key: $key, requiredScopes: ["keys:read"], cost: 3) { code credits rateLimit { remaining } } }', { key: key.secret });
+    // Scopes come before the rate limit: nothing counted, nothing spent.
+    expect(scoped.body.data.verifyKey).toEqual({ code: 'INSUFFICIENT_SCOPE', credits: null, rateLimit: null });
+    expect(await verifyCost(server, key.secret, 1)).toMatchObject({ code: 'VALID', credits: 4 });
+    expect(await verifyCost(server, key.secret, 1)).toMatchObject({ code: 'VALID', credits: 3 });
+    expect(await verifyCost(server, key.secret, 1)).toMatchObject({ code: 'RATE_LIMITED', credits: null });
+    const read = await server.gql(KEY_CREDITS, { id: key.id });
+    expect(read.body.data.apiKey.credits.remaining).toBe(3);
+    expect(await eventCount(server, key.id, 'USAGE_EXCEEDED')).toBe(0);
+  });
+
+  it('refills DAILY at 00:00 UTC by setting remaining to the amount (not adding), with Retry-After until then', async () => {
+    clock = Date.UTC(2026, 11, 2, 23, 59, 0);
+    const key = await createKey(server, { name: 'daily', credits: { remaining: 3, refill: { amount: 5, interval: 'DAILY' } } });
+    const before = await server.gql(KEY_CREDITS, { id: key.id });
+    expect(before.body.data.apiKey.credits).toEqual({ remaining: 3, nextRefillAt: '2026-12-03T00:00:00.000Z', refill: { amount: 5, interval: 'DAILY', anchorDay: null } });
+    expect(await verifyCost(server, key.secret, 2)).toMatchObject({ code: 'VALID', credits: 1 });
+    const own = await server.gql(VIEWER, {}, key.secret);
+    expect(own.status).toBe(200);
+    const refused = await server.gql(VIEWER, {}, key.secret);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors![0]!.extensions).toMatchObject({ code: 'USAGE_EXCEEDED', retryAfter: 60 });
+    expect(refused.headers.get('retry-after')).toBe('60');
+
+    clock = Date.UTC(2026, 11, 3, 0, 0, 0);
+    const after = await server.gql(KEY_CREDITS, { id: key.id });
+    expect(after.body.data.apiKey.credits).toMatchObject({ remaining: 5, nextRefillAt: '2026-12-04T00:00:00.000Z' });
+    expect(await verifyCost(server, key.secret, 1)).toMatchObject({ code: 'VALID', credits: 4 });
+    expect(await storedCredits(server, key.id)).toEqual({ remaining: 4, period: Math.floor(clock / 86_400_000) });
+    // A day later with 4 left: the refill sets 5, it does not add to 9.
+    clock = Date.UTC(2026, 11, 4, 0, 0, 1);
+    expect(await verifyCost(server, key.secret, 0)).toMatchObject({ code: 'VALID', credits: 5 });
+  });
+
+  it('refills MONTHLY on anchorDay 31 on the last day of a 30-day month', async () => {
+    clock = Date.UTC(2027, 3, 29, 12, 0, 0); // 29 April 2027; April has 30 days
+    const key = await createKey(server, { name: 'monthly', credits: { remaining: 10, refill: { amount: 50, interval: 'MONTHLY', anchorDay: 31 } } });
+    const read = await server.gql(KEY_CREDITS, { id: key.id });
+    expect(read.body.data.apiKey.credits).toMatchObject({ remaining: 10, nextRefillAt: '2027-04-30T00:00:00.000Z', refill: { amount: 50, interval: 'MONTHLY', anchorDay: 31 } });
+    expect(await verifyCost(server, key.secret, 10)).toMatchObject({ code: 'VALID', credits: 0 });
+    clock = Date.UTC(2027, 3, 29, 23, 59, 59);
+    expect(await verifyCost(server, key.secret, 1)).toMatchObject({ code: 'USAGE_EXCEEDED', credits: 0 });
+    clock = Date.UTC(2027, 3, 30, 0, 0, 0);
+    expect(await verifyCost(server, key.secret, 1)).toMatchObject({ code: 'VALID', credits: 49 });
+    const next = await server.gql(KEY_CREDITS, { id: key.id });
+    expect(next.body.data.apiKey.credits).toMatchObject({ remaining: 49, nextRefillAt: '2027-05-31T00:00:00.000Z' });
+    clock = Date.UTC(2027, 4, 31, 0, 0, 0);
+    expect(await verifyCost(server, key.secret, 0)).toMatchObject({ code: 'VALID', credits: 50 });
+  });
+
+  it('grantCredits under concurrent spending adds exactly, with a KEY_UPDATED event per grant', async () => {
+    clock = Date.UTC(2026, 11, 2, 12, 0, 0);
+    const key = await createKey(server, { name: 'grant', credits: { remaining: 1000 } });
+    const [spends, grants] = await Promise.all([
+      concurrently(50, 400, () => verifyCost(server, key.secret, 1)),
+      concurrently(5, 10, () => server.gql(GRANT, { id: key.id, amount: 100, reason: 'top-up' })),
+    ]);
+    expect(spends.every((r) => r.code === 'VALID')).toBe(true);
+    expect(grants.every((r) => r.body.data?.grantCredits)).toBe(true);
+    const read = await server.gql(KEY_CREDITS, { id: key.id });
+    expect(read.body.data.apiKey.credits.remaining).toBe(1000 - 400 + 1000);
+    expect(await storedCredits(server, key.id)).toMatchObject({ remaining: 1600 });
+    expect(await eventCount(server, key.id, 'KEY_UPDATED')).toBe(10);
+    const events = await server.gql('query($f: AuditEventFilter) { auditEvents(filter: $f, first: 1) { edges { node { reason metadata } } } }', {
+      f: { keyId: key.id, types: ['KEY_UPDATED'] },
+    });
+    expect(events.body.data.auditEvents.edges[0].node).toMatchObject({ reason: 'top-up', metadata: { changed: ['credits'], granted: 100 } });
+  });
+
+  it('rotating a key with credits carries its credits over: rotation is no way out of them', async () => {
+    clock = Date.UTC(2026, 11, 2, 12, 0, 0);
+    const key = await createKey(server, { name: 'rotated', credits: { remaining: 9, refill: { amount: 9, interval: 'MONTHLY', anchorDay: 15 } } });
+    expect(await verifyCost(server, key.secret, 4)).toMatchObject({ code: 'VALID', credits: 5 });
+    await server.app.services.ledger.flush();
+    const rotated = await server.gql('mutation($id: ID!) { rotateKey(id: $id) { key { id credits { remaining refill { amount interval anchorDay } nextRefillAt } } } }', { id: key.id });
+    expect(rotated.body.data.rotateKey.key.credits).toEqual({ remaining: 5, refill: { amount: 9, interval: 'MONTHLY', anchorDay: 15 }, nextRefillAt: '2026-12-15T00:00:00.000Z' });
+  });
+
+  it('refuses bad credits, costs and grants with BAD_USER_INPUT naming every field, and changes nothing', async () => {
+    const bad = await server.gql('mutation($input: CreateKeyInput!) { createKey(input: $input) { key { id } } }', {
+      input: { name: 'bad', type: 'SECRET', scopes: [], credits: { remaining: 1_000_000_001, refill: { amount: -1, interval: 'MONTHLY', anchorDay: 32 } } },
+    });
+    expect(bad.body.errors![0]!.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      fields: ['input.credits.remaining', 'input.credits.refill.amount', 'input.credits.refill.anchorDay'],
+    });
+    const key = await createKey(server, { name: 'inputs', credits: { remaining: 5 } });
+    for (const cost of [-1, 1001]) {
+      const result = await server.gql('query($key: String!, $cost: Int) { verifyKey(key: $key, cost: $cost) { code } }', { key: key.secret, cost });
+      expect(result.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['cost'] });
+    }
+    for (const amount of [0, -5, 1_000_000_001]) {
+      const result = await server.gql(GRANT, { id: key.id, amount });
+      expect(result.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['amount'] });
+    }
+    const over = await server.gql(GRANT, { id: key.id, amount: 1_000_000_000 });
+    expect(over.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['amount'] });
+    const unlimited = await createKey(server, { name: 'unlimited' });
+    expect((await server.gql(GRANT, { id: unlimited.id, amount: 1 })).body.errors![0]!.extensions.code).toBe('BAD_USER_INPUT');
+    expect((await server.gql(GRANT, { id: 'key_nope', amount: 1 })).body.errors![0]!.extensions.code).toBe('NOT_FOUND');
+    expect((await server.gql(KEY_CREDITS, { id: key.id })).body.data.apiKey.credits.remaining).toBe(5);
+    expect(await eventCount(server, key.id, 'KEY_UPDATED')).toBe(0);
+  });
+
+  it('keeps grantCredits within tenancy: another merchant’s key is FORBIDDEN, and keys:write is required', async () => {
+    const target = await createKey(server, { merchantId: 'm_other', name: 'theirs', credits: { remaining: 1 } });
+    const writer = await createKey(server, { merchantId: 'm_mine', name: 'writer', scopes: ['keys:write', 'keys:read'] });
+    const reader = await createKey(server, { merchantId: 'm_other', name: 'reader', scopes: ['keys:read'] });
+    expect((await server.gql(GRANT, { id: target.id, amount: 5 }, writer.secret)).body.errors![0]!.extensions.code).toBe('FORBIDDEN');
+    expect((await server.gql(GRANT, { id: target.id, amount: 5 }, reader.secret)).body.errors![0]!.extensions.code).toBe('FORBIDDEN');
+    expect((await server.gql(KEY_CREDITS, { id: target.id })).body.data.apiKey.credits.remaining).toBe(1);
+  });
+});

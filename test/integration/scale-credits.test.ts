@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concurrently, eventCount, GRANT, KEY_CREDITS, storedCredits, verifyCost } from '../helpers/credits.js';
+import { scaleBackendsAvailable, startCluster, type Cluster } from '../helpers/scale.js';
+import { createKey, type TestServer } from '../helpers/server.js';
+
+/** Credits counted in Redis: two instances on one PostgreSQL schema and one Redis prefix spend from one count. */
+const available = await scaleBackendsAvailable('scale-credits');
+
+describe.skipIf(!available)('credits across instances sharing PostgreSQL + Redis', () => {
+  let cluster: Cluster;
+  let a: TestServer;
+  let b: TestServer;
+  let clock = Date.UTC(2026, 11, 2, 23, 59, 0);
+
+  beforeAll(async () => {
+    cluster = await startCluster({ count: 2, now: () => clock });
+    [a, b] = cluster.instances as [TestServer, TestServer];
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('serves exactly 100 of 100 credits to 50 concurrent clients spread over both instances', async () => {
+    const key = await createKey(a, { name: 'shared', credits: { remaining: 100 } }, cluster.adminKey);
+    let turn = 0;
+    const results = await concurrently(50, 160, () => verifyCost((turn++ % 2 === 0 ? a : b), key.secret, 1, cluster.adminKey));
+    expect(results.filter((r) => r.code === 'VALID')).toHaveLength(100);
+    expect(results.filter((r) => r.code === 'USAGE_EXCEEDED')).toHaveLength(60);
+    await b.app.services.ledger.flush();
+    expect(await storedCredits(a, key.id)).toMatchObject({ remaining: 0 });
+    await b.app.services.ledger.flush();
+    expect(await eventCount(a, key.id, 'USAGE_EXCEEDED')).toBe(60);
+  });
+
+  it('serves exactly 100 of the key’s own requests across both instances', async () => {
+    const key = await createKey(a, { name: 'own shared', credits: { remaining: 100 } }, cluster.adminKey);
+    let turn = 0;
+    const results = await concurrently(50, 130, () => (turn++ % 2 === 0 ? a : b).gql('{ viewer { keyId } }', {}, key.secret));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(100);
+    expect(results.filter((r) => r.status === 429 && r.body.errors![0]!.extensions.code === 'USAGE_EXCEEDED')).toHaveLength(30);
+  });
+
+  it('a grant on one instance adds to what the other spends from, and a refill sets the amount', async () => {
+    const key = await createKey(a, { name: 'granted', credits: { remaining: 10, refill: { amount: 7, interval: 'DAILY' } } }, cluster.adminKey);
+    expect(await verifyCost(b, key.secret, 10, cluster.adminKey)).toMatchObject({ code: 'VALID', credits: 0 });
+    const [spends, grants] = await Promise.all([
+      concurrently(20, 100, () => verifyCost(b, key.secret, 1, cluster.adminKey)),
+      concurrently(4, 8, () => a.gql(GRANT, { id: key.id, amount: 5 }, cluster.adminKey)),
+    ]);
+    expect(grants.every((r) => r.body.data?.grantCredits)).toBe(true);
+    const served = spends.filter((r) => r.code === 'VALID').length;
+    const left = (await a.gql(KEY_CREDITS, { id: key.id }, cluster.adminKey)).body.data.apiKey.credits.remaining;
+    expect(served + left).toBe(40);
+    clock = Date.UTC(2026, 11, 3, 0, 0, 0);
+    expect(await verifyCost(b, key.secret, 0, cluster.adminKey)).toMatchObject({ code: 'VALID', credits: 7 });
+    expect(await verifyCost(a, key.secret, 2, cluster.adminKey)).toMatchObject({ code: 'VALID', credits: 5 });
+    await b.app.services.ledger.flush();
+    expect(await storedCredits(a, key.id)).toMatchObject({ remaining: 5 });
+  });
+});
