@@ -10,6 +10,8 @@ export const AuditEventType = {
   AUTH_FAILED: 'AUTH_FAILED',
   ACCESS_DENIED: 'ACCESS_DENIED',
   RATE_LIMITED: 'RATE_LIMITED',
+  KEY_LEAKED: 'KEY_LEAKED',
+  KEY_EXPIRING: 'KEY_EXPIRING',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 
@@ -21,6 +23,7 @@ export const LIFECYCLE_EVENTS: readonly AuditEventType[] = [
   'KEY_REVOKED',
   'KEY_ROTATED',
   'KEY_EXPIRED',
+  'KEY_LEAKED',
 ];
 
 /** An event as it is written: everything but the id the database gives it. */

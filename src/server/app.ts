@@ -11,6 +11,7 @@ import { createApollo } from './apollo.js';
 import { ensureAdminKey } from '../keys/first-admin-key.js';
 import { compose, keyLimitsOf } from './compose.js';
 import { createHttpHandler } from './http.js';
+import { leakRoute } from './leak-route.js';
 import { Metrics } from '../metrics/metrics.js';
 import { exposeMetrics } from '../metrics/metrics-exposure.js';
 import { CloseCode } from '../protocol.js';
@@ -23,6 +24,8 @@ export interface StartOptions {
   /** Receives the first admin key's value (default: printed on stdout, once). */
   onAdminKey?: (value: string) => void;
   database?: DatabaseOptions;
+  /** The clock of the expiry sweeps (tests move it). */
+  clock?: () => Date;
 }
 
 export interface App {
@@ -38,7 +41,7 @@ export interface App {
 /** Wires every part of the service (compose()) and starts listening. Each resource gets one disposer, run in reverse order. */
 export async function start(config: Config, options: StartOptions = {}): Promise<App> {
   const logger = createLogger(config.logLevel, options.logDestination);
-  const { services, shutdown } = await compose(config, logger, { database: options.database });
+  const { services, shutdown } = await compose(config, logger, { database: options.database, clock: options.clock });
   const { db, keys, ledger, limiter, feed, bus } = services;
   try {
     const adminKey = await ensureAdminKey(services.transaction, keyLimitsOf(config));
@@ -64,7 +67,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     shutdown.add(() => metrics.close());
     const exposed = await exposeMetrics(metrics, config, logger);
     shutdown.add(() => exposed.close());
-    const routes = [...exposed.routes, ...(config.console ? [consoleRoute()] : [])];
+    const routes = [...exposed.routes, ...(config.console ? [consoleRoute()] : []), leakRoute(config, services.leaks, logger)];
     const observe = metrics.observeRequest.bind(metrics);
     const server = createServer(httpServerOptions(config), createHttpHandler({ config, logger, apollo, services, routes, observe }));
     guardConnections(server, config, logger);

@@ -15,6 +15,7 @@ import { ExpirySweeper } from '../keys/expiry-sweeper.js';
 import { KeyTransaction } from '../keys/key-transaction.js';
 import { KnownKeys } from '../keys/known-keys.js';
 import { KeysService } from '../keys/keys.service.js';
+import { LeakReports } from '../keys/leak-reports.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
 import { VerifyService } from '../keys/verify.service.js';
 import type { Logger } from '../logger.js';
@@ -69,6 +70,8 @@ export interface ComposeOptions {
   database?: DatabaseOptions;
   /** 'keys': only what changing keys needs, with no background work (the CLI); 'all' by default. */
   only?: 'keys' | 'all';
+  /** The clock of the expiry sweeps (KEY_EXPIRED, KEY_EXPIRING); tests move it. */
+  clock?: () => Date;
 }
 
 export interface Composition<S> {
@@ -88,7 +91,7 @@ export async function compose(config: Config, logger: Logger, options: ComposeOp
   const shutdown = new Shutdown(logger);
   try {
     const core = await composeKeys(config, logger, shutdown, options.database);
-    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core);
+    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core, options.clock);
     return { services, shutdown };
   } catch (error) {
     await shutdown.run();
@@ -117,7 +120,7 @@ export function keyLimitsOf(config: Config): { defaultRateLimit: number; default
 }
 
 /** The parts that answer requests, and the background work of a serving instance. */
-async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices): Promise<Services & KeyServices> {
+async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices, clock: (() => Date) | undefined): Promise<Services & KeyServices> {
   const { db, bus, ledger, catalogue, policy, transaction, keys } = core;
   // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
   const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
@@ -158,9 +161,11 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
   });
   const verify = new VerifyService(authenticator, throttle, ledger, catalogue, policy);
 
-  const expiries = new ExpirySweeper(transaction);
+  const leaks = new LeakReports(transaction, config.leakedKeyAction);
+
+  const expiries = new ExpirySweeper(transaction, { noticeSeconds: config.keyExpiryNoticeSeconds, now: clock });
   const sweeper = setInterval(() => {
-    expiries.recordExpiries().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
+    expiries.sweep().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
   }, config.expirySweepMs);
   sweeper.unref();
   shutdown.add(() => clearInterval(sweeper));
@@ -171,5 +176,5 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
       firstRunMs: Math.min(5_000, config.auditPruneIntervalMs),
     }),
   );
-  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
+  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, leaks, audit, feed };
 }
