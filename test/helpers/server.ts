@@ -38,6 +38,8 @@ export interface StartTestServerOptions {
   postgres?: { url: string; schema: string };
   /** This database whatever TEST_DATABASE says ('postgres': a schema of its own, dropped on stop). */
   database?: 'sqlite' | 'postgres';
+  /** The clock of the server's expiry sweeps (KEY_EXPIRED, KEY_EXPIRING). */
+  clock?: () => Date;
 }
 
 /** The PostgreSQL the suites use when asked to (TEST_DATABASE=postgres, the scale suite). */
@@ -82,6 +84,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
       minted.add(value);
     },
     database: postgres ? { schema: postgres.schema } : undefined,
+    clock: options.clock,
   }).catch(async (error: unknown) => {
     if (ownSchema && postgres) await dropSchema(postgres.url, postgres.schema);
     throw error;
