@@ -3,9 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
 import { ApiKeyEntity } from '../../src/keys/api-key.entity.js';
 import { ExpirySweeper } from '../../src/keys/expiry-sweeper.js';
+import { KeyTransaction } from '../../src/keys/key-transaction.js';
 import type { FeedClient } from '../helpers/feed.js';
 import { subscribedFeed } from '../helpers/scale.js';
 import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+
+/** The instance's own write path for keys (its database, ledger and bus). */
+const transactionOf = (server: TestServer) => new KeyTransaction(server.app.services.db, server.app.services.ledger, server.app.services.bus);
 
 const DAY = 86_400_000;
 const REVOKE = 'mutation($id: ID!) { revokeKey(id: $id) { status } }';
@@ -80,7 +84,7 @@ describe('KEY_EXPIRING', () => {
 
   it('is claimed by one sweeper when several sweep at once', async () => {
     const key = await createKey(server, { merchantId: 'm_expiring_race', expiresAt: at(40) }, admin);
-    const sweepers = Array.from({ length: 4 }, () => new ExpirySweeper(server.app.services.transaction, { noticeSeconds: 7 * 86_400, now: () => new Date(Date.now() + 35 * DAY) }));
+    const sweepers = Array.from({ length: 4 }, () => new ExpirySweeper(transactionOf(server), { noticeSeconds: 7 * 86_400, now: () => new Date(Date.now() + 35 * DAY) }));
     const written = await Promise.all(sweepers.map((sweeper) => sweeper.recordNotices()));
     expect(written.reduce((sum, n) => sum + n, 0)).toBe(1);
     expect(await notices(key.id)).toBe(1);

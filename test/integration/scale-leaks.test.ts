@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
 import { ExpirySweeper } from '../../src/keys/expiry-sweeper.js';
+import { KeyTransaction } from '../../src/keys/key-transaction.js';
 import type { FeedClient } from '../helpers/feed.js';
 import { candidate, leakSigner, postLeaks } from '../helpers/leaks.js';
 import { scaleBackendsAvailable, startCluster, subscribedFeed, type Cluster } from '../helpers/scale.js';
 import { createKey, type TestServer } from '../helpers/server.js';
+
+/** The instance's own write path for keys (its database, ledger and bus). */
+const transactionOf = (server: TestServer) => new KeyTransaction(server.app.services.db, server.app.services.ledger, server.app.services.bus);
 
 /**
  * Leak reports and expiry notices with two instances on one PostgreSQL schema and one Redis
@@ -68,7 +72,7 @@ describe.skipIf(!available)('leak reports across instances on PostgreSQL + Redis
   it('writes KEY_EXPIRING once when both instances sweep at once', async () => {
     const key = await createKey(a, { merchantId: 'm_scale_expiring', expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString() }, admin);
     const later = () => new Date(Date.now() + 5 * 86_400_000);
-    const sweepers = [a, b, a, b].map((server) => new ExpirySweeper(server.app.services.transaction, { noticeSeconds: 7 * 86_400, now: later }));
+    const sweepers = [a, b, a, b].map((server) => new ExpirySweeper(transactionOf(server), { noticeSeconds: 7 * 86_400, now: later }));
     const written = await Promise.all(sweepers.map((sweeper) => sweeper.recordNotices()));
     expect(written.reduce((sum, n) => sum + n, 0)).toBe(1);
     expect(await a.app.services.db.fork().count(AuditEventEntity, { type: 'KEY_EXPIRING', keyId: key.id })).toBe(1);
