@@ -10,8 +10,8 @@ import { readBodyBytes, sendJson } from './http.js';
 
 /** /leaks has its own body limit (GitHub's reports are up to 1 MiB), not MAX_BODY_BYTES. */
 export const LEAK_BODY_LIMIT = 1_048_576;
-/** Reports read or handled at once; more wait for none and are answered 503 (memory stays within this × 1 MiB). */
-const MAX_IN_FLIGHT = 4;
+/** Reports read or handled at once; one more is answered 503 at once (memory stays within this × 1 MiB). */
+const MAX_IN_FLIGHT = 16;
 /** A DER ECDSA P-256 signature is at most 72 bytes (96 base64 characters). */
 const SIGNATURE = /^[A-Za-z0-9+/]{1,200}={0,2}$/;
 const IDENTIFIER_MAX = 256;
@@ -75,7 +75,11 @@ export function leakRoute(config: Config, leaks: LeakReports, logger: Logger): (
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'Use POST.' }, { allow: 'POST' });
-    if (inFlight >= MAX_IN_FLIGHT) return sendJson(res, 503, { error: 'Too many reports at once; retry shortly.' }, { 'retry-after': '1' });
+    if (inFlight >= MAX_IN_FLIGHT) {
+      // Its body is never read: the connection cannot carry another request.
+      res.setHeader('connection', 'close');
+      return sendJson(res, 503, { error: 'Too many reports at once; retry shortly.' }, { 'retry-after': '1' });
+    }
     inFlight += 1;
     try {
       const body = await readBodyBytes(req, LEAK_BODY_LIMIT);

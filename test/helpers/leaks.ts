@@ -17,6 +17,7 @@ export function leakSigner(): LeakSigner {
 
 export interface LeakAnswer {
   status: number;
+  headers: Headers;
   text: string;
   json: any;
 }
@@ -39,7 +40,7 @@ export async function postLeaks(baseUrl: string, body: string | Buffer, signer: 
   } catch {
     json = null;
   }
-  return { status: res.status, text, json };
+  return { status: res.status, headers: res.headers, text, json };
 }
 
 /** One candidate in GitHub's format. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
@@ -7,7 +8,7 @@ import { generateKey } from '../../src/keys/key-material.js';
 import type { FeedClient } from '../helpers/feed.js';
 import { candidate, leakSigner, postLeaks, type LeakSigner } from '../helpers/leaks.js';
 import { subscribedFeed } from '../helpers/scale.js';
-import { createKey, startTestServer, type TestServer } from '../helpers/server.js';
+import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
 const VIEWER = '{ viewer { keyId } }';
 const KEY = 'query($id: ID!) { apiKey(id: $id) { status statusReason } }';
@@ -146,6 +147,32 @@ describe('leak reports: POST /leaks and reportLeakedKeys', () => {
     expect((await signed(padded(1_048_576))).status).toBe(400);
     expect((await signed(padded(1_048_577))).status).toBe(413);
     expect((await fetch(`${server.url}/leaks`)).status).toBe(405);
+  });
+
+  it('reads at most 16 reports at once: one more is answered 503 with Retry-After, and a slot frees when one ends', async () => {
+    const { port } = new URL(server.url);
+    const slow = Array.from({ length: 16 }, () => {
+      const req = request({ host: '127.0.0.1', port, path: '/leaks', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '100' } });
+      const answered = new Promise<number>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+      });
+      req.write('[');
+      return { req, answered };
+    });
+    const refused = await waitFor(async () => {
+      const answer = await postLeaks(server.url, '[]', github);
+      return answer.status === 503 ? answer : null;
+    });
+    expect(refused.json).toEqual({ error: 'Too many reports at once; retry shortly.' });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    for (const { req } of slow) req.end(`${' '.repeat(98)}]`);
+    // Unsigned, so 401 once their bodies are in.
+    expect(await Promise.all(slow.map((one) => one.answered))).toEqual(Array(16).fill(401));
+    expect((await postLeaks(server.url, '[]', github)).status).toBe(200);
   });
 
   it('handles 10,000 candidates in ten reports of 1,000, revoking exactly the ones that are ours', async () => {
