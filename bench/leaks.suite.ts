@@ -29,8 +29,10 @@ function signer() {
 
 const item = (token: string) => ({ token, type: 'keyring_secret_key', url: 'https://github.com/acme/app/blob/main/.env', source: 'content' });
 
-/** Posts every (pre-signed) body at once; the milliseconds until the last answer, and the true positives counted. */
-async function postAll(url: string, bodies: Array<{ body: Buffer; signature: string }>): Promise<{ ms: number; positives: number; statuses: number[] }> {
+/** Posts every (pre-signed) body at once; the milliseconds until the last answer, the server's CPU time meanwhile, and the true positives counted. */
+async function postAll(server: ChildServer<LeakServerInfo>, bodies: Array<{ body: Buffer; signature: string }>): Promise<{ ms: number; cpuMs: number; positives: number; statuses: number[] }> {
+  const url = server.info.url;
+  const cpuBefore = await server.cpuMicros();
   const started = performance.now();
   const answers = await Promise.all(
     bodies.map(async ({ body, signature }) => {
@@ -43,8 +45,9 @@ async function postAll(url: string, bodies: Array<{ body: Buffer; signature: str
     }),
   );
   const ms = performance.now() - started;
+  const cpuMs = ((await server.cpuMicros()) - cpuBefore) / 1_000;
   const positives = answers.reduce((sum, answer) => sum + (Array.isArray(answer.json) ? answer.json.filter((v) => v.label === 'true_positive').length : 0), 0);
-  return { ms, positives, statuses: answers.map((answer) => answer.status) };
+  return { ms, cpuMs, positives, statuses: answers.map((answer) => answer.status) };
 }
 
 const leaksSuite: BenchSuite = {
@@ -65,19 +68,24 @@ const leaksSuite: BenchSuite = {
       const allOursBody = Buffer.from(JSON.stringify(ours.slice(REPORTS * OURS_PER_REPORT).map(item)));
       const allOurs = [{ body: allOursBody, signature: github.sign(allOursBody) }];
 
-      const first = await postAll(server.info.url, reports);
-      context.log(`10 × 1,000, first: ${round(first.ms)} ms, ${first.positives} true positives, statuses ${[...new Set(first.statuses)]}`);
-      const again = await postAll(server.info.url, reports);
-      context.log(`10 × 1,000, again: ${round(again.ms)} ms`);
-      const bulk = await postAll(server.info.url, allOurs);
-      context.log(`1,000 of ours in one report: ${round(bulk.ms)} ms`);
+      const first = await postAll(server, reports);
+      context.log(`10 × 1,000, first: ${round(first.ms)} ms (server CPU ${round(first.cpuMs)} ms), ${first.positives} true positives, statuses ${[...new Set(first.statuses)]}`);
+      const again = await postAll(server, reports);
+      context.log(`10 × 1,000, again: ${round(again.ms)} ms (server CPU ${round(again.cpuMs)} ms)`);
+      const bulk = await postAll(server, allOurs);
+      context.log(`1,000 of ours in one report: ${round(bulk.ms)} ms (server CPU ${round(bulk.cpuMs)} ms)`);
       const ok = (m: { statuses: number[] }) => m.statuses.every((status) => status === 200);
       const line = (name: string, m: Awaited<ReturnType<typeof postAll>>, expected: number, target: boolean): BenchResult => ({
         name,
         p99Ms: round(m.ms),
         ...(target
-          ? { target: { ok: m.ms < TARGET_MS && ok(m) && m.positives === expected, description: `all answered within ${TARGET_MS} ms (${round(m.ms)} ms), every answer 200 with ${expected} true positives (${m.positives})` } }
-          : { note: `${round(m.ms)} ms for all answers; ${m.positives} true positives` }),
+          ? {
+              target: {
+                ok: m.ms < TARGET_MS && ok(m) && m.positives === expected,
+                description: `all answered within ${TARGET_MS} ms (${round(m.ms)} ms; server CPU ${round(m.cpuMs)} ms), every answer 200 with ${expected} true positives (${m.positives})`,
+              },
+            }
+          : { note: `${round(m.ms)} ms for all answers (server CPU ${round(m.cpuMs)} ms); ${m.positives} true positives` }),
       });
       return [
         line(`leak reports: ${REPORTS} × ${CANDIDATES} candidates posted at once, ${REPORTS * OURS_PER_REPORT} of them ours (revoked)`, first, REPORTS * OURS_PER_REPORT, true),
