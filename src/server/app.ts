@@ -98,6 +98,17 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   }
 }
 
+/**
+ * One plain line for the person who just ran `npm start`: where the API, Sandbox and the console
+ * are (Sandbox and the console only where this configuration serves them). Log lines stay JSON.
+ */
+export function readyLine(url: string, config: Config): string {
+  const parts = [`API ${url}/graphql`];
+  if (!config.production) parts.push(`Sandbox ${url}/graphql (in a browser)`);
+  if (config.console) parts.push(`console ${url}/console`);
+  return `keyring ready: ${parts.join(' · ')}\n`;
+}
+
 /** Stops accepting, lets in-flight requests finish (up to the grace period), then closes what is left. */
 function closeServer(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
