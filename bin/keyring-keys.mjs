@@ -11,18 +11,24 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const stamp = join(root, 'dist', '.keys-built');
 
-/** The newest modification time of any file under `dir`. */
+/** The newest modification time of any TypeScript file under `dir` (what the build compiles). */
 function newest(dir) {
   let latest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+    if (entry.isDirectory()) latest = Math.max(latest, newest(path));
+    else if (entry.name.endsWith('.ts')) latest = Math.max(latest, statSync(path).mtimeMs);
   }
   return latest;
 }
 
-const built = existsSync(stamp) && existsSync(join(root, 'dist', 'src', 'cli', 'main.js')) ? statSync(stamp).mtimeMs : 0;
-if (built < Math.max(newest(join(root, 'src')), statSync(join(root, 'package.json')).mtimeMs)) {
+/** When dist/ was last built: by this script (its stamp) or by `npm run build` (tsc's build info). */
+function builtAt() {
+  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) return 0;
+  return Math.max(...[stamp, join(root, 'dist', '.tsbuildinfo')].map((file) => (existsSync(file) ? statSync(file).mtimeMs : 0)));
+}
+
+if (builtAt() < newest(join(root, 'src'))) {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: ['ignore', 2, 2] });
   writeFileSync(stamp, `${new Date().toISOString()}\n`);
