@@ -1,3 +1,4 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import proxyaddr from 'proxy-addr';
 
@@ -72,6 +73,12 @@ export interface Config {
   readonly metricsHost: string;
   readonly batchRequests: boolean;
   readonly shutdownGraceMs: number;
+  /** Seconds before a key's expiresAt at which its one KEY_EXPIRING event is written. */
+  readonly keyExpiryNoticeSeconds: number;
+  /** ECDSA P-256 public keys whose signatures POST /leaks accepts; empty: /leaks is off (404). */
+  readonly leakReportPublicKeys: readonly KeyObject[];
+  /** What a reported leak does to a key: revoke it for good, or disable it. */
+  readonly leakedKeyAction: 'revoke' | 'disable';
 }
 
 /** See Config.trustProxy. */
@@ -171,6 +178,60 @@ function scopes(env: Env): Array<{ name: string; description: string }> {
     });
 }
 
+/** At most this many keys in LEAK_REPORT_PUBLIC_KEYS: each unsigned request is tried against every one. */
+const MAX_LEAK_REPORT_KEYS = 10;
+const PEM_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g;
+
+/**
+ * LEAK_REPORT_PUBLIC_KEYS: PEM text (one or more `PUBLIC KEY` blocks; a literal `\n` reads as a
+ * line break, as env files often write it), or comma-separated paths of files holding such
+ * blocks. Each must be an ECDSA P-256 public key.
+ */
+function leakReportPublicKeys(env: Env): KeyObject[] {
+  const raw = (env.LEAK_REPORT_PUBLIC_KEYS ?? '').trim();
+  if (raw === '') return [];
+  const name = 'LEAK_REPORT_PUBLIC_KEYS';
+  let text: string;
+  if (raw.includes('-----BEGIN')) {
+    text = raw.replaceAll('\\n', '\n');
+  } else {
+    text = raw
+      .split(',')
+      .map((path) => path.trim())
+      .filter(Boolean)
+      .map((path) => {
+        try {
+          return readFileSync(path, 'utf8');
+        } catch (error) {
+          throw new ConfigError(name, `names a file that cannot be read: ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+      })
+      .join('\n');
+  }
+  const blocks = text.match(PEM_BLOCK) ?? [];
+  if (blocks.length === 0) throw new ConfigError(name, 'must be PEM text or files holding "-----BEGIN PUBLIC KEY-----" blocks');
+  if (blocks.length > MAX_LEAK_REPORT_KEYS) throw new ConfigError(name, `names ${blocks.length} keys; at most ${MAX_LEAK_REPORT_KEYS}`);
+  return blocks.map((block, i) => {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(block);
+    } catch (error) {
+      throw new ConfigError(name, `key ${i + 1} is not a valid PEM public key (${(error as Error).message})`);
+    }
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new ConfigError(name, `key ${i + 1} must be an ECDSA P-256 public key`);
+    }
+    return key;
+  });
+}
+
+function leakedKeyAction(env: Env): 'revoke' | 'disable' {
+  const raw = (env.LEAKED_KEY_ACTION ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'revoke') return 'revoke';
+  if (raw === 'disable') return 'disable';
+  throw new ConfigError('LEAKED_KEY_ACTION', `must be revoke or disable (got "${env.LEAKED_KEY_ACTION}")`);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV || 'development';
   const production = nodeEnv === 'production';
@@ -238,6 +299,9 @@ export function loadConfig(env: Env = process.env): Config {
     metricsHost: env.METRICS_HOST || '127.0.0.1',
     batchRequests: bool(env, 'BATCH_REQUESTS', false),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    keyExpiryNoticeSeconds: int(env, 'KEY_EXPIRY_NOTICE_SECONDS', 7 * 86_400, 0, 366 * 86_400),
+    leakReportPublicKeys: Object.freeze(leakReportPublicKeys(env)),
+    leakedKeyAction: leakedKeyAction(env),
   };
   return Object.freeze(config);
 }

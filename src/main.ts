@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 import { loadConfig } from './config.js';
-import { start } from './server/app.js';
+import { readyLine, start } from './server/app.js';
 import { handleProcessEvents } from './server/process.js';
 
-handleProcessEvents(await start(loadConfig()));
+const config = loadConfig();
+const app = await start(config);
+process.stdout.write(readyLine(app.url, config));
+handleProcessEvents(app);

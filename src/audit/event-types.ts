@@ -12,6 +12,8 @@ export const AuditEventType = {
   ACCESS_DENIED: 'ACCESS_DENIED',
   RATE_LIMITED: 'RATE_LIMITED',
   USAGE_EXCEEDED: 'USAGE_EXCEEDED',
+  KEY_LEAKED: 'KEY_LEAKED',
+  KEY_EXPIRING: 'KEY_EXPIRING',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 
@@ -24,6 +26,7 @@ export const LIFECYCLE_EVENTS: readonly AuditEventType[] = [
   'KEY_ROTATED',
   'KEY_EXPIRED',
   'KEY_UPDATED',
+  'KEY_LEAKED',
 ];
 
 /** An event as it is written: everything but the id the database gives it. */

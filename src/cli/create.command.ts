@@ -2,7 +2,7 @@ import { within } from '../errors.js';
 import { validateCreateKey, type CreateKeyRequest } from '../keys/validation.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
 import { loadConfig } from '../config.js';
-import { badInput, inFlagTerms, toCliError, type CliIo, type FlagsByField } from './cli-io.js';
+import { badInput, CliError, inFlagTerms, toCliError, type CliIo, type FlagsByField } from './cli-io.js';
 import type { Command } from './command.js';
 import { ALLOWED_IPS_MAX } from '../keys/ip-allowlist.js';
 import { choice, credits, dateTime, jsonObject, list, parseOptions, rateLimit, required } from './options.js';
@@ -59,6 +59,13 @@ export function allowIpFlags(): FlagsByField {
   return flags;
 }
 
+/** The contract's `Invalid scope value.`, for an operator: which of the given scopes are unknown, and the valid ones. */
+function namingScopes(problem: string, requested: readonly string[], catalogue: ScopeCatalogue): string {
+  if (problem !== 'Invalid scope value.') return problem;
+  const unknown = requested.filter((scope) => !catalogue.has(scope));
+  return `Invalid scope value: --scopes names ${unknown.join(', ')}; valid scopes are ${catalogue.list().map((scope) => scope.name).join(', ')}.`;
+}
+
 export const createCommand: Command = {
   name: 'create',
   summary: 'mint a key in the database and print its value',
@@ -96,16 +103,19 @@ export const createCommand: Command = {
       allowedIps: typeof values['allow-ip'] === 'string' ? list(values['allow-ip']) : null,
       credits: typeof values.credits === 'string' ? credits(values.credits, problems) : null,
     };
+    const catalogue = new ScopeCatalogue(loadConfig(io.env).extraScopes);
     if (problems.length > 0) {
       // Report what the service would also refuse, so one run lists every problem.
-      const catalogue = new ScopeCatalogue(loadConfig(io.env).extraScopes);
       const checked = validateCreateKey({ ...request, name: request.name || 'x' }, catalogue);
-      throw badInput([...problems, ...(checked.ok ? [] : within('input', checked.problems).map((problem) => inFlagTerms(problem, FLAGS)))]);
+      const refused = checked.ok ? [] : within('input', checked.problems).map((problem) => namingScopes(inFlagTerms(problem, FLAGS), request.scopes, catalogue));
+      throw badInput([...problems, ...refused]);
     }
     // Loaded only now: help and usage errors need no database driver.
     const { CLI_ACTOR, withLocalServices } = await import('./local-services.js');
     const created = await withLocalServices(io.env, ({ keys }) => keys.create(CLI_ACTOR, request)).catch((error: unknown) => {
-      throw (error as { extensions?: { code?: unknown } }).extensions?.code === 'BAD_USER_INPUT' ? toCliError(error, FLAGS) : error;
+      if ((error as { extensions?: { code?: unknown } }).extensions?.code !== 'BAD_USER_INPUT') throw error;
+      const refused = toCliError(error, FLAGS);
+      throw new CliError(refused.problems.map((problem) => namingScopes(problem, request.scopes, catalogue)), refused.exitCode, refused.code);
     });
     io.stdout(`${created.secret}\n`);
     return 0;

@@ -8,6 +8,7 @@ import type { FeedSink } from '../audit/feed-subscription.js';
 import type { Ledger } from '../audit/ledger.js';
 import type { Database } from '../db/orm.js';
 import type { KeysService } from '../keys/keys.service.js';
+import type { LeakReports } from '../keys/leak-reports.js';
 import type { ScopeCatalogue } from '../keys/scopes.js';
 import type { VerifyService } from '../keys/verify.service.js';
 import type { Limiter } from '../throttle/limiter.js';
@@ -41,6 +42,8 @@ export interface Services {
   /** Usage credits: the live counter and its rules; creditsService grants. */
   credits: Credits;
   creditsService: CreditsService;
+  /** Leak reports (POST /leaks and reportLeakedKeys): leaked keys revoked or disabled. */
+  leaks: LeakReports;
   audit: AuditService;
   feed: AuditFeed;
 }

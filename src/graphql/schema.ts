@@ -5,11 +5,12 @@ import { authChecker } from './auth-checker.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
 import { CreditsResolver } from './resolvers/credits.resolver.js';
 import { KeysResolver } from './resolvers/keys.resolver.js';
+import { LeaksResolver } from './resolvers/leaks.resolver.js';
 import { VerifyResolver } from './resolvers/verify.resolver.js';
 import { ViewerResolver } from './resolvers/viewer.resolver.js';
 import { DateTimeScalar } from './scalars.js';
 
-export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver, CreditsResolver] as const;
+export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver, CreditsResolver, LeaksResolver] as const;
 
 const NO_PUBSUB = {
   publish(): void {

@@ -68,6 +68,10 @@ export class ApiKeyEntity {
   @Property({ type: 'datetime', nullable: true })
   expiryRecordedAt?: Date | null;
 
+  /** When the KEY_EXPIRING notice was written (or passed over, for a revoked key), so it is written once. */
+  @Property({ type: 'datetime', nullable: true })
+  expiryNoticeAt?: Date | null;
+
   @Property({ type: 'datetime', nullable: true })
   lastUsedAt?: Date | null;
 

@@ -11,6 +11,7 @@ import { keyEvent } from './key-events.js';
 import { announced, mintKey, type MintFields } from './key-mint.js';
 import { creditsAt, storedCreditsOf, type StoredCredits } from './credits.js';
 import { isExpired, storedCreditsOfEntity, toView, type ApiKeyView } from './key-record.js';
+import { changeOf, disableEntity, enableEntity, revokeEntity } from './key-status.js';
 import type { KeyTransaction } from './key-transaction.js';
 import type { ScopeCatalogue } from './scopes.js';
 import { applyUpdate, changedFields, validateUpdateKey, type UpdateKeyRequest } from './update-key.js';
@@ -118,33 +119,19 @@ export class KeysService {
   disable(actor: Actor, id: string, reason?: string | null): Promise<ApiKeyView> {
     return this.transition(actor, id, 'disableKey', reason, (entity, now) => {
       if (entity.status === 'REVOKED') throw BadUserInputError.at('id', 'A revoked key cannot be disabled.');
-      if (entity.status === 'DISABLED') return null;
-      entity.status = 'DISABLED';
-      entity.disabledAt = now;
-      entity.statusReason = reason ?? null;
-      return 'KEY_DISABLED';
+      return disableEntity(entity, now, reason ?? null) ? 'KEY_DISABLED' : null;
     });
   }
 
   enable(actor: Actor, id: string): Promise<ApiKeyView> {
-    return this.transition(actor, id, 'enableKey', null, (entity) => {
+    return this.transition(actor, id, 'enableKey', null, (entity, now) => {
       if (entity.status === 'REVOKED') throw BadUserInputError.at('id', 'A revoked key cannot be enabled.');
-      if (entity.status === 'ACTIVE') return null;
-      entity.status = 'ACTIVE';
-      entity.disabledAt = null;
-      entity.statusReason = null;
-      return 'KEY_ENABLED';
+      return enableEntity(entity, now) ? 'KEY_ENABLED' : null;
     });
   }
 
   revoke(actor: Actor, id: string, reason?: string | null): Promise<ApiKeyView> {
-    return this.transition(actor, id, 'revokeKey', reason, (entity, now) => {
-      if (entity.status === 'REVOKED') return null;
-      entity.status = 'REVOKED';
-      entity.revokedAt = now;
-      entity.statusReason = reason ?? null;
-      return 'KEY_REVOKED';
-    });
+    return this.transition(actor, id, 'revokeKey', reason, (entity, now) => (revokeEntity(entity, now, reason ?? null) ? 'KEY_REVOKED' : null));
   }
 
   /**
@@ -234,7 +221,7 @@ export class KeysService {
     });
   }
 
-  /** One status change of one key: `apply` returns the event type, or null when nothing changed. */
+  /** One status change of one key: `apply` makes it (key-status.ts) and returns the event type, or null when nothing changed. */
   private async transition(
     actor: Actor,
     id: string,
@@ -249,11 +236,10 @@ export class KeysService {
       const now = new Date();
       const type = apply(entity, now);
       if (!type) return { result: toView(entity), events: [] };
-      entity.updatedAt = now;
       return {
         result: toView(entity),
         events: [keyEvent(type, actor, entity, { reason: reason ?? null })],
-        changed: [{ keyId: entity.id, digest: entity.digest, merchantId: entity.merchantId, status: isExpired(entity) ? 'EXPIRED' : entity.status }],
+        changed: [changeOf(entity)],
       };
     });
   }

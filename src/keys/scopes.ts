@@ -12,6 +12,7 @@ export const BUILT_IN_SCOPES: readonly ScopeDefinition[] = [
   { name: 'keys:write', description: 'Create, disable, enable, revoke and rotate API keys of the merchant.', builtIn: true },
   { name: 'keys:verify', description: 'Verify presented API keys with verifyKey.', builtIn: true },
   { name: 'audit:read', description: "Read and subscribe to the merchant's audit events.", builtIn: true },
+  { name: 'leaks:report', description: 'Report leaked key values with reportLeakedKeys; each one found is revoked.', builtIn: true },
   { name: ADMIN_SCOPE, description: 'Every scope, for every merchant.', builtIn: true },
 ];
 

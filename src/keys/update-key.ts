@@ -92,7 +92,11 @@ export function applyUpdate(entity: ApiKeyEntity, update: KeyUpdate, changed: re
     else if (field === 'allowedIps') entity.allowedIps = [...update.allowedIps!];
     else if (field === 'name') entity.name = update.name!;
     else if (field === 'metadata') entity.metadata = update.metadata ?? null;
-    else entity.expiresAt = update.expiresAt ?? null;
+    else {
+      entity.expiresAt = update.expiresAt ?? null;
+      // A new expiry earns a new KEY_EXPIRING notice (the sweeper sends one per expiry).
+      entity.expiryNoticeAt = null;
+    }
   }
   entity.updatedAt = now;
 }

@@ -132,6 +132,12 @@ export function reasonProblems(reason: string | null | undefined): InputProblem[
   return problems;
 }
 
+/** Any other free text (a leak report's url and source): at most `max` characters, and the free-text rule. */
+export function freeTextProblems(field: string, text: string, max: number): InputProblem[] {
+  const problems = [...text].length > max ? [{ field, message: `${field} must be at most ${max} characters.` }] : [];
+  return [...problems, ...invisibleProblems(field, text)];
+}
+
 /** The free-text rule (contract §9.5); NUL keeps its own message, which clients already know. */
 function invisibleProblems(field: string, text: string): InputProblem[] {
   if (text.includes(NUL)) return [{ field, message: `${field} must not contain NUL characters.` }];

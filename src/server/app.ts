@@ -11,6 +11,7 @@ import { createApollo } from './apollo.js';
 import { ensureAdminKey } from '../keys/first-admin-key.js';
 import { compose, keyLimitsOf } from './compose.js';
 import { createHttpHandler } from './http.js';
+import { leakRoute } from './leak-route.js';
 import { Metrics } from '../metrics/metrics.js';
 import { exposeMetrics } from '../metrics/metrics-exposure.js';
 import { CloseCode } from '../protocol.js';
@@ -23,7 +24,7 @@ export interface StartOptions {
   /** Receives the first admin key's value (default: printed on stdout, once). */
   onAdminKey?: (value: string) => void;
   database?: DatabaseOptions;
-  /** The clock credit refills follow (default Date.now). */
+  /** The one clock of credit refills and expiry sweeps (default Date.now). */
   now?: () => number;
 }
 
@@ -66,7 +67,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     shutdown.add(() => metrics.close());
     const exposed = await exposeMetrics(metrics, config, logger);
     shutdown.add(() => exposed.close());
-    const routes = [...exposed.routes, ...(config.console ? [consoleRoute()] : [])];
+    const routes = [...exposed.routes, ...(config.console ? [consoleRoute()] : []), leakRoute(config, services.leaks, logger)];
     const observe = metrics.observeRequest.bind(metrics);
     const server = createServer(httpServerOptions(config), createHttpHandler({ config, logger, apollo, services, routes, observe }));
     guardConnections(server, config, logger);
@@ -95,6 +96,17 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     await shutdown.run();
     throw error;
   }
+}
+
+/**
+ * One plain line for the person who just ran `npm start`: where the API, Sandbox and the console
+ * are (Sandbox and the console only where this configuration serves them). Log lines stay JSON.
+ */
+export function readyLine(url: string, config: Config): string {
+  const parts = [`API ${url}/graphql`];
+  if (!config.production) parts.push(`Sandbox ${url}/graphql (in a browser)`);
+  if (config.console) parts.push(`console ${url}/console`);
+  return `keyring ready: ${parts.join(' · ')}\n`;
 }
 
 /** Stops accepting, lets in-flight requests finish (up to the grace period), then closes what is left. */

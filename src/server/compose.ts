@@ -15,6 +15,7 @@ import { ExpirySweeper } from '../keys/expiry-sweeper.js';
 import { KeyTransaction } from '../keys/key-transaction.js';
 import { KnownKeys } from '../keys/known-keys.js';
 import { KeysService } from '../keys/keys.service.js';
+import { LeakReports } from '../keys/leak-reports.js';
 import { ScopeCatalogue } from '../keys/scopes.js';
 import { VerifyService } from '../keys/verify.service.js';
 import type { Logger } from '../logger.js';
@@ -73,7 +74,7 @@ export interface ComposeOptions {
   database?: DatabaseOptions;
   /** 'keys': only what changing keys needs, with no background work (the CLI); 'all' by default. */
   only?: 'keys' | 'all';
-  /** The clock credit refills follow (default Date.now); tests move it across 00:00 UTC. */
+  /** The one clock of credit refills and expiry sweeps (default Date.now); tests move it. */
   now?: () => number;
 }
 
@@ -173,9 +174,11 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
   const creditsService = new CreditsService(transaction, policy, credits);
   const verify = new VerifyService(authenticator, throttle, ledger, catalogue, policy, credits);
 
-  const expiries = new ExpirySweeper(transaction);
+  const leaks = new LeakReports(transaction, config.leakedKeyAction);
+
+  const expiries = new ExpirySweeper(transaction, { noticeSeconds: config.keyExpiryNoticeSeconds, now: () => new Date(now()) });
   const sweeper = setInterval(() => {
-    expiries.recordExpiries().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
+    expiries.sweep().catch((error) => logger.error({ err: error }, 'expiry sweep failed'));
   }, config.expirySweepMs);
   sweeper.unref();
   shutdown.add(() => clearInterval(sweeper));
@@ -186,5 +189,5 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
       firstRunMs: Math.min(5_000, config.auditPruneIntervalMs),
     }),
   );
-  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed, credits, creditsService };
+  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, leaks, audit, feed, credits, creditsService };
 }

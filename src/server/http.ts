@@ -26,7 +26,7 @@ export interface HttpDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,64}$/;
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -41,6 +41,15 @@ export function sendGraphQLError(res: ServerResponse, error: GraphQLError, reque
 
 /** The body as text, up to `limit` bytes; past it, the rest is discarded unread and PAYLOAD_TOO_LARGE thrown. */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return collectBody(req, limit, (chunks) => (chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+}
+
+/** The body's bytes as sent (a signature covers them, not their decoding), up to `limit` bytes, as readBody. */
+export function readBodyBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return collectBody(req, limit, (chunks) => Buffer.concat(chunks));
+}
+
+function collectBody<T>(req: IncomingMessage, limit: number, finish: (chunks: Buffer[]) => T): Promise<T> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new PayloadTooLargeError(limit));
   // Listeners rather than `for await`: an async iterator per request is measurable on the hot path.
@@ -55,7 +64,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       reject(new PayloadTooLargeError(limit));
     };
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.once('end', () => resolve(finish(chunks)));
     req.once('error', reject);
   });
 }

@@ -38,7 +38,7 @@ export interface StartTestServerOptions {
   postgres?: { url: string; schema: string };
   /** This database whatever TEST_DATABASE says ('postgres': a schema of its own, dropped on stop). */
   database?: 'sqlite' | 'postgres';
-  /** The clock credit refills follow (a test moves it across 00:00 UTC). */
+  /** The one clock of credit refills and expiry sweeps (KEY_EXPIRED, KEY_EXPIRING); tests move it. */
   now?: () => number;
 }
 

@@ -58,7 +58,7 @@ describe('CLI on the database', () => {
       '--type must be one of secret, public, tokenization.',
       '--merchant must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -.',
       '--name must not contain < or >.',
-      'Invalid scope value.',
+      'Invalid scope value: --scopes names nope; valid scopes are keys:read, keys:write, keys:verify, audit:read, leaks:report, admin.',
       '--expires-at must be in the future.',
       '--rate-limit N must be an integer from 1 to 100000.',
       '--rate-limit SECONDS must be an integer from 1 to 86400.',
@@ -68,6 +68,8 @@ describe('CLI on the database', () => {
   it.each([
     [['create', '--name', 'x', '--scopes', 'keys:read'], '--merchant is required.'],
     [['create', '--merchant', 'acme', '--name', 'a<b', '--scopes', 'keys:read'], 'error (BAD_USER_INPUT): --name must not contain < or >.'],
+    // Refused by the service itself: the unknown scope is named, with the valid ones.
+    [['create', '--merchant', 'acme', '--name', 'x', '--scopes', 'keys:read,nope'], 'error (BAD_USER_INPUT): Invalid scope value: --scopes names nope; valid scopes are keys:read, keys:write'],
     [['create', '--merchant', 'acme', '--name'], '--name needs a value.'],
     [['create', '--merchant', 'acme', '--name', 'x', '--scopes', 'a', '--rate-limit', 'lots'], '--rate-limit must be N/SECONDS'],
     [['create', '--merchant', 'acme', '--name', 'x', '--scopes', 'a', '--colour', 'red'], 'Unknown option --colour'],

@@ -38,8 +38,13 @@ describe('the service process', () => {
     expect(await first.exited).toEqual({ code: 0, signal: null });
     expect(first.stdout.filter((line) => line.startsWith('Admin key'))).toHaveLength(1);
     expect(first.stdout.filter((line) => ADMIN_LINE.test(line))).toHaveLength(1);
+    // One plain line says where everything is.
+    const port = new URL(first.url).port;
+    expect(first.stdout.filter((line) => line.startsWith('keyring ready:'))).toEqual([
+      `keyring ready: API http://127.0.0.1:${port}/graphql · Sandbox http://127.0.0.1:${port}/graphql (in a browser) · console http://127.0.0.1:${port}/console`,
+    ]);
     // every other stdout line is a JSON log line that never holds the key
-    for (const line of first.stdout.filter((l) => l && !ADMIN_LINE.test(l))) {
+    for (const line of first.stdout.filter((l) => l && !ADMIN_LINE.test(l) && !l.startsWith('keyring ready:'))) {
       expect(() => JSON.parse(line), line).not.toThrow();
       expect(line).not.toContain(first.adminKey!);
     }

@@ -4,6 +4,8 @@ import { InitialPostgresql } from './20261123-initial.postgresql.js';
 import { InitialSqlite } from './20261123-initial.sqlite.js';
 import { KeyPolicyPostgresql } from './20261202-key-policy.postgresql.js';
 import { KeyPolicySqlite } from './20261202-key-policy.sqlite.js';
+import { LeaksPostgresql } from './20261202-leaks.postgresql.js';
+import { LeaksSqlite } from './20261202-leaks.sqlite.js';
 
 /**
  * Committed migrations, in order, one list per driver (their DDL differs: autoincrement
@@ -13,9 +15,11 @@ export const sqliteMigrations = [
   { name: '20261123-initial', class: InitialSqlite },
   { name: '20261202-credits', class: CreditsSqlite },
   { name: '20261202-key-policy', class: KeyPolicySqlite },
+  { name: '20261202-leaks', class: LeaksSqlite },
 ];
 export const postgresMigrations = [
   { name: '20261123-initial', class: InitialPostgresql },
   { name: '20261202-credits', class: CreditsPostgresql },
   { name: '20261202-key-policy', class: KeyPolicyPostgresql },
+  { name: '20261202-leaks', class: LeaksPostgresql },
 ];
