@@ -3,7 +3,8 @@
 // carry their `.ts` names (rewritten to `.js` on build).
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { EVENT_COLUMNS, insertSql } from './event-columns.ts';
+import { EVENT_COLUMNS, insertSql, quoted } from './event-columns.ts';
+import { CELL_WIDTH, foldCells, upsertCellsSql, upsertLastUseSql, USAGE_GRAINS, USAGE_LAST_TABLE } from './usage-rollup.ts';
 
 /** What the thread is started with. */
 export interface LedgerWorkerData {
@@ -16,12 +17,15 @@ export interface LedgerWorkerData {
  * What the thread is asked to write: the rows in order, as one flat array of column values
  * (EVENT_COLUMNS' order and `columnValues`' encoding, ready to bind; cloning it to the thread
  * costs a fraction of cloning the row objects), and the usage per key as (id, count, last use
- * in epoch ms) triples.
+ * in epoch ms) triples; keyUsage's minute cells (CELL_WIDTH-tuples, see UsageRollup) and latest
+ * uses (key id, epoch ms, address).
  */
 export interface WriteRequest {
   seq: number;
   values: unknown[];
   usage: unknown[];
+  cells: unknown[];
+  lastUse: unknown[];
 }
 
 /** The ids of a request's rows in order, or why none was written. */
@@ -40,11 +44,19 @@ db.pragma(`busy_timeout = ${Number(busyTimeoutMs)}`);
 db.pragma('synchronous = FULL');
 const insert = db.prepare(insertSql('sqlite', 1));
 const update = db.prepare('update `api_key` set `usage_count` = `usage_count` + ?, `last_used_at` = ? where `id` = ?');
+const upsertCells = USAGE_GRAINS.map((grain) => ({ ms: grain.ms, statement: db.prepare(upsertCellsSql('sqlite', quoted('sqlite', grain.table), 1)) }));
+const upsertLastUse = db.prepare(upsertLastUseSql('sqlite', quoted('sqlite', USAGE_LAST_TABLE), 1));
 const width = EVENT_COLUMNS.length;
-const write = db.transaction(({ values, usage }: WriteRequest) => {
+const write = db.transaction(({ values, usage, cells, lastUse }: WriteRequest) => {
   const ids: string[] = [];
   for (let at = 0; at < values.length; at += width) ids.push(String(insert.run(values.slice(at, at + width)).lastInsertRowid));
   for (let at = 0; at < usage.length; at += 3) update.run(usage[at + 1], usage[at + 2], usage[at]);
+  // The rollups commit with the events they count: they never disagree with the ledger.
+  for (const { ms, statement } of upsertCells) {
+    const grainCells = foldCells(cells, ms);
+    for (let at = 0; at < grainCells.length; at += CELL_WIDTH) statement.run(grainCells.slice(at, at + CELL_WIDTH));
+  }
+  for (let at = 0; at < lastUse.length; at += 3) upsertLastUse.run(lastUse[at], lastUse[at + 1], lastUse[at + 2]);
   return ids;
 });
 

@@ -1,15 +1,17 @@
 import type { EventRow } from './event-columns.js';
+import { UsageRollup } from './usage-rollup.js';
 
 /** Usage to add to one key: how many KEY_USED, and the latest. */
 export type Usage = Map<string, { count: number; last: Date }>;
 
 /**
- * Writes a batch of high-volume events (rows in order, plus the keys' usage counters) in one
- * transaction of its own and returns the rows' ids in the same order. The hot path writes one
- * row per request, so this is kept off the unit of work (no tracked entities, no change sets).
+ * Writes a batch of high-volume events (rows in order, plus the keys' usage counters and the
+ * keyUsage rollups) in one transaction of its own and returns the rows' ids in the same order.
+ * The hot path writes one row per request, so this is kept off the unit of work (no tracked
+ * entities, no change sets).
  */
 export interface BatchWriter {
-  write(rows: readonly EventRow[], usage: Usage): Promise<string[]>;
+  write(rows: readonly EventRow[], usage: Usage, rollup: UsageRollup): Promise<string[]>;
   /** Called once the last batch is written. */
   close(): Promise<void>;
 }
@@ -26,4 +28,12 @@ export function usageOf(batch: readonly EventRow[]): Usage {
     } else usage.set(row.keyId, { count: 1, last: row.occurredAt });
   }
   return usage;
+}
+
+/** The keyUsage counts of a batch's rows, plus `also` (refusals folded away since the last batch). */
+export function rollupOf(batch: readonly EventRow[], also: UsageRollup | null): UsageRollup {
+  const rollup = new UsageRollup();
+  for (const row of batch) rollup.count(row, row.occurredAt.getTime());
+  if (also) rollup.merge(also);
+  return rollup;
 }

@@ -12,6 +12,7 @@ import type { ScopeCatalogue } from '../keys/scopes.js';
 import type { VerifyService } from '../keys/verify.service.js';
 import type { Limiter } from '../throttle/limiter.js';
 import type { Throttle } from '../throttle/throttle.js';
+import type { UsageService } from '../usage/usage.service.js';
 import { UnauthenticatedError } from '../errors.js';
 
 /** Limit figures of the key (or client address) that made the request. */
@@ -38,6 +39,8 @@ export interface Services {
   verify: VerifyService;
   audit: AuditService;
   feed: AuditFeed;
+  /** keyUsage, from the rollups the ledger writes. */
+  usage: UsageService;
 }
 
 /** What the request learns while it runs, read back by the HTTP layer for logs, events and metrics. */

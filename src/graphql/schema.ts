@@ -4,11 +4,12 @@ import { buildSchema } from 'type-graphql';
 import { authChecker } from './auth-checker.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
 import { KeysResolver } from './resolvers/keys.resolver.js';
+import { UsageResolver } from './resolvers/usage.resolver.js';
 import { VerifyResolver } from './resolvers/verify.resolver.js';
 import { ViewerResolver } from './resolvers/viewer.resolver.js';
 import { DateTimeScalar } from './scalars.js';
 
-export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver] as const;
+export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver, UsageResolver] as const;
 
 const NO_PUBSUB = {
   publish(): void {

@@ -19,6 +19,7 @@ import { ScopeCatalogue } from '../keys/scopes.js';
 import { VerifyService } from '../keys/verify.service.js';
 import type { Logger } from '../logger.js';
 import { createLimiter, Throttle } from '../throttle/throttle.js';
+import { UsageService } from '../usage/usage.service.js';
 
 /** What changing keys needs: all the CLI runs on, and the base of the server's services. */
 export interface KeyServices {
@@ -171,5 +172,6 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
       firstRunMs: Math.min(5_000, config.auditPruneIntervalMs),
     }),
   );
-  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
+  const usage = new UsageService(db, policy);
+  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed, usage };
 }
