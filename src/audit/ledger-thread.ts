@@ -49,8 +49,8 @@ export class ThreadBatchWriter implements BatchWriter {
       const values: unknown[] = [];
       for (const row of rows) columnValues(row, epochMs, values);
       const counts: unknown[] = [];
-      for (const [id, { count, last }] of usage) counts.push(id, count, last.getTime());
-      worker.postMessage({ seq, values, usage: counts, cells: rollup.cellValues(), lastUse: rollup.lastUseValues() } satisfies WriteRequest);
+      for (const [id, { count, last, ip }] of usage) counts.push(id, count, last.getTime(), ip);
+      worker.postMessage({ seq, values, usage: counts, cells: rollup.cellValues(), foldUntil: rollup.foldUntil } satisfies WriteRequest);
     });
   }
 

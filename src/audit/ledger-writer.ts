@@ -1,8 +1,8 @@
 import type { EventRow } from './event-columns.js';
 import { UsageRollup } from './usage-rollup.js';
 
-/** Usage to add to one key: how many KEY_USED, and the latest. */
-export type Usage = Map<string, { count: number; last: Date }>;
+/** Usage to add to one key: how many KEY_USED, and the latest (its time and address). */
+export type Usage = Map<string, { count: number; last: Date; ip: string | null }>;
 
 /**
  * Writes a batch of high-volume events (rows in order, plus the keys' usage counters and the
@@ -24,8 +24,11 @@ export function usageOf(batch: readonly EventRow[]): Usage {
     const entry = usage.get(row.keyId);
     if (entry) {
       entry.count += 1;
-      if (row.occurredAt > entry.last) entry.last = row.occurredAt;
-    } else usage.set(row.keyId, { count: 1, last: row.occurredAt });
+      if (row.occurredAt >= entry.last) {
+        entry.last = row.occurredAt;
+        entry.ip = row.ip;
+      }
+    } else usage.set(row.keyId, { count: 1, last: row.occurredAt, ip: row.ip });
   }
   return usage;
 }

@@ -5,8 +5,15 @@ import { quoted, type EventDialect } from './event-columns.ts';
 
 /**
  * The grains keyUsage answers in: each a table of counts per key and bucket (the bucket's start,
- * UTC-aligned, in epoch ms), written in the ledger's batch transaction, and the most buckets
- * one query may ask for (contract §9.3).
+ * UTC-aligned, in epoch ms), and the most buckets one query may ask for (contract §9.3).
+ *
+ * Each ledger batch adds its counts to the minute table in its own transaction. Hours and days
+ * are the minutes folded: a batch that finds the fold behind the current minute folds the closed
+ * minutes into them (one INSERT … SELECT per grain) and moves `folded_until`, in the same
+ * transaction; a batch's cells older than `folded_until` (a late event) go to the hours and days
+ * at once. A query reads the hour or day table before `folded_until` and sums the minutes after
+ * it, in one statement (one snapshot): so every grain always agrees with the ledger, and a batch
+ * writes one upsert per key and minute instead of three.
  */
 export const USAGE_GRAINS = [
   { granularity: 'MINUTE', table: 'key_usage_minute', ms: 60_000, maxBuckets: 1_440 },
@@ -14,8 +21,8 @@ export const USAGE_GRAINS = [
   { granularity: 'DAY', table: 'key_usage_day', ms: 86_400_000, maxBuckets: 400 },
 ] as const;
 
-/** Each key's last use (time and address of its latest KEY_USED). */
-export const USAGE_LAST_TABLE = 'key_usage_last';
+/** One row: the minute up to which (exclusive, epoch ms) the minutes are folded into hours and days. */
+export const USAGE_FOLD_TABLE = 'key_usage_fold';
 
 /** How long the rollups are kept, whatever AUDIT_RETENTION_DAYS does to the raw events. */
 export const USAGE_RETENTION_DAYS = 400;
@@ -53,14 +60,19 @@ export function creditsOf(event: UsageEvent): number {
 }
 
 /**
- * Usage counts per key and minute, and each key's latest use, gathered for one ledger batch.
+ * Usage counts per key and minute, gathered for one ledger batch, and the minute up to which the
+ * batch folds (the start of the current minute: later events may still come for it).
  * The ledger counts every row it writes, except the summaries of folded refusals: each refusal
  * folded into a summary was counted when it came (see `Ledger.append`), so counts are exact
  * per minute whatever the folding does, and current within one flush.
  */
 export class UsageRollup {
   private readonly cells = new Map<string, { keyId: string; bucket: number; counts: number[] }>();
-  private readonly lastUse = new Map<string, { at: number; ip: string | null }>();
+  foldUntil: number;
+
+  constructor(now = Date.now()) {
+    this.foldUntil = now - (now % 60_000);
+  }
 
   get empty(): boolean {
     return this.cells.size === 0;
@@ -73,9 +85,6 @@ export class UsageRollup {
     const { counts } = this.cell(event.keyId, at - (at % 60_000));
     counts[index]! += 1;
     counts[4]! += creditsOf(event);
-    if (index !== 0) return;
-    const last = this.lastUse.get(event.keyId);
-    if (!last || at >= last.at) this.lastUse.set(event.keyId, { at, ip: event.ip ?? null });
   }
 
   /** Adds another rollup's counts to this one (the other is left as it was). */
@@ -84,23 +93,12 @@ export class UsageRollup {
       const { counts } = this.cell(from.keyId, from.bucket);
       from.counts.forEach((count, i) => (counts[i]! += count));
     }
-    for (const [keyId, use] of other.lastUse) {
-      const last = this.lastUse.get(keyId);
-      if (!last || use.at >= last.at) this.lastUse.set(keyId, use);
-    }
   }
 
   /** The minute cells as one flat array of CELL_WIDTH-tuples, ready to bind (and cheap to send to a thread). */
   cellValues(): unknown[] {
     const values: unknown[] = [];
     for (const { keyId, bucket, counts } of this.cells.values()) values.push(keyId, bucket, ...counts);
-    return values;
-  }
-
-  /** The latest uses as (key id, epoch ms, address) triples. */
-  lastUseValues(): unknown[] {
-    const values: unknown[] = [];
-    for (const [keyId, { at, ip }] of this.lastUse) values.push(keyId, at, ip);
     return values;
   }
 
@@ -113,12 +111,12 @@ export class UsageRollup {
 }
 
 /** Minute cells summed into the buckets of a coarser grain (one tuple per key and bucket, as an upsert of many rows needs). */
-export function foldCells(minutes: readonly unknown[], ms: number): unknown[] {
-  if (ms === 60_000) return minutes as unknown[];
+export function foldCells(minutes: readonly unknown[], ms: number, before = Infinity): unknown[] {
   const folded = new Map<string, number[]>();
   const values: unknown[] = [];
   for (let at = 0; at < minutes.length; at += CELL_WIDTH) {
     const minute = minutes[at + 1] as number;
+    if (minute >= before) continue;
     const bucket = minute - (minute % ms);
     const id = `${minutes[at] as string} ${bucket}`;
     let counts = folded.get(id);
@@ -142,9 +140,20 @@ export function upsertCellsSql(dialect: EventDialect, table: string, rows: numbe
   return `insert into ${table} as ${q('u')} (${columns}) values ${Array.from({ length: rows }, () => row).join(', ')} on conflict (${q('key_id')}, ${q('bucket')}) do update set ${adds}`;
 }
 
-/** `insert … on conflict do update` of `rows` latest uses, each kept only if it is later than the stored one. */
-export function upsertLastUseSql(dialect: EventDialect, table: string, rows: number): string {
+/** The SQL of the fold (see USAGE_GRAINS), `table` quoting and schema-qualifying a table name. */
+export function foldSql(dialect: EventDialect, table: (name: string) => string) {
   const q = (name: string) => quoted(dialect, name);
-  const values = Array.from({ length: rows }, () => '(?, ?, ?)').join(', ');
-  return `insert into ${table} as ${q('u')} (${q('key_id')}, ${q('used_at')}, ${q('ip')}) values ${values} on conflict (${q('key_id')}) do update set ${q('used_at')} = excluded.${q('used_at')}, ${q('ip')} = excluded.${q('ip')} where excluded.${q('used_at')} >= ${q('u')}.${q('used_at')}`;
+  const adds = USAGE_COUNT_COLUMNS.map((name) => `${q(name)} = ${q('u')}.${q(name)} + excluded.${q(name)}`).join(', ');
+  const columns = ['key_id', 'bucket', ...USAGE_COUNT_COLUMNS].map(q).join(', ');
+  const sums = USAGE_COUNT_COLUMNS.map((name) => `sum(${q(name)})`).join(', ');
+  const [minute, ...coarser] = USAGE_GRAINS;
+  return {
+    watermark: `select ${q('folded_until')} as ${q('folded_until')} from ${table(USAGE_FOLD_TABLE)} where ${q('id')} = 1`,
+    advance: `update ${table(USAGE_FOLD_TABLE)} set ${q('folded_until')} = ? where ${q('id')} = 1`,
+    /** Per coarser grain: adds the minutes in [?, ?) to it. */
+    fold: coarser.map((grain) => {
+      const start = `${q('bucket')} - (${q('bucket')} % ${grain.ms})`;
+      return `insert into ${table(grain.table)} as ${q('u')} (${columns}) select ${q('key_id')}, ${start}, ${sums} from ${table(minute.table)} where ${q('bucket')} >= ? and ${q('bucket')} < ? group by ${q('key_id')}, ${start} on conflict (${q('key_id')}, ${q('bucket')}) do update set ${adds}`;
+    }),
+  };
 }

@@ -1,10 +1,9 @@
 import type { AccessPolicy } from '../auth/access-policy.js';
 import type { Actor } from '../auth/principal.js';
 import { quoted } from '../audit/event-columns.js';
-import { USAGE_COUNT_COLUMNS, USAGE_COUNTS, USAGE_GRAINS, USAGE_LAST_TABLE } from '../audit/usage-rollup.js';
+import { USAGE_COUNT_COLUMNS, USAGE_COUNTS, USAGE_FOLD_TABLE, USAGE_GRAINS } from '../audit/usage-rollup.js';
 import type { Database, Em } from '../db/orm.js';
 import { BadUserInputError, NotFoundError, type InputProblem } from '../errors.js';
-import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { isKeyId } from '../keys/validation.js';
 
 /** The most keys one keyUsage call may ask about (contract §9.3). */
@@ -47,56 +46,70 @@ export class UsageService {
     if (query.keyIds.length === 0) return [];
 
     const em = this.db.fork();
-    const keys = await em.find(ApiKeyEntity, { id: { $in: [...query.keyIds] } }, { fields: ['id', 'merchantId'] });
+    const keys = await this.keys(em, query.keyIds);
     // Tenancy as for apiKey: another merchant's key is refused (and recorded), a missing one is NOT_FOUND.
-    for (const key of keys) this.policy.requireMerchant(actor, key.merchantId, 'keyUsage');
-    if (keys.length < query.keyIds.length) throw new NotFoundError();
+    for (const key of keys.values()) this.policy.requireMerchant(actor, key.merchantId, 'keyUsage');
+    if (keys.size < query.keyIds.length) throw new NotFoundError();
 
     const first = bucketStart(query.from.getTime(), grain.ms);
     const count = Math.ceil((query.to.getTime() - first) / grain.ms);
     const usage = new Map(query.keyIds.map((keyId) => [keyId, Array.from({ length: count }, zero)]));
-    for (const row of await this.cells(em, grain.table, query.keyIds, first, query.to.getTime())) {
+    for (const row of await this.cells(em, grain, query.keyIds, first, first + count * grain.ms)) {
       const counts = usage.get(row.keyId)?.[(row.bucket - first) / grain.ms];
       if (counts) for (const name of USAGE_COUNTS) counts[name] += row.counts[name];
     }
-    const lastUse = await this.lastUse(em, query.keyIds);
     return query.keyIds.map((keyId) => {
       const buckets = usage.get(keyId)!;
       const total = zero();
       for (const counts of buckets) for (const name of USAGE_COUNTS) total[name] += counts[name];
-      const last = lastUse.get(keyId);
+      const key = keys.get(keyId)!;
       return {
         keyId,
         total,
         buckets: buckets.map((counts, i) => ({ start: new Date(first + i * grain.ms), counts })),
-        lastUsedAt: last ? new Date(last.at) : null,
-        lastIp: last?.ip ?? null,
+        lastUsedAt: key.lastUsedAt,
+        lastIp: key.lastIp,
       };
     });
   }
 
-  private async cells(em: Em, table: string, keyIds: readonly string[], from: number, to: number) {
+  /** The keys asked about: their merchant, and their last use (kept on the key by the ledger's batches). */
+  private async keys(em: Em, keyIds: readonly string[]) {
     const q = (name: string) => quoted(this.db.dialect, name);
-    const columns = ['key_id', 'bucket', ...USAGE_COUNT_COLUMNS].map(q).join(', ');
-    const rows = await em.execute<Array<Record<string, string | number>>>(
-      `select ${columns} from ${this.table(em, table)} where ${q('key_id')} in (${keyIds.map(() => '?').join(', ')}) and ${q('bucket')} >= ? and ${q('bucket')} < ?`,
-      [...keyIds, from, to],
+    const rows = await em.execute<Array<{ id: string; merchant_id: string; last_used_at: string | number | Date | null; last_ip: string | null }>>(
+      `select ${['id', 'merchant_id', 'last_used_at', 'last_ip'].map(q).join(', ')} from ${this.table(em, 'api_key')} where ${q('id')} in (${keyIds.map(() => '?').join(', ')})`,
+      [...keyIds],
     );
-    // PostgreSQL answers bigint columns as text.
+    // SQLite holds dates as epoch ms, PostgreSQL as timestamps.
+    return new Map(
+      rows.map((row) => [row.id, { merchantId: row.merchant_id, lastUsedAt: row.last_used_at === null ? null : new Date(Number(row.last_used_at) || row.last_used_at), lastIp: row.last_ip }]),
+    );
+  }
+
+  /**
+   * The cells in [from, to) at the grain asked for: minutes as written; hours and days from their
+   * table before the fold's mark and summed from the minutes after it, in one statement (one snapshot).
+   */
+  private async cells(em: Em, grain: (typeof USAGE_GRAINS)[number], keyIds: readonly string[], from: number, to: number) {
+    const q = (name: string) => quoted(this.db.dialect, name);
+    const counts = USAGE_COUNT_COLUMNS.map(q).join(', ');
+    const keys = `${q('key_id')} in (${keyIds.map(() => '?').join(', ')})`;
+    const range = `${q('bucket')} >= ? and ${q('bucket')} < ?`;
+    const minutes = this.table(em, USAGE_GRAINS[0].table);
+    let sql = `select ${q('key_id')}, ${q('bucket')}, ${counts} from ${grain.ms === USAGE_GRAINS[0].ms ? minutes : this.table(em, grain.table)} where ${keys} and ${range}`;
+    let params: unknown[] = [...keyIds, from, to];
+    if (grain.ms !== USAGE_GRAINS[0].ms) {
+      const mark = `(select ${q('folded_until')} from ${this.table(em, USAGE_FOLD_TABLE)} where ${q('id')} = 1)`;
+      sql += ` and ${q('bucket')} < ${mark} union all select ${q('key_id')}, ${q('bucket')} - (${q('bucket')} % ${grain.ms}), ${counts} from ${minutes} where ${keys} and ${range} and ${q('bucket')} >= ${mark}`;
+      params = [...params, ...params];
+    }
+    const rows = await em.execute<Array<Record<string, string | number>>>(sql, params);
+    // PostgreSQL answers bigint columns as text; the union's second part names its bucket after its expression.
     return rows.map((row) => ({
       keyId: String(row.key_id),
       bucket: Number(row.bucket),
       counts: Object.fromEntries(USAGE_COUNTS.map((name, i) => [name, Number(row[USAGE_COUNT_COLUMNS[i]!])])) as UsageCounts,
     }));
-  }
-
-  private async lastUse(em: Em, keyIds: readonly string[]): Promise<Map<string, { at: number; ip: string | null }>> {
-    const q = (name: string) => quoted(this.db.dialect, name);
-    const rows = await em.execute<Array<{ key_id: string; used_at: string | number; ip: string | null }>>(
-      `select ${q('key_id')}, ${q('used_at')}, ${q('ip')} from ${this.table(em, USAGE_LAST_TABLE)} where ${q('key_id')} in (${keyIds.map(() => '?').join(', ')})`,
-      [...keyIds],
-    );
-    return new Map(rows.map((row) => [row.key_id, { at: Number(row.used_at), ip: row.ip }]));
   }
 
   /** The table in the schema the ORM was opened on (PostgreSQL tests give each server its own), quoted. */

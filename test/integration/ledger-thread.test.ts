@@ -71,7 +71,7 @@ describe('the SQLite ledger thread', () => {
 
   it('writes nothing of a failed batch, says why, and writes the next one', async () => {
     const before = stored().length;
-    const usage: Usage = new Map([['key_missing', { count: 2, last: new Date() }]]);
+    const usage: Usage = new Map([['key_missing', { count: 2, last: new Date(), ip: null }]]);
     const broken = [row('d'), row('e', { type: null as unknown as EventRow['type'] })];
     await expect(writer.write(broken, usage, new UsageRollup())).rejects.toThrow(/ledger thread: .*NOT NULL/);
     expect(stored()).toHaveLength(before);
