@@ -38,7 +38,7 @@ const keyId = (i: number) => `key_usage_bench_${String(i).padStart(5, '0')}`;
  * Seeds, on the service's own SQLite file, what the ledger would have written for `events`
  * KEY_USED-and-refusal events over KEYS keys and DAYS days: the api_key rows, the minute cells
  * (each event in a random minute of its key's 30 days; about 1 in 20 a refusal), their hour and
- * day folds, and RAW_SAMPLE raw KEY_USED rows (the rollups never read them).
+ * day folds (the fold's mark at the end), and RAW_SAMPLE raw KEY_USED rows (the rollups never read them).
  */
 function seed(file: string, events: number, end: number): { minuteRows: number; hourRows: number; dayRows: number } {
   const db = new Database(file);
@@ -75,6 +75,8 @@ function seed(file: string, events: number, end: number): { minuteRows: number; 
     }
   });
   for (let k = 0; k < KEYS; k += 500) write(k, Math.min(KEYS, k + 500));
+  // Everything seeded is folded, as the ledger's batches would have left it.
+  db.prepare('update `key_usage_fold` set `folded_until` = ? where `id` = 1').run(end);
   db.transaction(() => {
     for (let i = 0; i < RAW_SAMPLE; i++) raw.run(start + Math.floor(next() * DAYS * DAY_MS), keyId(Math.floor(next() * KEYS)));
   })();
@@ -109,7 +111,9 @@ async function measureQueries(url: string, adminKey: string, end: number): Promi
 /**
  * The ledger thread's time per batch of 1,000 KEY_USED rows (1,000 keys used in turn, as in the
  * keyring cases: a cell per key per batch, the most upserts a batch can cost), with the rollups and
- * with an empty rollup (the ledger as it was), alternating; plus the event loop's time to build them.
+ * with an empty rollup (the ledger as it was, but for the fold's one-row read), alternating; plus the
+ * event loop's time to build them. Batches with rollups fold as the service's do: the first of each
+ * minute folds the minute before (1,000 cells into hours and days), the others only upsert their cells.
  */
 async function measureLedger(file: string): Promise<{ withMs: number; withoutMs: number; buildMs: number }> {
   const writer = new ThreadBatchWriter(file);

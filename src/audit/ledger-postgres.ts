@@ -51,7 +51,7 @@ export class PostgresBatchWriter implements BatchWriter {
   private async upsertCells(em: Em, table: string, cells: readonly unknown[]): Promise<void> {
     for (let at = 0; at < cells.length; at += 1_000 * CELL_WIDTH) {
       const chunk = cells.slice(at, at + 1_000 * CELL_WIDTH);
-      await em.execute(upsertCellsSql('postgresql', this.table(em, table), chunk.length / CELL_WIDTH), chunk);
+      await em.execute(upsertCellsSql('postgresql', this.table(em, table), chunk.length / CELL_WIDTH, table === USAGE_GRAINS[0].table), chunk);
     }
   }
 

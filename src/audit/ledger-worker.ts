@@ -44,7 +44,7 @@ db.pragma(`busy_timeout = ${Number(busyTimeoutMs)}`);
 db.pragma('synchronous = FULL');
 const insert = db.prepare(insertSql('sqlite', 1));
 const update = db.prepare('update `api_key` set `usage_count` = `usage_count` + ?, `last_used_at` = ?, `last_ip` = ? where `id` = ?');
-const [minutes, ...coarser] = USAGE_GRAINS.map((grain) => ({ ms: grain.ms, upsert: db.prepare(upsertCellsSql('sqlite', quoted('sqlite', grain.table), 1)) }));
+const [minutes, ...coarser] = USAGE_GRAINS.map((grain) => ({ ms: grain.ms, upsert: db.prepare(upsertCellsSql('sqlite', quoted('sqlite', grain.table), 1, grain.ms === 60_000)) }));
 const fold = foldSql('sqlite', (name) => quoted('sqlite', name));
 const watermark = db.prepare(fold.watermark).pluck();
 const advance = db.prepare(fold.advance);

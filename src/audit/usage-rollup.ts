@@ -132,12 +132,14 @@ export function foldCells(minutes: readonly unknown[], ms: number, before = Infi
 }
 
 /** `insert … on conflict do update` adding `rows` cells' counts to a rollup table (`table` quoted, schema-qualified where needed). */
-export function upsertCellsSql(dialect: EventDialect, table: string, rows: number): string {
+export function upsertCellsSql(dialect: EventDialect, table: string, rows: number, minutes = false): string {
   const q = (name: string) => quoted(dialect, name);
   const columns = ['key_id', 'bucket', ...USAGE_COUNT_COLUMNS].map(q).join(', ');
   const row = `(${Array.from({ length: CELL_WIDTH }, () => '?').join(', ')})`;
   const adds = USAGE_COUNT_COLUMNS.map((name) => `${q(name)} = ${q('u')}.${q(name)} + excluded.${q(name)}`).join(', ');
-  return `insert into ${table} as ${q('u')} (${columns}) values ${Array.from({ length: rows }, () => row).join(', ')} on conflict (${q('key_id')}, ${q('bucket')}) do update set ${adds}`;
+  // The conflict target names the primary key's columns in its order (minutes: by minute, then key).
+  const conflict = (minutes ? ['bucket', 'key_id'] : ['key_id', 'bucket']).map(q).join(', ');
+  return `insert into ${table} as ${q('u')} (${columns}) values ${Array.from({ length: rows }, () => row).join(', ')} on conflict (${conflict}) do update set ${adds}`;
 }
 
 /** The SQL of the fold (see USAGE_GRAINS), `table` quoting and schema-qualifying a table name. */

@@ -7,9 +7,13 @@ export class UsagePostgresql extends Migration {
   override name = '20261202-usage';
 
   override up(): void {
-    for (const grain of ['minute', 'hour', 'day']) {
+    // Minutes are keyed by minute, then key (a batch's cells are the current minute's: few pages);
+    // the index for queries by key changes only when a cell is new.
+    this.addSql(`create table "key_usage_minute" ("key_id" varchar(40) not null, "bucket" bigint not null, ${COUNTS}, primary key ("bucket", "key_id"));`);
+    this.addSql('create index "key_usage_minute_key_id_bucket_index" on "key_usage_minute" ("key_id", "bucket");');
+    for (const grain of ['hour', 'day']) {
       this.addSql(`create table "key_usage_${grain}" ("key_id" varchar(40) not null, "bucket" bigint not null, ${COUNTS}, primary key ("key_id", "bucket"));`);
-      // Folding (minutes) and retention (all) read by age across every key.
+      // Retention deletes by age across every key.
       this.addSql(`create index "key_usage_${grain}_bucket_index" on "key_usage_${grain}" ("bucket");`);
     }
     // Minutes before folded_until are in the hour and day tables; later ones are folded at query time.
