@@ -74,7 +74,8 @@ export function insertSql(dialect: EventDialect, rows: number, table = quoted(di
   return `insert into ${table} (${names}) values ${Array.from({ length: rows }, () => row).join(', ')}`;
 }
 
-function quoted(dialect: EventDialect, name: string): string {
+/** A table or column name quoted for the dialect. */
+export function quoted(dialect: EventDialect, name: string): string {
   return dialect === 'sqlite' ? `\`${name}\`` : `"${name}"`;
 }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { EventRow } from './event-columns.js';
 import { unrecordable } from './event-row.js';
 import type { BatchWriter } from './ledger-writer.js';
+import { UsageRollup } from './usage-rollup.js';
 
 /** Rows not written (from the first one not written on, in order), and why. */
 export interface WriteFailure {
@@ -62,7 +63,7 @@ export class BatchBisector {
    */
   private async refusedOrDown(row: EventRow, batchError: unknown, rowError: unknown = batchError): Promise<{ error: unknown } | null> {
     try {
-      await this.writer.write([], new Map());
+      await this.writer.write([], new Map(), new UsageRollup());
     } catch {
       return { error: batchError };
     }

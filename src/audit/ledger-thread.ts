@@ -3,6 +3,7 @@ import { SQLITE_BUSY_TIMEOUT_MS } from '../db/orm.js';
 import { columnValues, type EventRow } from './event-columns.js';
 import type { CloseRequest, LedgerWorkerData, WriteReply, WriteRequest } from './ledger-worker.js';
 import type { BatchWriter, Usage } from './ledger-writer.js';
+import type { UsageRollup } from './usage-rollup.js';
 
 /**
  * The thread's module, beside this one and of the same kind: the compiled `ledger-worker.js` in
@@ -38,7 +39,7 @@ export class ThreadBatchWriter implements BatchWriter {
     private readonly busyTimeoutMs = SQLITE_BUSY_TIMEOUT_MS,
   ) {}
 
-  write(rows: readonly EventRow[], usage: Usage): Promise<string[]> {
+  write(rows: readonly EventRow[], usage: Usage, rollup: UsageRollup): Promise<string[]> {
     const worker = this.worker ?? this.spawn();
     const seq = ++this.seq;
     return new Promise<string[]>((resolve, reject) => {
@@ -49,11 +50,11 @@ export class ThreadBatchWriter implements BatchWriter {
       for (const row of rows) columnValues(row, epochMs, values);
       const counts: unknown[] = [];
       const credits: unknown[] = [];
-      for (const [id, { count, last, credits: spent }] of usage) {
-        counts.push(id, count, last.getTime());
+      for (const [id, { count, last, ip, credits: spent }] of usage) {
+        counts.push(id, count, last.getTime(), ip);
         if (spent) credits.push(id, spent.period, spent.spent);
       }
-      worker.postMessage({ seq, values, usage: counts, credits } satisfies WriteRequest);
+      worker.postMessage({ seq, values, usage: counts, credits, cells: rollup.cellValues(), foldUntil: rollup.foldUntil } satisfies WriteRequest);
     });
   }
 

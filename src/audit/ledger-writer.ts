@@ -1,18 +1,19 @@
 import { periodOfName } from '../keys/credits.js';
 import type { CreditsSpent } from './credits-sql.js';
 import type { EventRow } from './event-columns.js';
+import { UsageRollup } from './usage-rollup.js';
 
-
-/** Usage to add to one key: how many KEY_USED, the latest, and the credits they spent. */
-export type Usage = Map<string, { count: number; last: Date; credits?: CreditsSpent }>;
+/** Usage to add to one key: how many KEY_USED, the latest (its time and address), and the credits they spent. */
+export type Usage = Map<string, { count: number; last: Date; ip: string | null; credits?: CreditsSpent }>;
 
 /**
- * Writes a batch of high-volume events (rows in order, plus the keys' usage counters) in one
- * transaction of its own and returns the rows' ids in the same order. The hot path writes one
- * row per request, so this is kept off the unit of work (no tracked entities, no change sets).
+ * Writes a batch of high-volume events (rows in order, plus the keys' usage counters and the
+ * keyUsage rollups) in one transaction of its own and returns the rows' ids in the same order.
+ * The hot path writes one row per request, so this is kept off the unit of work (no tracked
+ * entities, no change sets).
  */
 export interface BatchWriter {
-  write(rows: readonly EventRow[], usage: Usage): Promise<string[]>;
+  write(rows: readonly EventRow[], usage: Usage, rollup: UsageRollup): Promise<string[]>;
   /** Called once the last batch is written. */
   close(): Promise<void>;
 }
@@ -25,8 +26,11 @@ export function usageOf(batch: readonly EventRow[]): Usage {
     let entry = usage.get(row.keyId);
     if (entry) {
       entry.count += 1;
-      if (row.occurredAt > entry.last) entry.last = row.occurredAt;
-    } else usage.set(row.keyId, (entry = { count: 1, last: row.occurredAt }));
+      if (row.occurredAt >= entry.last) {
+        entry.last = row.occurredAt;
+        entry.ip = row.ip;
+      }
+    } else usage.set(row.keyId, (entry = { count: 1, last: row.occurredAt, ip: row.ip }));
     const spend = spendOf(row);
     if (spend) entry.credits = latest(entry.credits, spend);
   }
@@ -46,4 +50,12 @@ function latest(sum: CreditsSpent | undefined, spend: CreditsSpent): CreditsSpen
   if (b > a) return { ...spend };
   if (b === a) sum.spent += spend.spent;
   return sum;
+}
+
+/** The keyUsage counts of a batch's rows, plus `also` (refusals folded away since the last batch). */
+export function rollupOf(batch: readonly EventRow[], also: UsageRollup | null): UsageRollup {
+  const rollup = new UsageRollup();
+  for (const row of batch) rollup.count(row, row.occurredAt.getTime());
+  if (also) rollup.merge(also);
+  return rollup;
 }

@@ -10,7 +10,8 @@ import { BatchBisector } from './ledger-bisect.js';
 import { PostgresBatchWriter } from './ledger-postgres.js';
 import { RefusalCollapser } from './refusal-collapser.js';
 import { ThreadBatchWriter } from './ledger-thread.js';
-import { usageOf, type BatchWriter } from './ledger-writer.js';
+import { rollupOf, usageOf, type BatchWriter } from './ledger-writer.js';
+import { UsageRollup } from './usage-rollup.js';
 
 /** The ledger's counters, for the metrics. */
 export interface LedgerStats {
@@ -43,6 +44,14 @@ export class Ledger {
   private readonly writer: BatchWriter;
   private readonly bisector: BatchBisector;
   private readonly refusals: RefusalCollapser | null;
+  /**
+   * keyUsage counts of refusals folded away (§9.5) since the last batch: they have no row of
+   * their own (their summary comes at the end of the window), so they are counted as they come
+   * and ride with the next batch, keeping the rollups exact per minute and current within a flush.
+   */
+  private folded = new UsageRollup();
+  /** The folded counts handed to the batch being written; cleared by the first commit that takes them. */
+  private foldedInFlight: UsageRollup | null = null;
   readonly stats: LedgerStats;
 
   constructor(
@@ -105,8 +114,11 @@ export class Ledger {
 
   /** Queues an event for the next batched write (refusals folded as §9.5 says). Never throws and never waits. */
   append(event: NewAuditEvent): void {
-    if (this.refusals && !this.stopped) this.refusals.offer(event);
-    else this.enqueue(event);
+    if (!this.refusals || this.stopped) this.enqueue(event);
+    else if (!this.refusals.offer(event)) {
+      this.folded.count(event, event.occurredAt?.getTime() ?? Date.now());
+      if (!this.folded.empty) this.schedule(this.flushMs);
+    }
   }
 
   /** Writes the summaries of refusals folded so far now, instead of at the end of their window. */
@@ -143,9 +155,15 @@ export class Ledger {
   }
 
   private async writeBatches(): Promise<void> {
-    while (this.backlog.buffered > 0) {
+    while (this.backlog.buffered > 0 || !this.folded.empty) {
+      this.foldedInFlight = this.folded;
+      this.folded = new UsageRollup();
+      const rows = this.backlog.take(this.maxBatch);
       // The bisector never throws: a failure is its answer.
-      const failure = await this.bisector.write(this.backlog.take(this.maxBatch));
+      const failure = rows.length > 0 ? await this.bisector.write(rows) : await this.commitFoldedOnly();
+      // Folded counts no commit took go back, to ride with the next batch.
+      if (this.foldedInFlight) this.folded.merge(this.foldedInFlight);
+      this.foldedInFlight = null;
       if (failure) {
         // Nothing is dropped: what was not written is retried later.
         this.backlog.putBack(failure.rows);
@@ -158,10 +176,21 @@ export class Ledger {
     }
   }
 
-  /** Writes rows in one transaction, then counts and publishes them. */
+  /** Folded refusals' counts with no row to ride with: a transaction of their own. */
+  private async commitFoldedOnly(): Promise<{ rows: EventRow[]; error: unknown } | null> {
+    try {
+      await this.commit([]);
+      return null;
+    } catch (error) {
+      return { rows: [], error };
+    }
+  }
+
+  /** Writes rows in one transaction (with their rollups, and the folded counts not yet written), then counts and publishes them. */
   private async commit(rows: EventRow[]): Promise<void> {
     const started = Date.now();
-    const ids = await this.writer.write(rows, usageOf(rows));
+    const ids = await this.writer.write(rows, usageOf(rows), rollupOf(rows, this.foldedInFlight));
+    this.foldedInFlight = null;
     const records: AuditEventRecord[] = rows.map((row, i) => ({ id: ids[i]!, ...row }));
     this.stats.flushes += 1;
     this.stats.lastFlushLagMs = Date.now() - (rows[0]?.occurredAt.getTime() ?? started);

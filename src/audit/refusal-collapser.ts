@@ -41,22 +41,23 @@ export class RefusalCollapser {
     this.timer.unref();
   }
 
-  /** Records `event` now, or folds it into its group's summary. */
-  offer(event: NewAuditEvent): void {
+  /** Records `event` now (true), or folds it into its group's summary (false). */
+  offer(event: NewAuditEvent): boolean {
     if (!COLLAPSED_TYPES.has(event.type)) {
       this.record(event);
-      return;
+      return true;
     }
     this.closeExpired();
     const id = groupId(event);
     const group = this.groups.get(id);
     if (group) {
       group.folded += 1;
-      return;
+      return false;
     }
     if (this.groups.size >= this.options.maxGroups) this.close(this.groups.keys().next().value!);
     this.groups.set(id, { opened: this.now(), first: event, folded: 0 });
     this.record(event);
+    return true;
   }
 
   /** Writes every pending summary at once (shutdown, or a test that needs them now). */

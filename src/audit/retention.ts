@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/orm.js';
 import { AuditEventEntity } from './audit-event.entity.js';
+import { quoted } from './event-columns.js';
 import { AuditEventType, LIFECYCLE_EVENTS } from './event-types.js';
+import { USAGE_GRAINS, USAGE_RETENTION_DAYS } from './usage-rollup.js';
 
 /**
  * Events that age out after AUDIT_RETENTION_DAYS: everything but the lifecycle events.
@@ -44,6 +46,23 @@ export async function pruneAuditEvents(db: Database, options: PruneOptions, now 
 }
 
 /**
+ * Deletes keyUsage rollups whose bucket started more than USAGE_RETENTION_DAYS ago (kept that
+ * long whatever AUDIT_RETENTION_DAYS does to the raw events); returns how many rows.
+ */
+export async function pruneUsageRollups(db: Database, now = new Date()): Promise<number> {
+  const cutoff = now.getTime() - USAGE_RETENTION_DAYS * 86_400_000;
+  const em = db.fork();
+  const schema = db.dialect === 'postgresql' ? em.config.get('schema') : undefined;
+  let deleted = 0;
+  for (const grain of USAGE_GRAINS) {
+    const table = em.getPlatform().quoteIdentifier(schema ? `${schema}.${grain.table}` : grain.table);
+    const result = await em.execute<{ affectedRows?: number }>(`delete from ${table} where ${quoted(db.dialect, 'bucket')} < ?`, [cutoff], 'run');
+    deleted += result.affectedRows ?? 0;
+  }
+  return deleted;
+}
+
+/**
  * Runs the pruning in the background: once shortly after start, then every `intervalMs`.
  * The returned disposer stops the timer and waits for a run in progress.
  */
@@ -54,8 +73,10 @@ export function startRetention(db: Database, logger: Logger, options: PruneOptio
     if (running || stopped) return;
     const started = Date.now();
     running = pruneAuditEvents(db, options)
-      .then((deleted) => {
+      .then(async (deleted) => {
         if (deleted > 0) logger.info({ deleted, durationMs: Date.now() - started, retentionDays: options.retentionDays }, 'audit events pruned');
+        const rollups = await pruneUsageRollups(db);
+        if (rollups > 0) logger.info({ deleted: rollups, retentionDays: USAGE_RETENTION_DAYS }, 'usage rollups pruned');
       })
       .catch((error) => logger.error({ err: error }, 'audit retention run failed'))
       .finally(() => {

@@ -15,6 +15,7 @@ import type { Limiter } from '../throttle/limiter.js';
 import type { Throttle } from '../throttle/throttle.js';
 import type { Credits } from '../throttle/credits.js';
 import type { CreditsService } from '../keys/credits.service.js';
+import type { UsageService } from '../usage/usage.service.js';
 import { UnauthenticatedError } from '../errors.js';
 
 /** Limit figures of the key (or client address) that made the request. */
@@ -46,6 +47,8 @@ export interface Services {
   leaks: LeakReports;
   audit: AuditService;
   feed: AuditFeed;
+  /** keyUsage, from the rollups the ledger writes. */
+  usage: UsageService;
 }
 
 /** What the request learns while it runs, read back by the HTTP layer for logs, events and metrics. */

@@ -6,11 +6,12 @@ import { AuditResolver } from './resolvers/audit.resolver.js';
 import { CreditsResolver } from './resolvers/credits.resolver.js';
 import { KeysResolver } from './resolvers/keys.resolver.js';
 import { LeaksResolver } from './resolvers/leaks.resolver.js';
+import { UsageResolver } from './resolvers/usage.resolver.js';
 import { VerifyResolver } from './resolvers/verify.resolver.js';
 import { ViewerResolver } from './resolvers/viewer.resolver.js';
 import { DateTimeScalar } from './scalars.js';
 
-export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver, CreditsResolver, LeaksResolver] as const;
+export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver, CreditsResolver, LeaksResolver, UsageResolver] as const;
 
 const NO_PUBSUB = {
   publish(): void {

@@ -24,6 +24,7 @@ import { LocalCreditCounter, type CreditCounter } from '../throttle/credit-count
 import { Credits } from '../throttle/credits.js';
 import { RedisCreditCounter } from '../throttle/redis-credit-counter.js';
 import { creditLoader, CreditsService } from '../keys/credits.service.js';
+import { UsageService } from '../usage/usage.service.js';
 
 /** What changing keys needs: all the CLI runs on, and the base of the server's services. */
 export interface KeyServices {
@@ -189,5 +190,6 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
       firstRunMs: Math.min(5_000, config.auditPruneIntervalMs),
     }),
   );
-  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, leaks, audit, feed, credits, creditsService };
+  const usage = new UsageService(db, policy);
+  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, leaks, audit, feed, credits, creditsService, usage };
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ThreadBatchWriter } from '../../src/audit/ledger-thread.js';
 import type { EventRow } from '../../src/audit/event-columns.js';
 import type { Usage } from '../../src/audit/ledger-writer.js';
+import { UsageRollup } from '../../src/audit/usage-rollup.js';
 import { openDatabase, type Database as KeyringDatabase } from '../../src/db/orm.js';
 
 const row = (requestId: string, extra: Partial<EventRow> = {}): EventRow => ({
@@ -57,7 +58,7 @@ describe('the SQLite ledger thread', () => {
   };
 
   it('writes a batch in order and answers each row’s id', async () => {
-    const ids = await writer.write([row('a'), row('b'), row('c')], new Map());
+    const ids = await writer.write([row('a'), row('b'), row('c')], new Map(), new UsageRollup());
     expect(ids.map(Number)).toEqual([Number(ids[0]), Number(ids[0]) + 1, Number(ids[0]) + 2]);
     const rows = stored();
     expect(rows.map((r) => [String(r.id), r.request_id])).toEqual([
@@ -70,11 +71,11 @@ describe('the SQLite ledger thread', () => {
 
   it('writes nothing of a failed batch, says why, and writes the next one', async () => {
     const before = stored().length;
-    const usage: Usage = new Map([['key_missing', { count: 2, last: new Date() }]]);
+    const usage: Usage = new Map([['key_missing', { count: 2, last: new Date(), ip: null }]]);
     const broken = [row('d'), row('e', { type: null as unknown as EventRow['type'] })];
-    await expect(writer.write(broken, usage)).rejects.toThrow(/ledger thread: .*NOT NULL/);
+    await expect(writer.write(broken, usage, new UsageRollup())).rejects.toThrow(/ledger thread: .*NOT NULL/);
     expect(stored()).toHaveLength(before);
-    const [id] = await writer.write([row('f')], new Map());
+    const [id] = await writer.write([row('f')], new Map(), new UsageRollup());
     expect(stored().at(-1)).toMatchObject({ id: Number(id), request_id: 'f' });
   });
 
@@ -90,7 +91,7 @@ describe('the SQLite ledger thread', () => {
     });
     await lockTaken;
     let written = false;
-    const write = writer.write([row('g')], new Map()).then((ids) => {
+    const write = writer.write([row('g')], new Map(), new UsageRollup()).then((ids) => {
       written = true;
       return ids;
     });
@@ -104,7 +105,7 @@ describe('the SQLite ledger thread', () => {
 
   it('closes its thread, and starts another for a batch after that', async () => {
     await writer.close();
-    const [id] = await writer.write([row('h')], new Map());
+    const [id] = await writer.write([row('h')], new Map(), new UsageRollup());
     expect(stored().at(-1)).toMatchObject({ id: Number(id), request_id: 'h' });
   });
 });

@@ -6,6 +6,8 @@ import { KeyPolicyPostgresql } from './20261202-key-policy.postgresql.js';
 import { KeyPolicySqlite } from './20261202-key-policy.sqlite.js';
 import { LeaksPostgresql } from './20261202-leaks.postgresql.js';
 import { LeaksSqlite } from './20261202-leaks.sqlite.js';
+import { UsagePostgresql } from './20261202-usage.postgresql.js';
+import { UsageSqlite } from './20261202-usage.sqlite.js';
 
 /**
  * Committed migrations, in order, one list per driver (their DDL differs: autoincrement
@@ -16,10 +18,12 @@ export const sqliteMigrations = [
   { name: '20261202-credits', class: CreditsSqlite },
   { name: '20261202-key-policy', class: KeyPolicySqlite },
   { name: '20261202-leaks', class: LeaksSqlite },
+  { name: '20261202-usage', class: UsageSqlite },
 ];
 export const postgresMigrations = [
   { name: '20261123-initial', class: InitialPostgresql },
   { name: '20261202-credits', class: CreditsPostgresql },
   { name: '20261202-key-policy', class: KeyPolicyPostgresql },
   { name: '20261202-leaks', class: LeaksPostgresql },
+  { name: '20261202-usage', class: UsagePostgresql },
 ];
