@@ -16,6 +16,7 @@ import { clientAddress } from './client-address.js';
 import { armor, parseFailure } from './query-limits.js';
 import { documentCache } from './ws-documents.js';
 import { operationLabel, rootFields } from './operation-label.js';
+import { feedFrames } from './ws-feed-frames.js';
 import { SocketRegistry } from './ws-sockets.js';
 import { recordKeyUse } from './key-used.js';
 
@@ -143,19 +144,34 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         if (problems.length > 0) return problems.map(validationFailure);
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
-      context: (ctx, id, payload): GraphQLContext => {
+      context: (ctx, id, payload, args): GraphQLContext => {
         const extra = ctx.extra as WsExtra;
         const requestId = extra.requestIds?.get(id) ?? randomUUID();
         extra.requestIds?.delete(id);
-        return {
+        const context: GraphQLContext = {
           requestId,
           ip: extra.ip ?? null,
           principal: extra.principal ?? null,
           services,
           state: { operationName: payload.operationName ?? null },
           rateLimit: null,
-          feedSink: extra.sink ?? null,
+          feedSink: null,
         };
+        if (extra.sink && getOperationAST(args.document, args.operationName)?.operation === 'subscription') {
+          // The feed sends this operation's live events itself, rendered once per group of equal subscriptions.
+          const frames = feedFrames({
+            socket: extra.socket,
+            id,
+            payload,
+            args,
+            context,
+            format: (errors) => format(errors, requestId),
+            maxBufferedBytes: config.wsMaxBufferedBytes,
+            slowConsumer,
+          });
+          context.feedSink = { ...extra.sink, frames };
+        }
+        return context;
       },
       onNext: (ctx, id, payload, args, result) => {
         const socket = (ctx.extra as WsExtra).socket;
