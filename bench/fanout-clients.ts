@@ -6,16 +6,34 @@ import WebSocket from 'ws';
  * is measured alone. Opens `count` graphql-ws clients (one socket each) on the audit feed,
  * and reports over IPC, for each benchmark event (`metadata.seq`), the wall-clock time at
  * which the last subscriber received it.
+ *
+ * Filters: `same` gives every subscriber the same variables (one group on the server);
+ * `own` gives each its own (a different set of event types, each with KEY_USED, and with or
+ * without its merchant named), so that every subscriber is a group of its own. Each client's
+ * one subscription has the id "1", so a bare broadcast can send every socket the same frame.
  */
 interface Options {
   url: string;
   key: string;
   count: number;
   keyId: string;
+  filters: 'same' | 'own';
+  merchantId: string;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
-const QUERY = 'subscription Bench($keyId: ID) { auditEvents(keyId: $keyId) { id type occurredAt metadata } }';
+const QUERY =
+  'subscription Bench($keyId: ID, $types: [AuditEventType!], $merchantId: String) ' +
+  '{ auditEvents(keyId: $keyId, types: $types, merchantId: $merchantId) { id type occurredAt metadata } }';
+const OTHER_TYPES = ['KEY_CREATED', 'KEY_DISABLED', 'KEY_ENABLED', 'KEY_REVOKED', 'KEY_ROTATED', 'KEY_EXPIRED', 'AUTH_FAILED', 'ACCESS_DENIED', 'RATE_LIMITED'];
+
+/** Subscriber i's variables: all alike, or a filter of its own that still selects the benchmark's events. */
+function variablesOf(i: number): Record<string, unknown> {
+  if (options.filters === 'same') return { keyId: options.keyId };
+  const subset = OTHER_TYPES.filter((_, bit) => (i >> bit) & 1);
+  const named = i >> OTHER_TYPES.length ? { merchantId: options.merchantId } : {};
+  return { keyId: options.keyId, types: ['KEY_USED', ...subset], ...named };
+}
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
 const now = () => performance.timeOrigin + performance.now();
 
@@ -45,12 +63,13 @@ for (let i = 0; i < options.count; i++) {
     webSocketImpl: WebSocket,
     connectionParams: { authorization: `Bearer ${options.key}` },
     retryAttempts: 0,
+    generateID: () => '1',
     shouldRetry: () => false,
     on: { closed: () => void (closedEarly += 1) },
   });
   clients.push(client);
   client.subscribe<{ auditEvents: { metadata: { seq: number } } }>(
-    { query: QUERY, variables: { keyId: options.keyId } },
+    { query: QUERY, variables: variablesOf(i) },
     {
       next: (result) => {
         const seq = result.data?.auditEvents.metadata?.seq;

@@ -50,7 +50,14 @@ export interface WsHandles {
  * (SocketRegistry); a socket that cannot keep up closes with 4008; errors reach the client
  * through the same `formatError` as over HTTP.
  */
-export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, config: Config, services: Services, logger: Logger): WsHandles {
+export function attachWebSockets(
+  server: HttpServer,
+  schema: GraphQLSchema,
+  config: Config,
+  services: Services,
+  logger: Logger,
+  options: { groupedFanOut: boolean },
+): WsHandles {
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
   server.on('upgrade', (request, socket, head) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -157,7 +164,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
           rateLimit: null,
           feedSink: null,
         };
-        if (extra.sink && getOperationAST(args.document, args.operationName)?.operation === 'subscription') {
+        if (extra.sink && options.groupedFanOut && getOperationAST(args.document, args.operationName)?.operation === 'subscription') {
           // The feed sends this operation's live events itself, rendered once per group of equal subscriptions.
           const frames = feedFrames({
             socket: extra.socket,
@@ -170,7 +177,7 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
             slowConsumer,
           });
           context.feedSink = { ...extra.sink, frames };
-        }
+        } else context.feedSink = extra.sink ?? null;
         return context;
       },
       onNext: (ctx, id, payload, args, result) => {
