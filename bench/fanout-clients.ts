@@ -65,7 +65,7 @@ for (let i = 0; i < options.count; i++) {
     retryAttempts: 0,
     generateID: () => '1',
     shouldRetry: () => false,
-    on: { closed: () => void (closedEarly += 1) },
+    on: { closed: (event) => void ((closedEarly += 1), closedEarly > 0 && closedEarly <= 3 && console.error(`subscriber closed early: ${(event as { code?: number }).code}`)) },
   });
   clients.push(client);
   client.subscribe<{ auditEvents: { metadata: { seq: number } } }>(

@@ -20,7 +20,7 @@ interface BenchResult {
   note?: string;
 }
 
-const SUBSCRIBERS = 1_000;
+const SUBSCRIBERS = Number(process.env.FANOUT_SUBSCRIBERS ?? 1_000);
 const EVENTS = 200;
 const P99_TARGET_MS = 100;
 const KIB_TARGET = 64;

@@ -79,6 +79,14 @@ const DONE: Result = { done: true, value: undefined };
  * within the cap and a consumer that reads keeps up. Once live, overflowing the cap closes
  * the subscriber as a slow consumer.
  *
+ * With frames (a transport that sends rendered events itself), live events come from the
+ * subscription's FeedGroup, rendered once for the group. While the replay runs they are queued
+ * as above (with their payloads); once the consumer asks for more after the last replayed
+ * event (so that event is already sent), the queue is sent and every later event goes straight
+ * to the transport as the group delivers it: the socket's own buffer is then the queue, and
+ * passing the cap closes the subscriber as a slow consumer. The iterator yields nothing more;
+ * it ends when the subscription does.
+ *
  * A manual iterator rather than an async generator: a generator parked on an `await`
  * cannot be returned from until it wakes, which would leak the subscription of a client
  * that leaves while the feed is quiet.

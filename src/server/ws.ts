@@ -48,7 +48,9 @@ export interface WsHandles {
  * graphql-ws on the HTTP server's port and path. Credentials are checked on
  * connection_init (4401 when bad); sockets whose key stops being valid close with 4403
  * (SocketRegistry); a socket that cannot keep up closes with 4008; errors reach the client
- * through the same `formatError` as over HTTP.
+ * through the same `formatError` as over HTTP. A feed subscription's live events are rendered once
+ * per group of equal subscriptions and sent as ready-made frames (ws-feed-frames.ts), unless
+ * `groupedFanOut` is off.
  */
 export function attachWebSockets(
   server: HttpServer,
