@@ -36,7 +36,8 @@ const IDLE_MS = Number(process.env.FANOUT_IDLE_MS ?? 5_000);
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
-const now = () => performance.timeOrigin + performance.now();
+/** Wall-clock milliseconds, compared with the clients process's (performance.timeOrigin drifts apart between processes when the clock is adjusted). */
+const now = () => Date.now();
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
