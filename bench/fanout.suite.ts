@@ -165,15 +165,9 @@ async function oneAtATime({ app, write }: Server, clients: Clients, from: number
 
 /** `RATE` events a second, written on a clock whatever the deliveries do: commit → last subscriber of each. */
 async function steadyRate({ app, write }: Server, clients: Clients, from: number) {
-  // Publication follows the commit: its moment is the commit's, whichever flush wrote the event.
+  // The commit of each event is when a flush called right after it resolves: before its publication
+  // (deferred a turn), so before any fan-out work, even when the server falls behind.
   const committed = new Map<number, number>();
-  const stopListening = app.services.bus.onEvents((events) => {
-    const at = now();
-    for (const event of events) {
-      const seq = (event.metadata as { seq?: unknown } | null)?.seq;
-      if (typeof seq === 'number' && !committed.has(seq)) committed.set(seq, at);
-    }
-  });
   const arrivals: Array<Promise<Arrival>> = [];
   const cpu = process.cpuUsage();
   const begin = now();
@@ -181,11 +175,11 @@ async function steadyRate({ app, write }: Server, clients: Clients, from: number
     const due = begin + ((seq - from) * 1000) / RATE;
     if (due > now()) await pause(due - now());
     write(seq);
+    void app.services.ledger.flush().then(() => committed.set(seq, now()));
     arrivals.push(clients.next(seq, 30_000));
   }
   const settled = await Promise.allSettled(arrivals);
   const used = process.cpuUsage(cpu);
-  stopListening();
   const latencies = settled.flatMap((result, index) => (result.status === 'fulfilled' ? [result.value.last - committed.get(from + index)!] : []));
   latencies.sort((a, b) => a - b);
   return {
@@ -193,6 +187,7 @@ async function steadyRate({ app, write }: Server, clients: Clients, from: number
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     cpuPerDelivery: (used.user + used.system) / (EVENTS * SUBSCRIBERS),
+    seconds: (now() - begin) / 1000,
   };
 }
 
@@ -290,21 +285,35 @@ export async function runFanout(log: (message: string) => void = console.log): P
 
     server = await startServer(join(dir, 'per-subscriber'), false);
     const before = server;
-    const sameBefore = await withClients(before, 'same', async (clients) => {
-      await warmUp(before, clients, -10);
-      const steady = await steadyRate(before, clients, 1_000);
-      const once = await burst(before, clients, 2_000);
-      return { steady, once };
-    });
-    log(`fan-out, per subscriber: ${RATE}/s: ${sameBefore.steady.delivered}/${EVENTS} delivered, p50 ${round(sameBefore.steady.p50)} ms, p99 ${round(sameBefore.steady.p99)} ms; burst ${Math.round(sameBefore.once.perSecond)} deliveries/s`);
-    const ownBefore = await withClients(before, 'own', async (clients) => {
-      await warmUp(before, clients, 4_000);
-      return { once: await burst(before, clients, 5_000) };
-    });
-    log(`fan-out, per subscriber, own filters: burst ${Math.round(ownBefore.once.perSecond)} deliveries/s`);
+    // The path being replaced may not keep up on a loaded machine: a wave that fails is reported, not fatal.
+    const attempt = async <T>(run: () => Promise<T>): Promise<T | null> => {
+      try {
+        return await run();
+      } catch (error) {
+        log(`fan-out, per subscriber: ${(error as Error).message}`);
+        return null;
+      }
+    };
+    const sameBefore = await attempt(() =>
+      withClients(before, 'same', async (clients) => {
+        await warmUp(before, clients, -10);
+        const steady = await steadyRate(before, clients, 1_000);
+        const once = await burst(before, clients, 2_000);
+        return { steady, once };
+      }),
+    );
+    if (sameBefore) log(`fan-out, per subscriber: ${RATE}/s: ${sameBefore.steady.delivered}/${EVENTS} delivered, p50 ${round(sameBefore.steady.p50)} ms, p99 ${round(sameBefore.steady.p99)} ms; burst ${Math.round(sameBefore.once.perSecond)} deliveries/s`);
+    const ownBefore = await attempt(() =>
+      withClients(before, 'own', async (clients) => {
+        await warmUp(before, clients, 4_000);
+        return { once: await burst(before, clients, 5_000) };
+      }),
+    );
+    if (ownBefore) log(`fan-out, per subscriber, own filters: burst ${Math.round(ownBefore.once.perSecond)} deliveries/s`);
 
-    const clean = [same, ownGrouped, sameBefore, ownBefore].every((wave) => wave.errors === 0 && wave.closedEarly <= 0);
-    const speedup = same.once.perSecond / sameBefore.once.perSecond;
+    const clean = [same, ownGrouped].every((wave) => wave.errors === 0 && wave.closedEarly <= 0);
+    const beforeBurst = sameBefore?.once.perSecond ?? 0;
+    const speedup = same.once.perSecond / beforeBurst;
     const n = SUBSCRIBERS.toLocaleString('en');
     const deliveries = (value: number) => `${Math.round(value).toLocaleString('en')} deliveries/s`;
     return [
@@ -320,23 +329,23 @@ export async function runFanout(log: (message: string) => void = console.log): P
         cpuMicrosPerRequest: same.steady.cpuPerDelivery,
         target: {
           ok: same.steady.delivered === EVENTS && same.steady.p99 < P99_TARGET_MS && clean,
-          description: `every event delivered (${same.steady.delivered}/${EVENTS}), p99 < ${P99_TARGET_MS} ms (p50 ${round(same.steady.p50)} ms; per-subscriber path: p99 ${round(sameBefore.steady.p99)} ms, ${sameBefore.steady.delivered}/${EVENTS})`,
+          description: `every event delivered (${same.steady.delivered}/${EVENTS}), p99 < ${P99_TARGET_MS} ms (p50 ${round(same.steady.p50)} ms; per-subscriber path: ${sameBefore ? `p99 ${round(sameBefore.steady.p99)} ms, ${sameBefore.steady.delivered}/${EVENTS}` : 'failed'})`,
         },
       },
       {
         name: `fan-out: ${EVENTS} events at once to ${n} subscribers`,
         target: {
-          ok: speedup >= BURST_TARGET,
+          ok: sameBefore !== null && speedup >= BURST_TARGET,
           description:
-            `≥ ${BURST_TARGET} × the per-subscriber path: ${deliveries(same.once.perSecond)} vs ${deliveries(sameBefore.once.perSecond)} (${round(speedup, 2)} ×); ` +
+            `≥ ${BURST_TARGET} × the per-subscriber path: ${deliveries(same.once.perSecond)} vs ${sameBefore ? deliveries(beforeBurst) : 'failed'} (${round(speedup, 2)} ×); ` +
             `bare ws broadcast of the same frames ${deliveries(same.ceiling.perSecond)} (grouped at ${round(same.once.perSecond / same.ceiling.perSecond, 2)} × the ceiling)`,
         },
       },
       {
         name: `fan-out: ${EVENTS} events at once to ${n} subscribers with a filter each (${ownGrouped.groups} groups)`,
         target: {
-          ok: ownGrouped.once.perSecond >= ownBefore.once.perSecond,
-          description: `no slower than the per-subscriber path: ${deliveries(ownGrouped.once.perSecond)} vs ${deliveries(ownBefore.once.perSecond)}`,
+          ok: ownGrouped.once.perSecond >= (ownBefore?.once.perSecond ?? Infinity),
+          description: `no slower than the per-subscriber path: ${deliveries(ownGrouped.once.perSecond)} vs ${ownBefore ? deliveries(ownBefore.once.perSecond) : 'failed'}`,
         },
       },
       {
