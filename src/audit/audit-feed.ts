@@ -6,8 +6,9 @@ import type { AuditService, AuditQuery } from './audit.service.js';
 import type { AuditStore } from './audit-store.js';
 import type { EventBus } from './event-bus.js';
 import { compareIds, isEventId } from '../protocol.js';
-import { parseEventId } from './event-filter.js';
+import { parseEventId, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
+import { FeedGroup, selectorKey } from './feed-group.js';
 import { FeedSubscription, type FeedSink } from './feed-subscription.js';
 import { ReplayPacer } from './replay-pacer.js';
 
@@ -43,6 +44,10 @@ export interface FeedStats {
   storeReads: number;
   /** Holes in the ids given up on after the grace period. */
   gapsSkipped: number;
+  /** Groups of subscriptions that receive the same payloads (see FeedGroup). */
+  groups: number;
+  /** Events rendered for a group (only grows): one per event and group, whatever the group's size. */
+  renders: number;
 }
 
 /**
@@ -74,6 +79,10 @@ export class AuditFeed {
   private stopped = false;
   private missedWhileStarting = false;
   private readonly subscribers = new Set<FeedSubscription>();
+  /** Subscribers without frames: each is offered every event and matches it itself. */
+  private readonly loose = new Set<FeedSubscription>();
+  /** Subscribers with frames, by selector and shape. */
+  private readonly groups = new Map<string, FeedGroup>();
   /** Live subscriptions per key and per merchant (`k:` / `m:` prefixed), for the caps. */
   private readonly held = new Tally();
   private reading: Promise<void> | null = null;
@@ -83,7 +92,7 @@ export class AuditFeed {
   private readonly pageSize: number;
   private readonly gapGraceMs: number;
   private readonly pacer: ReplayPacer;
-  readonly stats: FeedStats = { subscribers: 0, opened: 0, head: '0', directBatches: 0, storeReads: 0, gapsSkipped: 0 };
+  readonly stats: FeedStats = { subscribers: 0, opened: 0, head: '0', directBatches: 0, storeReads: 0, gapsSkipped: 0, groups: 0, renders: 0 };
 
   constructor(
     private readonly store: AuditStore,
@@ -115,6 +124,8 @@ export class AuditFeed {
     const selector = this.audit.selector(actor, query, 'auditEvents');
     const after = query.after == null ? null : parseEventId(query.after);
     const holders = this.placesFor(actor);
+    const frames = sink?.frames;
+    const groupKey = frames ? `${selectorKey(selector)}\n${frames.shape}` : '';
     const subscription = new FeedSubscription({
       selector,
       after,
@@ -127,16 +138,34 @@ export class AuditFeed {
       pacer: this.pacer,
       onClose: (closed) => {
         this.subscribers.delete(closed);
+        this.loose.delete(closed);
+        const group = this.groups.get(groupKey);
+        group?.remove(closed);
+        if (group?.size === 0) this.groups.delete(groupKey);
         this.stats.subscribers = this.subscribers.size;
+        this.stats.groups = this.groups.size;
         for (const holder of holders) this.held.remove(holder);
       },
     });
     for (const holder of holders) this.held.add(holder);
     // Same synchronous turn as reading `head` above: nothing can be fanned out in between.
     this.subscribers.add(subscription);
+    if (frames) this.groupFor(groupKey, selector).add(subscription, frames);
+    else this.loose.add(subscription);
     this.stats.subscribers = this.subscribers.size;
+    this.stats.groups = this.groups.size;
     this.stats.opened += 1;
     return subscription;
+  }
+
+  private groupFor(key: string, selector: EventSelector): FeedGroup {
+    let group = this.groups.get(key);
+    if (!group) {
+      const counted = () => void (this.stats.renders += 1);
+      const failed = (error: unknown) => this.logger.error({ err: error }, 'audit feed could not render an event; ending its group of subscriptions');
+      this.groups.set(key, (group = new FeedGroup(selector, counted, failed)));
+    }
+    return group;
   }
 
   /**
@@ -250,7 +279,8 @@ export class AuditFeed {
     if (this.subscribers.size === 0) return;
     // One estimate per event, shared by every subscriber's queue accounting.
     const sizes = events.map((event) => JSON.stringify(event).length + 96);
-    for (const subscription of this.subscribers) subscription.offer(events, sizes);
+    for (const subscription of this.loose) subscription.offer(events, sizes);
+    for (const group of this.groups.values()) group.offer(events, sizes);
   }
 
   private setHead(id: string): void {

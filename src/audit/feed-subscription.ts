@@ -11,6 +11,30 @@ export interface FeedSink {
   pendingBytes?(): number;
   /** The subscriber fell further behind than the cap allows: the transport closes it (4008 over WebSocket). */
   overflow(): void;
+  /**
+   * Present when the transport sends live events as ready-made frames: the feed then renders
+   * each event once for all the subscriptions of one group (equal `shape`, equal selector) and
+   * hands every member the same payload, instead of each subscription's consumer executing and
+   * serialising it (see FeedGroup).
+   */
+  frames?: FeedFrames;
+}
+
+/** An event rendered for a subscription: the serialised payload, and whether every member of its group would get the same. */
+export interface Rendered {
+  payload: string;
+  /** False when the payload holds something of this subscription's own (an error with its request id). */
+  shared: boolean;
+}
+
+/** How a transport renders and sends a subscription's live events itself. */
+export interface FeedFrames {
+  /** Equal shapes render equal payloads for an event (same document, variables and visibility). */
+  readonly shape: string;
+  /** The event as this subscription's payload. */
+  render(event: AuditEventRecord): Rendered | Promise<Rendered>;
+  /** Sends a payload rendered for this subscription's group, framed for this subscription. */
+  send(payload: string): void;
 }
 
 export interface FeedSubscriptionOptions {
@@ -55,12 +79,20 @@ const DONE: Result = { done: true, value: undefined };
  * within the cap and a consumer that reads keeps up. Once live, overflowing the cap closes
  * the subscriber as a slow consumer.
  *
+ * With frames (a transport that sends rendered events itself), live events come from the
+ * subscription's FeedGroup, rendered once for the group. While the replay runs they are queued
+ * as above (with their payloads); once the consumer asks for more after the last replayed
+ * event (so that event is already sent), the queue is sent and every later event goes straight
+ * to the transport as the group delivers it: the socket's own buffer is then the queue, and
+ * passing the cap closes the subscriber as a slow consumer. The iterator yields nothing more;
+ * it ends when the subscription does.
+ *
  * A manual iterator rather than an async generator: a generator parked on an `await`
  * cannot be returned from until it wakes, which would leak the subscription of a client
  * that leaves while the feed is quiet.
  */
 export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord> {
-  private readonly live: Array<{ event: AuditEventRecord; bytes: number }> = [];
+  private readonly live: Array<{ event: AuditEventRecord; bytes: number; payload?: string }> = [];
   private liveBytes = 0;
   private replay: AuditEventRecord[] = [];
   /** Where the replay has read up to; null once it has read everything up to `until`. */
@@ -74,6 +106,8 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
   private closed = false;
   /** Replayed events still to hand out in the current burst. */
   private burst = 0;
+  /** With frames, once the replay is over: live events go to the transport as they come, and next() only waits for the end. */
+  private direct = false;
 
   constructor(private readonly options: FeedSubscriptionOptions) {
     const { after, head } = options;
@@ -82,10 +116,10 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
     this.sent = after ?? head;
   }
 
-  /** Called by the sequencer, in id order, with events above the registration head. */
+  /** Called by the sequencer, in id order, with events above the registration head (subscriptions without frames). */
   offer(events: readonly AuditEventRecord[], sizes: readonly number[]): void {
     if (this.closed) return;
-    const { selector, maxQueuedBytes, sink } = this.options;
+    const { selector } = this.options;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       if (!matches(selector, event)) continue;
@@ -97,23 +131,64 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
         resolve({ done: false, value: event });
         continue;
       }
-      this.live.push({ event, bytes: sizes[i]! });
-      this.liveBytes += sizes[i]!;
-      if (this.liveBytes > maxQueuedBytes && (this.replayCursor !== null || this.replay.length > 0)) {
-        // Still replaying: read the rest of this batch and what was dropped from the store instead.
-        this.replayCursor ??= this.replay.at(-1)!.id;
-        this.until = this.options.currentHead();
-        this.replayExtensions += 1;
-        this.live.length = 0;
-        this.liveBytes = 0;
-        return;
-      }
-      if (this.liveBytes + (sink?.pendingBytes?.() ?? 0) > maxQueuedBytes) {
-        this.close();
-        sink?.overflow();
-        return;
-      }
+      if (!this.enqueue(event, sizes[i]!)) return;
     }
+  }
+
+  /**
+   * Called by the subscription's group (subscriptions with frames), in id order, with an event
+   * the selector matches and its payload, rendered once for the whole group. Deliveries lag the
+   * sequencer by a render, so ids the replay covers (up to `until`) are skipped here.
+   */
+  deliver(event: AuditEventRecord, payload: string, bytes: number): void {
+    if (this.closed || compareIds(event.id, this.until) <= 0) return;
+    if (!this.direct) {
+      this.enqueue(event, bytes, payload);
+      return;
+    }
+    if (compareIds(event.id, this.sent) <= 0) return;
+    this.sent = event.id;
+    this.options.sink!.frames!.send(payload);
+    this.checkPending();
+  }
+
+  /** Queues a live event; false when the queue had to be dropped (the replay extended) or the subscriber closed. */
+  private enqueue(event: AuditEventRecord, bytes: number, payload?: string): boolean {
+    const { maxQueuedBytes } = this.options;
+    this.live.push({ event, bytes, payload });
+    this.liveBytes += bytes;
+    if (this.liveBytes > maxQueuedBytes && (this.replayCursor !== null || this.replay.length > 0)) {
+      // Still replaying: read the rest of this batch and what was dropped from the store instead.
+      this.replayCursor ??= this.replay.at(-1)!.id;
+      this.until = this.options.currentHead();
+      this.replayExtensions += 1;
+      this.live.length = 0;
+      this.liveBytes = 0;
+      return false;
+    }
+    return this.checkPending();
+  }
+
+  /** Closes the subscriber as a slow consumer when what it has queued, here and below, passes the cap. */
+  private checkPending(): boolean {
+    const { maxQueuedBytes, sink } = this.options;
+    if (this.liveBytes + (sink?.pendingBytes?.() ?? 0) <= maxQueuedBytes) return true;
+    this.close();
+    sink?.overflow();
+    return false;
+  }
+
+  /** The replay is over: sends what was queued meanwhile, then lets the group send each event as it comes. */
+  private goDirect(): void {
+    const frames = this.options.sink!.frames!;
+    this.direct = true;
+    for (const { event, payload } of this.live.splice(0)) {
+      if (compareIds(event.id, this.sent) <= 0) continue;
+      this.sent = event.id;
+      frames.send(payload!);
+    }
+    this.liveBytes = 0;
+    this.checkPending();
   }
 
   async next(): Promise<Result> {
@@ -142,6 +217,13 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
       // may have been extended while the read was in flight.
       if (rows.length === pageSize) this.replayCursor = rows.at(-1)!.id;
       else this.replayCursor = until === this.until ? null : until;
+    }
+    if (!this.closed && this.options.sink?.frames) {
+      // Every replayed event has been handed to the consumer, which sent it before asking again:
+      // from here on the frames go out directly, and this promise only resolves at the end.
+      if (!this.direct) this.goDirect();
+      if (this.closed) return DONE;
+      return new Promise<Result>((resolve) => (this.waiter = resolve));
     }
     while (!this.closed && this.live.length > 0) {
       const { event, bytes } = this.live.shift()!;

@@ -17,6 +17,7 @@ import { exposeMetrics } from '../metrics/metrics-exposure.js';
 import { CloseCode } from '../protocol.js';
 import { guardConnections, httpServerOptions } from './connection-guard.js';
 import { attachWebSockets, type WsHandles } from './ws.js';
+import type { SocketRegistry } from './ws-sockets.js';
 
 export interface StartOptions {
   /** Where JSON log lines go (default: stdout). */
@@ -26,6 +27,11 @@ export interface StartOptions {
   database?: DatabaseOptions;
   /** The one clock of credit refills and expiry sweeps (default Date.now). */
   now?: () => number;
+  /**
+   * False: every feed subscription's events are executed and serialised one by one by graphql-ws,
+   * as before the grouped fan-out; the benchmark's reference. Default true.
+   */
+  groupedFanOut?: boolean;
 }
 
 export interface App {
@@ -34,6 +40,8 @@ export interface App {
   services: Services;
   logger: Logger;
   server: Server;
+  /** The open WebSockets, by the key that authenticated them. */
+  sockets: SocketRegistry;
   /** Graceful stop: no new connections, in-flight requests finish, events flushed, sockets closed with 1001. */
   stop(): Promise<void>;
 }
@@ -71,7 +79,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const observe = metrics.observeRequest.bind(metrics);
     const server = createServer(httpServerOptions(config), createHttpHandler({ config, logger, apollo, services, routes, observe }));
     guardConnections(server, config, logger);
-    ws = attachWebSockets(server, schema, config, services, logger);
+    ws = attachWebSockets(server, schema, config, services, logger, { groupedFanOut: options.groupedFanOut ?? true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
@@ -90,6 +98,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       services,
       logger,
       server,
+      sockets: ws.sockets,
       stop: () => shutdown.run().then(() => logger.flush?.()),
     };
   } catch (error) {

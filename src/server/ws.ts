@@ -16,6 +16,7 @@ import { clientAddress } from './client-address.js';
 import { armor, parseFailure } from './query-limits.js';
 import { documentCache } from './ws-documents.js';
 import { operationLabel, rootFields } from './operation-label.js';
+import { feedFrames } from './ws-feed-frames.js';
 import { SocketRegistry } from './ws-sockets.js';
 import { recordKeyUse } from './key-used.js';
 
@@ -52,9 +53,18 @@ export interface WsHandles {
  * graphql-ws on the HTTP server's port and path. Credentials are checked on
  * connection_init (4401 when bad); sockets whose key stops being valid close with 4403
  * (SocketRegistry); a socket that cannot keep up closes with 4008; errors reach the client
- * through the same `formatError` as over HTTP.
+ * through the same `formatError` as over HTTP. A feed subscription's live events are rendered once
+ * per group of equal subscriptions and sent as ready-made frames (ws-feed-frames.ts), unless
+ * `groupedFanOut` is off.
  */
-export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, config: Config, services: Services, logger: Logger): WsHandles {
+export function attachWebSockets(
+  server: HttpServer,
+  schema: GraphQLSchema,
+  config: Config,
+  services: Services,
+  logger: Logger,
+  options: { groupedFanOut: boolean },
+): WsHandles {
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
   server.on('upgrade', (request, socket, head) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -159,19 +169,34 @@ export function attachWebSockets(server: HttpServer, schema: GraphQLSchema, conf
         if (problems.length > 0) return problems.map(validationFailure);
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
-      context: (ctx, id, payload): GraphQLContext => {
+      context: (ctx, id, payload, args): GraphQLContext => {
         const extra = ctx.extra as WsExtra;
         const requestId = extra.requestIds?.get(id) ?? randomUUID();
         extra.requestIds?.delete(id);
-        return {
+        const context: GraphQLContext = {
           requestId,
           ip: extra.ip ?? null,
           principal: extra.principal ?? null,
           services,
           state: { operationName: payload.operationName ?? null },
           rateLimit: null,
-          feedSink: extra.sink ?? null,
+          feedSink: null,
         };
+        if (extra.sink && options.groupedFanOut && getOperationAST(args.document, args.operationName)?.operation === 'subscription') {
+          // The feed sends this operation's live events itself, rendered once per group of equal subscriptions.
+          const frames = feedFrames({
+            socket: extra.socket,
+            id,
+            payload,
+            args,
+            context,
+            format: (errors) => format(errors, requestId),
+            maxBufferedBytes: config.wsMaxBufferedBytes,
+            slowConsumer,
+          });
+          context.feedSink = { ...extra.sink, frames };
+        } else context.feedSink = extra.sink ?? null;
+        return context;
       },
       onNext: (ctx, id, payload, args, result) => {
         const socket = (ctx.extra as WsExtra).socket;

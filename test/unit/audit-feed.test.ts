@@ -9,6 +9,7 @@ import { LocalEventBus } from '../../src/audit/event-bus.js';
 import { matches, type EventSelector } from '../../src/audit/event-filter.js';
 import { compareIds } from '../../src/protocol.js';
 import type { AuditEventRecord } from '../../src/audit/event-types.js';
+import type { FeedFrames, FeedSink, Rendered } from '../../src/audit/feed-subscription.js';
 import { waitFor } from '../helpers/server.js';
 
 /** The ledger as a sorted array; `visible` ids are the committed ones a reader can see. */
@@ -47,6 +48,7 @@ class MemoryStore {
 }
 
 const logger = pino({ level: 'silent' });
+const DONE = { done: true, value: undefined };
 const admin = SYSTEM_ACTOR;
 
 async function collect(iterator: AsyncIterator<AuditEventRecord>, count: number, into: string[] = []): Promise<string[]> {
@@ -223,5 +225,135 @@ describe('AuditFeed sequencer', () => {
     await sub.return();
     expect(await pending).toEqual({ done: true, value: undefined });
     expect(feed.stats.subscribers).toBe(0);
+  });
+});
+
+/** A transport that renders and sends frames itself, recording what it sent. */
+class FakeFrames implements FeedFrames {
+  sent: string[] = [];
+  renders = 0;
+  pending = 0;
+  constructor(
+    readonly shape: string,
+    private readonly options: { async?: boolean; personal?: string; fail?: boolean } = {},
+  ) {}
+  render(event: AuditEventRecord): Rendered | Promise<Rendered> {
+    this.renders += 1;
+    if (this.options.fail) throw new Error('render failed');
+    const rendered = { payload: `${this.shape}:${event.id}${this.options.personal ?? ''}`, shared: this.options.personal === undefined };
+    // Later events resolve sooner: order must come from the group, not from the renders.
+    return this.options.async ? new Promise((resolve) => setTimeout(() => resolve(rendered), 20 - (Number(event.id) % 20))) : rendered;
+  }
+  send(payload: string): void {
+    this.sent.push(payload);
+  }
+  sink(overrides: Partial<FeedSink> = {}): FeedSink {
+    return { overflow: () => {}, pendingBytes: () => this.pending, frames: this, ...overrides };
+  }
+}
+
+describe('AuditFeed grouped fan-out (subscriptions with frames)', () => {
+  let feed: AuditFeed | undefined;
+  afterEach(() => feed?.stop());
+
+  const setup = async (maxQueuedBytes = 1 << 20) => {
+    const store = new MemoryStore();
+    const bus = new LocalEventBus();
+    const audit = new AuditService(store as unknown as AuditStore, new AccessPolicy({ append: () => {} }));
+    feed = new AuditFeed(store as unknown as AuditStore, audit, bus, logger, { maxQueuedBytes, pageSize: 5 });
+    return { store, bus, feed };
+  };
+  /** Starts a live subscription's consumer, as graphql-ws does: it asks once and is never answered until the end. */
+  const consume = (sub: AsyncIterator<AuditEventRecord>) => void sub.next();
+
+  it('renders each event once per group, in id order even when renders finish out of order, and sends every member the same payload', async () => {
+    const { store, bus, feed } = await setup();
+    await feed.start();
+    const a = [new FakeFrames('A', { async: true }), new FakeFrames('A', { async: true }), new FakeFrames('A', { async: true })];
+    const b = new FakeFrames('B');
+    for (const frames of a) consume(feed.subscribe(admin, {}, frames.sink()));
+    consume(feed.subscribe(admin, { merchantId: 'm2' }, b.sink()));
+    expect(feed.stats.groups).toBe(2);
+    for (let id = 1; id <= 30; id++) {
+      bus.publishEvents([store.add(id, id % 3 === 0 ? 'm2' : 'm1')]);
+      if (id % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    const all = Array.from({ length: 30 }, (_, i) => `A:${i + 1}`);
+    await waitFor(() => a.every((frames) => frames.sent.length === 30));
+    for (const frames of a) expect(frames.sent).toEqual(all);
+    expect(b.sent).toEqual(Array.from({ length: 10 }, (_, i) => `B:${(i + 1) * 3}`));
+    expect(a.reduce((sum, frames) => sum + frames.renders, 0)).toBe(30);
+    expect(feed.stats.renders).toBe(40);
+  });
+
+  it('resumes exactly: replay through the iterator, then frames, no gap and no duplicate while events are written', async () => {
+    const { store, bus, feed } = await setup();
+    for (let id = 1; id <= 23; id++) store.add(id);
+    await feed.start();
+    const frames = new FakeFrames('A', { async: true });
+    const other = new FakeFrames('A', { async: true });
+    consume(feed.subscribe(admin, {}, other.sink()));
+    const sub = feed.subscribe(admin, { after: '4' }, frames.sink());
+    const writer = (async () => {
+      for (let id = 24; id <= 60; id++) {
+        bus.publishEvents([store.add(id)]);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    })();
+    const replayed = await collect(sub, 19);
+    consume(sub);
+    await writer;
+    await waitFor(() => frames.sent.at(-1) === 'A:60');
+    expect([...replayed, ...frames.sent.map((payload) => payload.slice(2))]).toEqual(Array.from({ length: 56 }, (_, i) => String(i + 5)));
+    expect(other.sent).toEqual(Array.from({ length: 37 }, (_, i) => `A:${i + 24}`));
+  });
+
+  it('closes a member whose socket holds more than the cap, and only that one', async () => {
+    const { store, bus, feed } = await setup(4_000);
+    await feed.start();
+    let overflowed = 0;
+    const slow = new FakeFrames('A');
+    const fast = new FakeFrames('A');
+    const sub = feed.subscribe(admin, {}, slow.sink({ overflow: () => (overflowed += 1) }));
+    consume(sub);
+    consume(feed.subscribe(admin, {}, fast.sink()));
+    await new Promise((resolve) => setImmediate(resolve));
+    bus.publishEvents([store.add(1)]);
+    await waitFor(() => fast.sent.length === 1);
+    slow.pending = 5_000;
+    bus.publishEvents([store.add(2)]);
+    bus.publishEvents([store.add(3)]);
+    await waitFor(() => fast.sent.length === 3);
+    expect(overflowed).toBe(1);
+    expect(slow.sent).toEqual(['A:1', 'A:2']);
+    expect(await sub.next()).toEqual({ done: true, value: undefined });
+    expect(feed.stats.subscribers).toBe(1);
+  });
+
+  it("renders a payload that is a member's own again for each member", async () => {
+    const { store, bus, feed } = await setup();
+    await feed.start();
+    const one = new FakeFrames('A', { personal: '/one' });
+    const two = new FakeFrames('A', { personal: '/two' });
+    consume(feed.subscribe(admin, {}, one.sink()));
+    consume(feed.subscribe(admin, {}, two.sink()));
+    await new Promise((resolve) => setImmediate(resolve));
+    bus.publishEvents([store.add(1), store.add(2)]);
+    await waitFor(() => two.sent.length === 2);
+    expect(one.sent).toEqual(['A:1/one', 'A:2/one']);
+    expect(two.sent).toEqual(['A:1/two', 'A:2/two']);
+  });
+
+  it('ends every member of a group whose render fails, rather than leave a gap', async () => {
+    const { store, bus, feed } = await setup();
+    await feed.start();
+    const subs = [feed.subscribe(admin, {}, new FakeFrames('A', { fail: true }).sink()), feed.subscribe(admin, {}, new FakeFrames('A').sink())];
+    const ends = subs.map((sub) => sub.next());
+    const healthy = new FakeFrames('B');
+    consume(feed.subscribe(admin, { merchantId: 'm1' }, healthy.sink()));
+    bus.publishEvents([store.add(1)]);
+    expect(await Promise.all(ends)).toEqual([DONE, DONE]);
+    await waitFor(() => healthy.sent.length === 1);
+    expect(feed.stats.subscribers).toBe(1);
   });
 });
