@@ -10,6 +10,8 @@ export const AuditEventType = {
   AUTH_FAILED: 'AUTH_FAILED',
   ACCESS_DENIED: 'ACCESS_DENIED',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** A webhook endpoint that kept failing past WEBHOOK_DISABLE_AFTER_MS was disabled. */
+  WEBHOOK_DISABLED: 'WEBHOOK_DISABLED',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -13,6 +13,8 @@ import type { VerifyService } from '../keys/verify.service.js';
 import type { Limiter } from '../throttle/limiter.js';
 import type { Throttle } from '../throttle/throttle.js';
 import { UnauthenticatedError } from '../errors.js';
+import type { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
+import type { WebhooksService } from '../webhooks/webhooks.service.js';
 
 /** Limit figures of the key (or client address) that made the request. */
 export interface RateLimitFigures {
@@ -38,6 +40,9 @@ export interface Services {
   verify: VerifyService;
   audit: AuditService;
   feed: AuditFeed;
+  webhooks: WebhooksService;
+  /** This instance's webhook delivery (leases, workers). */
+  dispatcher: WebhookDispatcher;
 }
 
 /** What the request learns while it runs, read back by the HTTP layer for logs, events and metrics. */

@@ -6,9 +6,10 @@ import { AuditResolver } from './resolvers/audit.resolver.js';
 import { KeysResolver } from './resolvers/keys.resolver.js';
 import { VerifyResolver } from './resolvers/verify.resolver.js';
 import { ViewerResolver } from './resolvers/viewer.resolver.js';
+import { WebhooksResolver } from './resolvers/webhooks.resolver.js';
 import { DateTimeScalar } from './scalars.js';
 
-export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver] as const;
+export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver, WebhooksResolver] as const;
 
 const NO_PUBSUB = {
   publish(): void {

@@ -12,6 +12,8 @@ export const BUILT_IN_SCOPES: readonly ScopeDefinition[] = [
   { name: 'keys:write', description: 'Create, disable, enable, revoke and rotate API keys of the merchant.', builtIn: true },
   { name: 'keys:verify', description: 'Verify presented API keys with verifyKey.', builtIn: true },
   { name: 'audit:read', description: "Read and subscribe to the merchant's audit events.", builtIn: true },
+  { name: 'webhooks:read', description: "List the merchant's webhook endpoints and their deliveries.", builtIn: true },
+  { name: 'webhooks:write', description: "Create, update and delete the merchant's webhook endpoints.", builtIn: true },
   { name: ADMIN_SCOPE, description: 'Every scope, for every merchant.', builtIn: true },
 ];
 

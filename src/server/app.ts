@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { Config } from '../config.js';
 import type { DatabaseOptions } from '../db/orm.js';
+import type { HostResolver } from '../webhooks/target-guard.js';
 import type { Services } from '../graphql/context.js';
 import { createSchema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -23,6 +24,8 @@ export interface StartOptions {
   /** Receives the first admin key's value (default: printed on stdout, once). */
   onAdminKey?: (value: string) => void;
   database?: DatabaseOptions;
+  /** How webhook hosts are resolved (default: the system's DNS). */
+  webhookResolver?: HostResolver;
 }
 
 export interface App {
@@ -38,7 +41,7 @@ export interface App {
 /** Wires every part of the service (compose()) and starts listening. Each resource gets one disposer, run in reverse order. */
 export async function start(config: Config, options: StartOptions = {}): Promise<App> {
   const logger = createLogger(config.logLevel, options.logDestination);
-  const { services, shutdown } = await compose(config, logger, { database: options.database });
+  const { services, shutdown } = await compose(config, logger, { database: options.database, resolver: options.webhookResolver });
   const { db, keys, ledger, limiter, feed, bus } = services;
   try {
     const adminKey = await ensureAdminKey(services.transaction, keyLimitsOf(config));
@@ -60,6 +63,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       limiterDegradedTakes: () => limiter.degradedTakes(),
       openSockets: () => ws?.sockets.size ?? 0,
       openSubscriptions: () => feed.stats.subscribers,
+      webhookAttempts: (listener) => services.dispatcher.onAttempt(listener),
+      webhookLag: () => services.dispatcher.lag(),
     });
     shutdown.add(() => metrics.close());
     const exposed = await exposeMetrics(metrics, config, logger);

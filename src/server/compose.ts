@@ -19,6 +19,11 @@ import { ScopeCatalogue } from '../keys/scopes.js';
 import { VerifyService } from '../keys/verify.service.js';
 import type { Logger } from '../logger.js';
 import { createLimiter, Throttle } from '../throttle/throttle.js';
+import { TargetGuard, type HostResolver } from '../webhooks/target-guard.js';
+import { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
+import { SecretBox } from '../webhooks/webhook-secret.js';
+import { WebhookSender } from '../webhooks/webhook-sender.js';
+import { WebhooksService } from '../webhooks/webhooks.service.js';
 
 /** What changing keys needs: all the CLI runs on, and the base of the server's services. */
 export interface KeyServices {
@@ -69,6 +74,8 @@ export interface ComposeOptions {
   database?: DatabaseOptions;
   /** 'keys': only what changing keys needs, with no background work (the CLI); 'all' by default. */
   only?: 'keys' | 'all';
+  /** How webhook hosts are resolved (default: the system's DNS); tests resolve names of their own. */
+  resolver?: HostResolver;
 }
 
 export interface Composition<S> {
@@ -88,7 +95,7 @@ export async function compose(config: Config, logger: Logger, options: ComposeOp
   const shutdown = new Shutdown(logger);
   try {
     const core = await composeKeys(config, logger, shutdown, options.database);
-    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core);
+    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core, options.resolver);
     return { services, shutdown };
   } catch (error) {
     await shutdown.run();
@@ -117,7 +124,7 @@ export function keyLimitsOf(config: Config): { defaultRateLimit: number; default
 }
 
 /** The parts that answer requests, and the background work of a serving instance. */
-async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices): Promise<Services & KeyServices> {
+async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices, resolver: HostResolver | undefined): Promise<Services & KeyServices> {
   const { db, bus, ledger, catalogue, policy, transaction, keys } = core;
   // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
   const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
@@ -171,5 +178,13 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
       firstRunMs: Math.min(5_000, config.auditPruneIntervalMs),
     }),
   );
-  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed };
+  const hooks = config.webhooks;
+  const guard = new TargetGuard({ allowHttp: hooks.allowHttp, allowPrivate: hooks.allowPrivate, resolver });
+  const box = new SecretBox({ key: hooks.secretKey, file: hooks.secretKeyFile });
+  const webhooks = new WebhooksService(transaction, policy, guard, box);
+  const dispatcher = new WebhookDispatcher(db, transaction, bus, new WebhookSender(guard, hooks.timeoutMs), box, logger, hooks);
+  dispatcher.start();
+  // Stopped before the ledger and the database: an acknowledged delivery in flight is still recorded.
+  shutdown.add(() => dispatcher.stop());
+  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, audit, feed, webhooks, dispatcher };
 }
