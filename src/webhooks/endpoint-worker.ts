@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AuditEventEntity } from '../audit/audit-event.entity.js';
 import type { AuditEventRecord, NewAuditEvent } from '../audit/event-types.js';
 import { toRecord } from '../audit/event-row.js';
-import type { Database } from '../db/orm.js';
+import type { Database, Em } from '../db/orm.js';
 import type { KeyTransaction } from '../keys/key-transaction.js';
 import { callPacer, type CallPacer } from '../throttle/bottleneck-adapter.js';
 import type { AttemptOutcome, WebhookSender } from './webhook-sender.js';
@@ -133,7 +133,6 @@ export class EndpointWorker {
     const attempt = endpoint.attempts + 1;
     const at = new Date();
     const held = outcome.delivered ? await this.acknowledge(endpoint, event, attempt, at, outcome) : await this.fail(endpoint, event, attempt, at, outcome);
-    await this.prune();
     if (!held) {
       // The lease went to another instance, or the endpoint was disabled or deleted meanwhile.
       this.stopped = true;
@@ -144,7 +143,7 @@ export class EndpointWorker {
 
   private async acknowledge(endpoint: WebhookEntity, event: AuditEventRecord, attempt: number, at: Date, outcome: AttemptOutcome): Promise<boolean> {
     const moved = await this.ctx.db.fork().transactional(async (em) => {
-      em.persist(em.create(WebhookDeliveryEntity, delivery(endpoint.id, event.id, attempt, at, outcome)));
+      await this.record(em, delivery(endpoint.id, event.id, attempt, at, outcome));
       return em.nativeUpdate(
         WebhookEntity,
         { id: endpoint.id, leaseOwner: this.ctx.owner, status: { $ne: 'DISABLED' } },
@@ -169,7 +168,7 @@ export class EndpointWorker {
     };
     this.ctx.logger.warn({ webhookId: endpoint.id, eventId: event.id, attempt, error: outcome.error, disabled: disable }, 'webhook delivery failed');
     const held = await this.ctx.transaction.commitWithEvents(async (em) => {
-      em.persist(em.create(WebhookDeliveryEntity, delivery(endpoint.id, event.id, attempt, at, outcome)));
+      await this.record(em, delivery(endpoint.id, event.id, attempt, at, outcome));
       const updated = await em.nativeUpdate(WebhookEntity, { id: endpoint.id, leaseOwner: this.ctx.owner, status: { $ne: 'DISABLED' } }, changes);
       const events: NewAuditEvent[] = updated > 0 && disable ? [disabledEvent(endpoint, event.id, attempt, failingSince, outcome.error)] : [];
       return { result: updated > 0, events };
@@ -178,9 +177,9 @@ export class EndpointWorker {
     return held && !disable;
   }
 
-  /** Keeps the newest `deliveriesKept` attempts of the endpoint. */
-  private async prune(): Promise<void> {
-    const em = this.ctx.db.fork();
+  /** Records an attempt in the caller's transaction (one commit per attempt), keeping the newest `deliveriesKept` of the endpoint. */
+  private async record(em: Em, row: ReturnType<typeof delivery>): Promise<void> {
+    await em.insert(WebhookDeliveryEntity, row);
     const [oldestKept] = await em.find(
       WebhookDeliveryEntity,
       { webhookId: this.id },

@@ -64,7 +64,7 @@ export class WebhooksService {
         throw BadUserInputError.at('input.merchantId', `A merchant has at most ${MAX_WEBHOOKS_PER_MERCHANT} webhook endpoints.`);
       }
       // Under the same lock no event commits meanwhile: the endpoint receives exactly the events after this one.
-      const newest = await em.findOne(AuditEventEntity, {}, { orderBy: { id: 'desc' }, fields: ['id'] });
+      const [newest] = await em.find(AuditEventEntity, {}, { orderBy: { id: 'desc' }, fields: ['id'], limit: 1 });
       const id = randomId('wh');
       const now = new Date();
       const entity = em.create(WebhookEntity, {
