@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { dropSchema } from './postgres.js';
-import { start, type App } from '../../src/server/app.js';
+import { start, type App, type StartOptions } from '../../src/server/app.js';
 
 export interface TestServer {
   app: App;
@@ -38,6 +38,8 @@ export interface StartTestServerOptions {
   postgres?: { url: string; schema: string };
   /** This database whatever TEST_DATABASE says ('postgres': a schema of its own, dropped on stop). */
   database?: 'sqlite' | 'postgres';
+  /** How webhook hosts resolve (default: the system's DNS). */
+  webhookResolver?: StartOptions['webhookResolver'];
 }
 
 /** The PostgreSQL the suites use when asked to (TEST_DATABASE=postgres, the scale suite). */
@@ -82,6 +84,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
       minted.add(value);
     },
     database: postgres ? { schema: postgres.schema } : undefined,
+    webhookResolver: options.webhookResolver,
   }).catch(async (error: unknown) => {
     if (ownSchema && postgres) await dropSchema(postgres.url, postgres.schema);
     throw error;
