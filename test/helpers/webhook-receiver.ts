@@ -25,8 +25,8 @@ export interface Receiver {
   failNext(count: number, status?: number): void;
   /** Answers every request with 503 until called with false. */
   setDown(down: boolean): void;
-  /** Holds requests for event `eventId` unanswered until `release()` (or the connection closes). */
-  holdEvent(eventId: string): { arrived: Promise<void>; release(): void };
+  /** Holds the `n`-th request from now (1 = the next) unanswered until `release()`. */
+  holdArrival(n: number): { arrived: Promise<void>; release(): void };
   setSecret(secret: string): void;
   close(): Promise<void>;
 }
@@ -37,7 +37,8 @@ export async function startReceiver(secret?: string): Promise<Receiver> {
   let failures = 0;
   let failStatus = 500;
   let down = false;
-  const holds = new Map<string, { resolveArrived: () => void; released: Promise<void> }>();
+  const holds = new Map<number, { resolveArrived: () => void; released: Promise<void> }>();
+  let arrivals = 0;
   const receiver: Receiver = {
     url: '',
     received: [],
@@ -50,12 +51,12 @@ export async function startReceiver(secret?: string): Promise<Receiver> {
     setDown(value) {
       down = value;
     },
-    holdEvent(eventId) {
+    holdArrival(n) {
       let resolveArrived!: () => void;
       let release!: () => void;
       const arrived = new Promise<void>((resolve) => (resolveArrived = resolve));
       const released = new Promise<void>((resolve) => (release = resolve));
-      holds.set(eventId, { resolveArrived, released });
+      holds.set(arrivals + n, { resolveArrived, released });
       return { arrived, release };
     },
     setSecret(value) {
@@ -79,9 +80,9 @@ export async function startReceiver(secret?: string): Promise<Receiver> {
       return;
     }
     const eventId = String(body.data.id);
-    const hold = holds.get(eventId);
+    const hold = holds.get(++arrivals);
     if (hold) {
-      holds.delete(eventId);
+      holds.delete(arrivals);
       hold.resolveArrived();
       await hold.released;
     }
