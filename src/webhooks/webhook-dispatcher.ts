@@ -118,7 +118,10 @@ export class WebhookDispatcher {
       if (this.workers.has(id) || this.stopped) continue;
       // Claimed only if still free when the UPDATE runs: of several instances, one wins.
       const claimed = await em.nativeUpdate(WebhookEntity, { id, ...free }, { leaseOwner: this.owner, leaseExpiresAt: until });
-      if (claimed > 0 && !this.stopped) this.workers.set(id, new EndpointWorker(id, this.context));
+      if (claimed > 0 && !this.stopped) {
+        this.logger.info({ webhookId: id, owner: this.owner }, 'webhook endpoint claimed');
+        this.workers.set(id, new EndpointWorker(id, this.context));
+      }
     }
   }
 
