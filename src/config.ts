@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import proxyaddr from 'proxy-addr';
 
 /**
@@ -79,6 +80,34 @@ export interface Config {
   readonly leakReportPublicKeys: readonly KeyObject[];
   /** What a reported leak does to a key: revoke it for good, or disable it. */
   readonly leakedKeyAction: 'revoke' | 'disable';
+  readonly webhooks: WebhookConfig;
+}
+
+/** Outbound webhook delivery (CONTRACT §9.2). */
+export interface WebhookConfig {
+  /** Accept `http://` endpoint URLs (https only otherwise). */
+  readonly allowHttp: boolean;
+  /** Accept endpoints on loopback, private, link-local and metadata addresses. */
+  readonly allowPrivate: boolean;
+  /** Calls in flight to one endpoint (Bottleneck maxConcurrent). */
+  readonly maxConcurrent: number;
+  /** Milliseconds between the starts of two calls to one endpoint (Bottleneck minTime). */
+  readonly minIntervalMs: number;
+  /** Waits before each retry of a failed delivery; the last one repeats. */
+  readonly retryScheduleMs: readonly number[];
+  /** How long an endpoint may keep failing before it is disabled. */
+  readonly disableAfterMs: number;
+  /** A call that has not answered 2xx by then has failed. */
+  readonly timeoutMs: number;
+  /** How long an instance's claim on an endpoint lasts unless renewed (another takes over after it). */
+  readonly leaseMs: number;
+  /** How often each instance looks for endpoints to deliver and renews its leases. */
+  readonly pollMs: number;
+  /** Delivery attempts kept per endpoint (older ones are deleted). */
+  readonly deliveriesKept: number;
+  /** The AES-256 key that encrypts signing secrets at rest (32 bytes, base64); else read from (or created in) `secretKeyFile`. */
+  readonly secretKey: Buffer | undefined;
+  readonly secretKeyFile: string;
 }
 
 /** See Config.trustProxy. */
@@ -149,6 +178,48 @@ export function descriptorLimit(): number | undefined {
 function defaultMaxConnections(): number {
   const limit = descriptorLimit();
   return limit === undefined ? 1_000 : Math.max(1, Math.min(10_000, Math.floor(limit * 0.8)));
+}
+
+/** WEBHOOK_RETRY_SCHEDULE: comma-separated milliseconds, e.g. `5000,30000,120000,600000,3600000`. */
+function retrySchedule(env: Env): number[] {
+  const raw = env.WEBHOOK_RETRY_SCHEDULE;
+  if (!raw) return [5_000, 30_000, 120_000, 600_000, 3_600_000];
+  const steps = raw.split(',').map((part) => Number(part.trim()));
+  if (steps.length > 50 || steps.some((step) => !Number.isInteger(step) || step < 0 || step > 86_400_000)) {
+    throw new ConfigError('WEBHOOK_RETRY_SCHEDULE', `must be 1 to 50 comma-separated integers of milliseconds from 0 to 86400000 (got "${raw}")`);
+  }
+  return steps;
+}
+
+function webhookSecretKey(env: Env): Buffer | undefined {
+  const raw = env.WEBHOOK_SECRET_KEY;
+  if (!raw) return undefined;
+  const key = Buffer.from(raw, 'base64');
+  // The value itself is never echoed: it is a secret.
+  if (key.length !== 32) throw new ConfigError('WEBHOOK_SECRET_KEY', 'must be 32 bytes in base64 (openssl rand -base64 32)');
+  return key;
+}
+
+function webhookConfig(env: Env, databaseUrl: string): WebhookConfig {
+  const leaseMs = int(env, 'WEBHOOK_LEASE_MS', 15_000, 300, 600_000);
+  const pollMs = int(env, 'WEBHOOK_POLL_MS', 1_000, 50, 60_000);
+  // Renewed on every poll: three polls fit in a lease, so one slow poll does not lose it.
+  if (pollMs * 3 > leaseMs) throw new ConfigError('WEBHOOK_POLL_MS', `must be at most a third of WEBHOOK_LEASE_MS (${leaseMs})`);
+  const sqliteDir = databaseUrl.startsWith('sqlite:') ? dirname(databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '') || './data/keyring.db') : './data';
+  return Object.freeze({
+    allowHttp: bool(env, 'WEBHOOK_ALLOW_HTTP', false),
+    allowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+    maxConcurrent: int(env, 'WEBHOOK_MAX_CONCURRENT', 1, 1, 100),
+    minIntervalMs: int(env, 'WEBHOOK_MIN_INTERVAL_MS', 0, 0, 3_600_000),
+    retryScheduleMs: Object.freeze(retrySchedule(env)),
+    disableAfterMs: int(env, 'WEBHOOK_DISABLE_AFTER_MS', 86_400_000, 0, 31 * 86_400_000),
+    timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+    leaseMs,
+    pollMs,
+    deliveriesKept: int(env, 'WEBHOOK_DELIVERIES_KEPT', 100, 1, 10_000),
+    secretKey: webhookSecretKey(env),
+    secretKeyFile: resolve(env.WEBHOOK_SECRET_KEY_FILE || join(sqliteDir, 'webhook-secret.key')),
+  });
 }
 
 function metricsToken(env: Env): string | undefined {
@@ -302,6 +373,7 @@ export function loadConfig(env: Env = process.env): Config {
     keyExpiryNoticeSeconds: int(env, 'KEY_EXPIRY_NOTICE_SECONDS', 7 * 86_400, 0, 366 * 86_400),
     leakReportPublicKeys: Object.freeze(leakReportPublicKeys(env)),
     leakedKeyAction: leakedKeyAction(env),
+    webhooks: webhookConfig(env, databaseUrl),
   };
   return Object.freeze(config);
 }

@@ -14,6 +14,8 @@ export const AuditEventType = {
   USAGE_EXCEEDED: 'USAGE_EXCEEDED',
   KEY_LEAKED: 'KEY_LEAKED',
   KEY_EXPIRING: 'KEY_EXPIRING',
+  /** A webhook endpoint that kept failing past WEBHOOK_DISABLE_AFTER_MS was disabled. */
+  WEBHOOK_DISABLED: 'WEBHOOK_DISABLED',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -32,6 +32,15 @@ export class AccessPolicy {
   }
 
   /**
+   * Refuses (recorded) unless the actor may act for what belongs to `merchantId`; null (a thing
+   * of every merchant, such as an admin's webhook endpoint) is for unconfined actors only.
+   */
+  requireOwner(actor: Actor, merchantId: string | null, operation: string): void {
+    if (merchantId !== null) return this.requireMerchant(actor, merchantId, operation);
+    if (this.confinedTo(actor) !== null) this.deny(actor, operation, 'another merchant', { targetMerchantId: null });
+  }
+
+  /**
    * The merchant a read is confined to: the one asked for, if the actor may act for it (a
    * malformed id is BAD_USER_INPUT, another merchant's is refused); else the key's own
    * merchant; null (every merchant) for the system and `admin` only.

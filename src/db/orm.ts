@@ -7,6 +7,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { AuditEventEntity } from '../audit/audit-event.entity.js';
+import { WebhookDeliveryEntity, WebhookEntity } from '../webhooks/webhook.entity.js';
 import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
 
 export type Orm = MikroORM;
@@ -34,7 +35,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const ENTITIES = [ApiKeyEntity, AuditEventEntity];
+export const ENTITIES = [ApiKeyEntity, AuditEventEntity, WebhookEntity, WebhookDeliveryEntity];
 
 /** How long a SQLite connection waits for the write lock before SQLITE_BUSY (the ledger's thread alike). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;

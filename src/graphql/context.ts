@@ -17,6 +17,8 @@ import type { Credits } from '../throttle/credits.js';
 import type { CreditsService } from '../keys/credits.service.js';
 import type { UsageService } from '../usage/usage.service.js';
 import { UnauthenticatedError } from '../errors.js';
+import type { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
+import type { WebhooksService } from '../webhooks/webhooks.service.js';
 
 /** Limit figures of the key (or client address) that made the request. */
 export interface RateLimitFigures {
@@ -49,6 +51,9 @@ export interface Services {
   feed: AuditFeed;
   /** keyUsage, from the rollups the ledger writes. */
   usage: UsageService;
+  webhooks: WebhooksService;
+  /** This instance's webhook delivery (leases, workers). */
+  dispatcher: WebhookDispatcher;
 }
 
 /** What the request learns while it runs, read back by the HTTP layer for logs, events and metrics. */

@@ -9,9 +9,10 @@ import { LeaksResolver } from './resolvers/leaks.resolver.js';
 import { UsageResolver } from './resolvers/usage.resolver.js';
 import { VerifyResolver } from './resolvers/verify.resolver.js';
 import { ViewerResolver } from './resolvers/viewer.resolver.js';
+import { WebhooksResolver } from './resolvers/webhooks.resolver.js';
 import { DateTimeScalar } from './scalars.js';
 
-export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver, CreditsResolver, LeaksResolver, UsageResolver] as const;
+export const RESOLVERS = [KeysResolver, ViewerResolver, AuditResolver, VerifyResolver, CreditsResolver, LeaksResolver, UsageResolver, WebhooksResolver] as const;
 
 const NO_PUBSUB = {
   publish(): void {

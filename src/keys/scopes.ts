@@ -13,6 +13,8 @@ export const BUILT_IN_SCOPES: readonly ScopeDefinition[] = [
   { name: 'keys:verify', description: 'Verify presented API keys with verifyKey.', builtIn: true },
   { name: 'audit:read', description: "Read and subscribe to the merchant's audit events.", builtIn: true },
   { name: 'leaks:report', description: 'Report leaked key values with reportLeakedKeys; each one found is revoked.', builtIn: true },
+  { name: 'webhooks:read', description: "List the merchant's webhook endpoints and their deliveries.", builtIn: true },
+  { name: 'webhooks:write', description: "Create, update and delete the merchant's webhook endpoints.", builtIn: true },
   { name: ADMIN_SCOPE, description: 'Every scope, for every merchant.', builtIn: true },
 ];
 

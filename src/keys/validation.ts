@@ -122,13 +122,14 @@ export function expiresAtProblems(expiresAt: unknown, now: Date, field = 'expire
   return [];
 }
 
-export function reasonProblems(reason: string | null | undefined): InputProblem[] {
+/** A reason, or any other optional free text (`field` names it, e.g. a webhook's description). */
+export function reasonProblems(reason: string | null | undefined, field = 'reason'): InputProblem[] {
   if (reason == null) return [];
-  const at = (message: string) => ({ field: 'reason', message });
+  const at = (message: string) => ({ field, message });
   const problems: InputProblem[] = [];
-  if (reason.length > REASON_MAX) problems.push(at(`reason must be at most ${REASON_MAX} characters.`));
-  if (NAME_FORBIDDEN.test(reason)) problems.push(at('reason must not contain < or >.'));
-  problems.push(...invisibleProblems('reason', reason));
+  if (reason.length > REASON_MAX) problems.push(at(`${field} must be at most ${REASON_MAX} characters.`));
+  if (NAME_FORBIDDEN.test(reason)) problems.push(at(`${field} must not contain < or >.`));
+  problems.push(...invisibleProblems(field, reason));
   return problems;
 }
 

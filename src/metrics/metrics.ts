@@ -11,6 +11,9 @@ export interface MetricSources {
   limiterDegradedTakes: () => number;
   openSockets: () => number;
   openSubscriptions: () => number;
+  /** Registers a listener for every webhook delivery attempt; returns its removal. */
+  webhookAttempts: (listener: (attempt: { delivered: boolean; refused: boolean; durationMs: number }) => void) => () => void;
+  webhookLag: () => number;
 }
 
 /**
@@ -23,6 +26,7 @@ export class Metrics {
   private readonly requests: Counter<'operation' | 'code'>;
   private readonly duration: Histogram<'operation'>;
   private readonly stopBus: () => void;
+  private readonly stopWebhooks: () => void;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -93,6 +97,30 @@ export class Metrics {
         this.set(sources.ledgerStats().lastFlushLagMs / 1000);
       },
     });
+    const deliveries = new Counter({
+      name: 'keyring_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered (2xx), failed (anything else), refused (a target the guard refused).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    const latency = new Histogram({
+      name: 'keyring_webhook_delivery_duration_seconds',
+      help: 'Webhook delivery attempt duration in seconds.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.stopWebhooks = sources.webhookAttempts((attempt) => {
+      deliveries.inc({ outcome: attempt.delivered ? 'delivered' : attempt.refused ? 'refused' : 'failed' });
+      latency.observe(attempt.durationMs / 1000);
+    });
+    new Gauge({
+      name: 'keyring_webhook_lag_events',
+      help: 'Events waiting for the webhook endpoints this instance delivers.',
+      registers,
+      collect() {
+        this.set(sources.webhookLag());
+      },
+    });
     new Gauge({
       name: 'keyring_open_sockets',
       help: 'Open WebSocket connections.',
@@ -141,6 +169,7 @@ export class Metrics {
 
   close(): void {
     this.stopBus();
+    this.stopWebhooks();
     this.registry.clear();
   }
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { Config } from '../config.js';
 import type { DatabaseOptions } from '../db/orm.js';
+import type { HostResolver } from '../webhooks/target-guard.js';
 import type { Services } from '../graphql/context.js';
 import { createSchema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -32,6 +33,8 @@ export interface StartOptions {
    * as before the grouped fan-out; the benchmark's reference. Default true.
    */
   groupedFanOut?: boolean;
+  /** How webhook hosts are resolved (default: the system's DNS). */
+  webhookResolver?: HostResolver;
 }
 
 export interface App {
@@ -49,7 +52,7 @@ export interface App {
 /** Wires every part of the service (compose()) and starts listening. Each resource gets one disposer, run in reverse order. */
 export async function start(config: Config, options: StartOptions = {}): Promise<App> {
   const logger = createLogger(config.logLevel, options.logDestination);
-  const { services, shutdown } = await compose(config, logger, { database: options.database, now: options.now });
+  const { services, shutdown } = await compose(config, logger, { database: options.database, now: options.now, resolver: options.webhookResolver });
   const { db, keys, ledger, limiter, feed, bus } = services;
   try {
     const adminKey = await ensureAdminKey(services.transaction, keyLimitsOf(config));
@@ -71,6 +74,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       limiterDegradedTakes: () => limiter.degradedTakes(),
       openSockets: () => ws?.sockets.size ?? 0,
       openSubscriptions: () => feed.stats.subscribers,
+      webhookAttempts: (listener) => services.dispatcher.onAttempt(listener),
+      webhookLag: () => services.dispatcher.lag(),
     });
     shutdown.add(() => metrics.close());
     const exposed = await exposeMetrics(metrics, config, logger);

@@ -25,6 +25,11 @@ import { Credits } from '../throttle/credits.js';
 import { RedisCreditCounter } from '../throttle/redis-credit-counter.js';
 import { creditLoader, CreditsService } from '../keys/credits.service.js';
 import { UsageService } from '../usage/usage.service.js';
+import { TargetGuard, type HostResolver } from '../webhooks/target-guard.js';
+import { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
+import { SecretBox } from '../webhooks/webhook-secret.js';
+import { WebhookSender } from '../webhooks/webhook-sender.js';
+import { WebhooksService } from '../webhooks/webhooks.service.js';
 
 /** What changing keys needs: all the CLI runs on, and the base of the server's services. */
 export interface KeyServices {
@@ -77,6 +82,8 @@ export interface ComposeOptions {
   only?: 'keys' | 'all';
   /** The one clock of credit refills and expiry sweeps (default Date.now); tests move it. */
   now?: () => number;
+  /** How webhook hosts are resolved (default: the system's DNS); tests resolve names of their own. */
+  resolver?: HostResolver;
 }
 
 export interface Composition<S> {
@@ -97,7 +104,7 @@ export async function compose(config: Config, logger: Logger, options: ComposeOp
   try {
     const now = options.now ?? Date.now;
     const core = await composeKeys(config, logger, shutdown, options.database, now);
-    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core, now);
+    const services = options.only === 'keys' ? core : await composeServing(config, logger, shutdown, core, now, options.resolver);
     return { services, shutdown };
   } catch (error) {
     await shutdown.run();
@@ -126,7 +133,14 @@ export function keyLimitsOf(config: Config): { defaultRateLimit: number; default
 }
 
 /** The parts that answer requests, and the background work of a serving instance. */
-async function composeServing(config: Config, logger: Logger, shutdown: Shutdown, core: KeyServices, now: () => number): Promise<Services & KeyServices> {
+async function composeServing(
+  config: Config,
+  logger: Logger,
+  shutdown: Shutdown,
+  core: KeyServices,
+  now: () => number,
+  resolver: HostResolver | undefined,
+): Promise<Services & KeyServices> {
   const { db, bus, ledger, catalogue, policy, transaction, keys } = core;
   // With several instances, invalidations come over the bus; while it is down, cached keys are trusted briefly only.
   const cache = new KeyCache(config.keyCacheSize, { inSync: () => bus.healthy(), unsyncedTtlMs: config.keyCacheUnsyncedTtlMs });
@@ -191,5 +205,13 @@ async function composeServing(config: Config, logger: Logger, shutdown: Shutdown
     }),
   );
   const usage = new UsageService(db, policy);
-  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, leaks, audit, feed, credits, creditsService, usage };
+  const hooks = config.webhooks;
+  const guard = new TargetGuard({ allowHttp: hooks.allowHttp, allowPrivate: hooks.allowPrivate, resolver });
+  const box = new SecretBox({ key: hooks.secretKey, file: hooks.secretKeyFile });
+  const webhooks = new WebhooksService(transaction, policy, guard, box);
+  const dispatcher = new WebhookDispatcher(db, transaction, bus, new WebhookSender(guard, hooks.timeoutMs), box, logger, hooks);
+  dispatcher.start();
+  // Stopped before the ledger and the database: an acknowledged delivery in flight is still recorded.
+  shutdown.add(() => dispatcher.stop());
+  return { db, keys, policy, transaction, catalogue, ledger, bus, authenticator, limiter, throttle, verify, leaks, audit, feed, credits, creditsService, usage, webhooks, dispatcher };
 }

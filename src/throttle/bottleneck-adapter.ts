@@ -83,3 +83,19 @@ export function ioredisConnection(client: Redis): Bottleneck.IORedisConnection {
 type ScriptCallback = (error: Error | null, replies: unknown) => void;
 
 const LOST_KEY = /^ERR (SETTINGS_KEY_NOT_FOUND|UNKNOWN_CLIENT)$/;
+
+/** Calls to one destination, paced: at most `maxConcurrent` at once, starts at least `minTime` ms apart. */
+export interface CallPacer {
+  schedule<T>(call: () => Promise<T>): Promise<T>;
+  /** Drops calls not started yet (they reject) and waits for none. */
+  stop(): Promise<void>;
+}
+
+/** A Bottleneck limiter used as it was made to be: a queue that paces outbound calls (one per webhook endpoint). */
+export function callPacer(options: { maxConcurrent: number; minTime: number }): CallPacer {
+  const limiter = new Bottleneck({ maxConcurrent: options.maxConcurrent, minTime: options.minTime });
+  return {
+    schedule: (call) => limiter.schedule(call),
+    stop: () => limiter.stop({ dropWaitingJobs: true }),
+  };
+}

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { dropSchema } from './postgres.js';
-import { start, type App } from '../../src/server/app.js';
+import { start, type App, type StartOptions } from '../../src/server/app.js';
 
 export interface TestServer {
   app: App;
@@ -40,6 +40,8 @@ export interface StartTestServerOptions {
   database?: 'sqlite' | 'postgres';
   /** The one clock of credit refills and expiry sweeps (KEY_EXPIRED, KEY_EXPIRING); tests move it. */
   now?: () => number;
+  /** How webhook hosts resolve (default: the system's DNS). */
+  webhookResolver?: StartOptions['webhookResolver'];
 }
 
 /** The PostgreSQL the suites use when asked to (TEST_DATABASE=postgres, the scale suite). */
@@ -85,6 +87,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     },
     database: postgres ? { schema: postgres.schema } : undefined,
     now: options.now,
+    webhookResolver: options.webhookResolver,
   }).catch(async (error: unknown) => {
     if (ownSchema && postgres) await dropSchema(postgres.url, postgres.schema);
     throw error;

@@ -61,7 +61,8 @@ describe('README.md', () => {
   let server: TestServer;
   let env: Record<string, string>;
   beforeAll(async () => {
-    server = await startTestServer();
+    // The webhook receiver example listens on 127.0.0.1 over http.
+    server = await startTestServer({ env: { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' } });
     env = {
       PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
       HOME: process.env.HOME ?? '',

@@ -8,6 +8,8 @@ import { LeaksPostgresql } from './20261202-leaks.postgresql.js';
 import { LeaksSqlite } from './20261202-leaks.sqlite.js';
 import { UsagePostgresql } from './20261202-usage.postgresql.js';
 import { UsageSqlite } from './20261202-usage.sqlite.js';
+import { WebhooksPostgresql } from './20261202-webhooks.postgresql.js';
+import { WebhooksSqlite } from './20261202-webhooks.sqlite.js';
 
 /**
  * Committed migrations, in order, one list per driver (their DDL differs: autoincrement
@@ -19,6 +21,7 @@ export const sqliteMigrations = [
   { name: '20261202-key-policy', class: KeyPolicySqlite },
   { name: '20261202-leaks', class: LeaksSqlite },
   { name: '20261202-usage', class: UsageSqlite },
+  { name: '20261202-webhooks', class: WebhooksSqlite },
 ];
 export const postgresMigrations = [
   { name: '20261123-initial', class: InitialPostgresql },
@@ -26,4 +29,5 @@ export const postgresMigrations = [
   { name: '20261202-key-policy', class: KeyPolicyPostgresql },
   { name: '20261202-leaks', class: LeaksPostgresql },
   { name: '20261202-usage', class: UsagePostgresql },
+  { name: '20261202-webhooks', class: WebhooksPostgresql },
 ];
