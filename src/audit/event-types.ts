@@ -12,6 +12,8 @@ export const AuditEventType = {
   ACCESS_DENIED: 'ACCESS_DENIED',
   RATE_LIMITED: 'RATE_LIMITED',
   USAGE_EXCEEDED: 'USAGE_EXCEEDED',
+  /** A key's credits fell to 10 % of its refill amount or less: once per refill period (contract §9.2). */
+  CREDITS_LOW: 'CREDITS_LOW',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 
