@@ -188,6 +188,32 @@ describe('usage credits', () => {
     expect(await verifyCost(server, key.secret, 5)).toEqual({ valid: true, code: 'VALID', credits: null });
   });
 
+  it('CREDITS_LOW once per refill period: 95 spends of 100 leave one, at the 90th; after a refill, one more', async () => {
+    clock = Date.UTC(2026, 11, 5, 12, 0, 0);
+    const key = await createKey(server, { merchantId: 'm_low', name: 'low', credits: { remaining: 100, refill: { amount: 100, interval: 'DAILY' } } });
+    for (let i = 1; i <= 89; i++) await verifyCost(server, key.secret);
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(0);
+    expect(await verifyCost(server, key.secret)).toMatchObject({ code: 'VALID', credits: 10 });
+    await waitFor(async () => (await eventCount(server, key.id, 'CREDITS_LOW')) === 1);
+    await concurrently(5, 5, () => verifyCost(server, key.secret));
+    const low = await server.gql('query($f: AuditEventFilter) { auditEvents(filter: $f, first: 10) { totalCount edges { node { type keyId merchantId metadata } } } }', {
+      f: { keyId: key.id, types: ['CREDITS_LOW'] },
+    });
+    expect(low.body.data.auditEvents.totalCount).toBe(1);
+    expect(low.body.data.auditEvents.edges[0].node).toEqual({ type: 'CREDITS_LOW', keyId: key.id, merchantId: 'm_low', metadata: { remaining: 10, granted: 100 } });
+    // A grant takes the count back over the line: crossing it again in the same period sends nothing.
+    expect((await server.gql(GRANT, { id: key.id, amount: 10 })).body.errors).toBeUndefined();
+    expect(await verifyCost(server, key.secret, 6)).toMatchObject({ code: 'VALID', credits: 9 });
+    await server.app.services.ledger.flush();
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(1);
+    // A new period: refilled to 100, and low again at the 90th spend.
+    clock = Date.UTC(2026, 11, 6, 0, 0, 1);
+    for (let i = 1; i <= 90; i++) await verifyCost(server, key.secret);
+    await waitFor(async () => (await eventCount(server, key.id, 'CREDITS_LOW')) === 2);
+    await concurrently(3, 10, () => verifyCost(server, key.secret));
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(2);
+  });
+
   it('refuses bad credits, costs and grants with BAD_USER_INPUT naming every field, and changes nothing', async () => {
     const bad = await server.gql('mutation($input: CreateKeyInput!) { createKey(input: $input) { key { id } } }', {
       input: { name: 'bad', type: 'SECRET', scopes: [], credits: { remaining: 1_000_000_001, refill: { amount: -1, interval: 'MONTHLY', anchorDay: 32 } } },

@@ -73,6 +73,23 @@ describe.skipIf(!available)('credits across instances sharing PostgreSQL + Redis
     expect(await verifyCost(a, key.secret, 1000, cluster.adminKey)).toEqual({ valid: true, code: 'VALID', credits: null });
   });
 
+  it('CREDITS_LOW is sent once for both instances, by whichever spend crossed the line', async () => {
+    clock = Date.UTC(2026, 11, 4, 12, 0, 0);
+    const key = await createKey(a, { name: 'low shared', credits: { remaining: 100, refill: { amount: 100, interval: 'DAILY' } } }, cluster.adminKey);
+    let turn = 0;
+    const results = await concurrently(20, 95, () => verifyCost((turn++ % 2 === 0 ? a : b), key.secret, 1, cluster.adminKey));
+    expect(results.filter((r) => r.code === 'VALID')).toHaveLength(95);
+    await waitFor(async () => {
+      await Promise.all([a.app.services.ledger.flush(), b.app.services.ledger.flush()]);
+      return (await eventCount(a, key.id, 'CREDITS_LOW')) === 1;
+    });
+    // A grant takes it back over the line; the next crossing in the same period sends nothing.
+    expect((await b.gql(GRANT, { id: key.id, amount: 20 }, cluster.adminKey)).body.errors).toBeUndefined();
+    await concurrently(10, 20, () => verifyCost((turn++ % 2 === 0 ? a : b), key.secret, 1, cluster.adminKey));
+    await Promise.all([a.app.services.ledger.flush(), b.app.services.ledger.flush()]);
+    expect(await eventCount(a, key.id, 'CREDITS_LOW')).toBe(1);
+  });
+
   /** B's cached record is refreshed by the key change A published (over Redis: within moments, not per call). */
   async function waitUntilUnlimited(server: TestServer, secret: string): Promise<void> {
     await waitFor(async () => (await verifyCost(server, secret, 0, cluster.adminKey)).credits === null);
