@@ -16,6 +16,8 @@ export const AuditEventType = {
   KEY_EXPIRING: 'KEY_EXPIRING',
   /** A webhook endpoint that kept failing past WEBHOOK_DISABLE_AFTER_MS was disabled. */
   WEBHOOK_DISABLED: 'WEBHOOK_DISABLED',
+  /** A key's credits fell to 10 % of its refill amount or less: once per refill period (contract §9.2). */
+  CREDITS_LOW: 'CREDITS_LOW',
 } as const;
 export type AuditEventType = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -2,7 +2,7 @@ import { badInput, CliError, ExitCode, type CliIo, type FlagsByField } from './c
 import type { Command } from './command.js';
 import { allowIpFlags } from './create.command.js';
 import { apiKeyFrom, DEFAULT_URL, request } from './graphql-client.js';
-import { dateTime, jsonObject, list, parseOptions, rateLimit } from './options.js';
+import { credits, dateTime, jsonObject, list, parseOptions, rateLimit } from './options.js';
 
 const HELP = `Usage: keys update <key-id> [options] [--key-file <path>] [--url <url>]
 
@@ -21,6 +21,10 @@ Options:
   --rate-limit <N/SECONDS> e.g. 100/60
   --expires-at <ISO|never> expiry, e.g. 2027-01-31T12:00:00Z; never clears it
   --allow-ip <CIDR,…|any>  addresses or CIDR ranges (at most 100), e.g. 203.0.113.0/24; any clears the list
+  --credits <N[/daily|/monthly[:DAY]]|null>
+                           sets the usage credits anew: N now, and with a refill set back to N
+                           every day, or every month on DAY (1-31, default 1), at 00:00 UTC;
+                           null: unlimited
   --key-file <path>        file holding the API key to use
   --url <url>              GraphQL endpoint (default: KEYRING_URL or ${DEFAULT_URL})
   --json                   print the key as JSON instead of "<id> <name>"
@@ -38,17 +42,21 @@ const FLAGS: FlagsByField = {
   'input.rateLimit.windowSeconds': '--rate-limit SECONDS',
   'input.expiresAt': '--expires-at',
   ...allowIpFlags(),
+  'input.credits.remaining': '--credits N',
+  'input.credits.refill.amount': '--credits N',
+  'input.credits.refill.interval': '--credits interval',
+  'input.credits.refill.anchorDay': '--credits DAY',
 };
 
 const MUTATION = /* GraphQL */ `
   mutation CliUpdateKey($id: ID!, $input: UpdateKeyInput!) {
-    updateKey(id: $id, input: $input) { id merchantId name status scopes metadata allowedIps expiresAt rateLimit { limit windowSeconds } updatedAt }
+    updateKey(id: $id, input: $input) { id merchantId name status scopes metadata allowedIps expiresAt rateLimit { limit windowSeconds } credits { remaining refill { amount interval anchorDay } nextRefillAt } updatedAt }
   }
 `;
 
 export const updateCommand: Command = {
   name: 'update',
-  summary: "change a key's name, metadata, scopes, limit, expiry or allowlist (via the running service)",
+  summary: "change a key's name, metadata, scopes, limit, expiry, allowlist or credits (via the running service)",
   help: HELP,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseOptions(
@@ -60,6 +68,7 @@ export const updateCommand: Command = {
         'rate-limit': { type: 'string' },
         'expires-at': { type: 'string' },
         'allow-ip': { type: 'string' },
+        credits: { type: 'string' },
         'key-file': { type: 'string' },
         url: { type: 'string' },
         json: { type: 'boolean' },
@@ -84,8 +93,10 @@ export const updateCommand: Command = {
     if (expiresAt !== undefined) input.expiresAt = expiresAt.trim() === 'never' ? null : dateTime(expiresAt, 'expires-at', problems)?.toISOString();
     const allowIp = text('allow-ip');
     if (allowIp !== undefined) input.allowedIps = allowIp.trim() === 'any' ? null : list(allowIp);
+    const creditsText = text('credits');
+    if (creditsText !== undefined) input.credits = creditsText.trim() === 'null' ? null : credits(creditsText, problems);
     if (problems.length > 0) throw badInput(problems);
-    if (Object.keys(input).length === 0) throw new CliError(['Nothing to change: give at least one of --name, --metadata, --scopes, --rate-limit, --expires-at, --allow-ip.'], ExitCode.USAGE);
+    if (Object.keys(input).length === 0) throw new CliError(['Nothing to change: give at least one of --name, --metadata, --scopes, --rate-limit, --expires-at, --allow-ip, --credits.'], ExitCode.USAGE);
     const url = text('url') ?? (io.env.KEYRING_URL || DEFAULT_URL);
     const key = await apiKeyFrom(text('key-file'), io.env);
     const data = await request<{ updateKey: { id: string; name: string } }>(url, key, MUTATION, { id, input }, FLAGS);

@@ -8,6 +8,8 @@ import { CREDITS_MAX, creditsAt, grantProblems } from './credits.js';
 import { keyEvent } from './key-events.js';
 import { storedCreditsOfEntity, toView, type ApiKeyView } from './key-record.js';
 import type { KeyTransaction } from './key-transaction.js';
+import type { KeysService } from './keys.service.js';
+import type { UpdateKeyRequest } from './update-key.js';
 import { isKeyId, reasonProblems } from './validation.js';
 
 /** Reads a key's stored credits as they stand at `now()` (a due refill applied); null: unlimited or no such key. */
@@ -29,7 +31,21 @@ export class CreditsService {
     private readonly transaction: KeyTransaction,
     private readonly policy: AccessPolicy,
     private readonly credits: Credits,
+    private readonly keys: KeysService,
   ) {}
+
+  /**
+   * updateKey, and when it sets the key's credits, the live count too: on this instance's
+   * counter, which with REDIS_URL is the one every instance spends from (the key change the
+   * commit publishes refreshes every instance's cached record, and with it the refill plan).
+   */
+  async updateKey(actor: Actor, id: string, input: UpdateKeyRequest): Promise<ApiKeyView> {
+    const view = await this.keys.update(actor, id, input);
+    if (input.credits !== undefined) {
+      await this.credits.counter.set(view.id, view.credits ? creditsAt(view.credits, this.credits.now()) : null);
+    }
+    return view;
+  }
 
   /**
    * Adds `amount` to the key's credits (after any refill that came due), on the live counter and in

@@ -143,7 +143,8 @@ export class KeysService {
    */
   async update(actor: Actor, id: string, input: UpdateKeyRequest): Promise<ApiKeyView> {
     const now = new Date();
-    const checked = validateUpdateKey(input, this.catalogue, now);
+    // A credits refill period is taken from the injected clock, like a new key's.
+    const checked = validateUpdateKey(input, this.catalogue, now, (this.options.now ?? Date.now)());
     return this.transaction.commitWithEvents(async (em) => {
       const entity = await this.load(em, actor, id, 'updateKey');
       const update = checked.value;

@@ -1,13 +1,16 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { InputProblem } from '../errors.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
+import { creditsProblems, storedCreditsOf, type CreditsRequest, type StoredCredits } from './credits.js';
 import { checkAllowedIps } from './ip-allowlist.js';
+import { within } from '../errors.js';
 import type { ScopeCatalogue } from './scopes.js';
 import { expiresAtProblems, metadataProblems, nameProblems, rateLimitProblems, scopeProblems } from './validation.js';
 
 /**
  * A change to a key, as any front end (GraphQL, CLI) hands it over: a field left out
- * (undefined) stays as it is; null clears `metadata`, `expiresAt` and `allowedIps` (any address).
+ * (undefined) stays as it is; null clears `metadata`, `expiresAt`, `allowedIps` (any address)
+ * and `credits` (unlimited).
  */
 export interface UpdateKeyRequest {
   name?: string | null;
@@ -16,6 +19,7 @@ export interface UpdateKeyRequest {
   rateLimit?: { limit: number; windowSeconds: number } | null;
   expiresAt?: Date | null;
   allowedIps?: readonly string[] | null;
+  credits?: CreditsRequest | null;
 }
 
 /** A checked change: each field present is the key's new value (names trimmed, scopes and addresses de-duplicated, addresses normalised). */
@@ -26,13 +30,15 @@ export interface KeyUpdate {
   rateLimit?: { limit: number; windowSeconds: number };
   expiresAt?: Date | null;
   allowedIps?: string[];
+  /** The key's credits set anew, as stored at the update (null: unlimited). */
+  credits?: StoredCredits | null;
 }
 
 /** The fields updateKey can change, in the order KEY_UPDATED names them. */
 export type UpdatableField = keyof KeyUpdate;
 
 /** Checks every field of the request and returns every problem (paths relative to the request). */
-export function validateUpdateKey(input: UpdateKeyRequest, catalogue: ScopeCatalogue, now = new Date()): { value: KeyUpdate; problems: InputProblem[] } {
+export function validateUpdateKey(input: UpdateKeyRequest, catalogue: ScopeCatalogue, now = new Date(), creditsNow = now.getTime()): { value: KeyUpdate; problems: InputProblem[] } {
   const problems: InputProblem[] = [];
   const value: KeyUpdate = {};
   const required = (field: string) => problems.push({ field, message: `${field} cannot be cleared; leave it out to keep it.` });
@@ -65,12 +71,21 @@ export function validateUpdateKey(input: UpdateKeyRequest, catalogue: ScopeCatal
     problems.push(...checked.problems);
     value.allowedIps = checked.value;
   }
+  if (input.credits === null) value.credits = null;
+  else if (input.credits !== undefined) {
+    const creditProblems = creditsProblems(input.credits);
+    problems.push(...within('credits', creditProblems));
+    if (creditProblems.length === 0) value.credits = storedCreditsOf(input.credits, creditsNow);
+  }
   return { value, problems };
 }
 
 const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && new Set([...a, ...b]).size === a.length;
 
-/** Which fields of `update` differ from the key as stored (never their values). */
+/**
+ * Which fields of `update` differ from the key as stored (never their values). Credits given
+ * are always a change: the stored count lags the live one, and setting them sets the live count.
+ */
 export function changedFields(entity: ApiKeyEntity, update: KeyUpdate): UpdatableField[] {
   const changed: UpdatableField[] = [];
   if (update.name !== undefined && update.name !== entity.name) changed.push('name');
@@ -79,6 +94,7 @@ export function changedFields(entity: ApiKeyEntity, update: KeyUpdate): Updatabl
   if (update.rateLimit && (update.rateLimit.limit !== entity.rateLimit || update.rateLimit.windowSeconds !== entity.rateWindowSeconds)) changed.push('rateLimit');
   if (update.expiresAt !== undefined && (update.expiresAt?.getTime() ?? null) !== (entity.expiresAt?.getTime() ?? null)) changed.push('expiresAt');
   if (update.allowedIps && !sameSet(update.allowedIps, entity.allowedIps ?? [])) changed.push('allowedIps');
+  if (update.credits !== undefined && (update.credits !== null || entity.creditsRemaining != null)) changed.push('credits');
   return changed;
 }
 
@@ -92,6 +108,14 @@ export function applyUpdate(entity: ApiKeyEntity, update: KeyUpdate, changed: re
     else if (field === 'allowedIps') entity.allowedIps = [...update.allowedIps!];
     else if (field === 'name') entity.name = update.name!;
     else if (field === 'metadata') entity.metadata = update.metadata ?? null;
+    else if (field === 'credits') {
+      const credits = update.credits ?? null;
+      entity.creditsRemaining = credits?.remaining ?? null;
+      entity.creditPeriod = credits?.period ?? null;
+      entity.creditRefillAmount = credits?.refill?.amount ?? null;
+      entity.creditRefillInterval = credits?.refill?.interval ?? null;
+      entity.creditRefillAnchorDay = credits?.refill?.anchorDay ?? null;
+    }
     else {
       entity.expiresAt = update.expiresAt ?? null;
       // A new expiry earns a new KEY_EXPIRING notice (the sweeper sends one per expiry).

@@ -186,7 +186,7 @@ async function composeServing(
     : new LocalCreditCounter(load);
   shutdown.add(() => counter.close());
   const credits = new Credits(counter, ledger, now);
-  const creditsService = new CreditsService(transaction, policy, credits);
+  const creditsService = new CreditsService(transaction, policy, credits, keys);
   const verify = new VerifyService(authenticator, throttle, ledger, catalogue, policy, credits);
 
   const leaks = new LeakReports(transaction, config.leakedKeyAction);

@@ -39,6 +39,11 @@ export interface CreditCounter {
   grant(keyId: string, plan: CreditPlan, amount: number, stored: CreditState): Promise<CreditState>;
   /** Replaces the count (credits set anew; null: unlimited, forgotten). */
   set(keyId: string, state: CreditState | null): Promise<void>;
+  /**
+   * True the first time it is asked for this key and refill period, false ever after, on every
+   * instance sharing the counter: what makes CREDITS_LOW once per key and period.
+   */
+  claimLowAlert(keyId: string, period: number): Promise<boolean>;
   /** The live count without spending, or null when the counter has not met the key. */
   peek(keyId: string, plan: CreditPlan): Promise<CreditState | null>;
   close(): Promise<void>;
@@ -63,6 +68,8 @@ function added(state: CreditState, amount: number): CreditState {
 export class LocalCreditCounter implements CreditCounter {
   private readonly states = new Map<string, CreditState>();
   private readonly loading = new Map<string, Promise<CreditState | null>>();
+  /** The latest refill period each key's CREDITS_LOW was sent for (one entry per key with a refill that ran low). */
+  private readonly lowAlerted = new Map<string, number>();
 
   constructor(private readonly load: CreditLoader) {}
 
@@ -87,6 +94,13 @@ export class LocalCreditCounter implements CreditCounter {
     else this.states.delete(keyId);
   }
 
+  async claimLowAlert(keyId: string, period: number): Promise<boolean> {
+    const last = this.lowAlerted.get(keyId);
+    if (last !== undefined && last >= period) return false;
+    this.lowAlerted.set(keyId, period);
+    return true;
+  }
+
   async peek(keyId: string, plan: CreditPlan): Promise<CreditState | null> {
     const state = this.states.get(keyId);
     return state ? refilled(state, plan) : null;
@@ -94,6 +108,7 @@ export class LocalCreditCounter implements CreditCounter {
 
   async close(): Promise<void> {
     this.states.clear();
+    this.lowAlerted.clear();
   }
 
   private apply(keyId: string, state: CreditState, plan: CreditPlan, cost: number): SpendResult {

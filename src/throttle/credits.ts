@@ -49,9 +49,26 @@ export class Credits {
         this.ledger.append(usageExceededEvent(key, request, { cost, remaining: result.remaining, nextRefillAt: next?.toISOString() ?? null, degraded: result.degraded }));
         return { allowed: false, remaining: result.remaining, nextRefillAt: next, metadata: null };
       }
+      if (cost > 0 && stored.refill && result.period !== null && !result.degraded) this.watchLow(key, stored.refill.amount, result.period, result.remaining, cost, request);
       const metadata = cost > 0 ? { creditsSpent: cost, ...(result.period !== null ? { creditPeriod: periodName(result.period) } : {}) } : null;
       return { allowed: true, remaining: result.remaining, nextRefillAt: next, metadata };
     });
+  }
+
+  /**
+   * CREDITS_LOW (contract §9.2) when this spend took the count to 10 % of the refill amount or
+   * below, once per key and refill period on every instance (the counter's claim). Only a spend
+   * that crosses the line asks, so a key running low costs no extra call per request.
+   */
+  private watchLow(key: CreditedKey, granted: number, period: number, remaining: number, cost: number, request: RequestInfo): void {
+    const line = granted * LOW_FRACTION;
+    if (remaining > line || remaining + cost <= line) return;
+    this.counter
+      .claimLowAlert(key.id, period)
+      .then((claimed) => {
+        if (claimed) this.ledger.append(creditsLowEvent(key, request, { remaining, granted }));
+      })
+      .catch(() => undefined);
   }
 
   /** Seconds until a refused spend's key refills (at least one); null when no refill is due. */
@@ -66,6 +83,24 @@ export class Credits {
     const live: CreditState = (await this.counter.peek(keyId, this.plan(stored, now))) ?? creditsAt(stored, now);
     return { remaining: live.remaining, refill: stored.refill, nextRefillAt: stored.refill ? nextRefillAt(stored.refill, now) : null };
   }
+}
+
+/** The share of the refill amount at or below which credits are low. */
+const LOW_FRACTION = 0.1;
+
+/** The CREDITS_LOW alert: an ordinary event of the key (feed, query, `keys tail`). */
+function creditsLowEvent(key: CreditedKey, request: RequestInfo, figures: { remaining: number; granted: number }): NewAuditEvent {
+  return {
+    type: 'CREDITS_LOW',
+    merchantId: key.merchantId,
+    keyId: key.id,
+    actorKeyId: request.actorKeyId ?? key.id,
+    requestId: request.requestId ?? null,
+    ip: request.ip ?? null,
+    operationName: request.operationName ?? null,
+    reason: 'credits low',
+    metadata: figures,
+  };
 }
 
 /** The USAGE_EXCEEDED event of a refused spend. */

@@ -50,6 +50,9 @@ interface CreditCommands {
  */
 const IDLE_TTL_MS = 86_400_000;
 
+/** A CREDITS_LOW claim outlives the longest refill period (a month), so it is claimed once per period. */
+const LOW_ALERT_TTL_MS = 32 * 86_400_000;
+
 export interface RedisCreditCounterOptions {
   url: string;
   prefix: string;
@@ -108,6 +111,16 @@ export class RedisCreditCounter implements CreditCounter {
   async set(keyId: string, state: CreditState | null): Promise<void> {
     if (!state) await this.client.del(this.key(keyId));
     else await this.client.multi().hset(this.key(keyId), 'r', state.remaining, 'p', state.period ?? -1).pexpire(this.key(keyId), IDLE_TTL_MS).exec();
+  }
+
+  async claimLowAlert(keyId: string, period: number): Promise<boolean> {
+    // SET NX: of all instances, the first to ask for this key and period gets it. Out of reach,
+    // no alert: a missed one rather than one per instance.
+    const reply = await this.client.set(`${this.key(keyId)}:low:${period}`, '1', 'PX', LOW_ALERT_TTL_MS, 'NX').catch((error: unknown) => {
+      this.options.logger?.warn({ err: error }, 'credit counter could not claim a CREDITS_LOW alert');
+      return null;
+    });
+    return reply === 'OK';
   }
 
   async peek(keyId: string, plan: CreditPlan): Promise<CreditState | null> {

@@ -132,6 +132,54 @@ describe('/authz behind a trusted proxy (TRUST_PROXY=loopback)', () => {
     expect(limited).toMatchObject({ type: 'RATE_LIMITED', keyId: key.id, actorKeyId: key.id, operationName: 'authz', reason: 'key rate limit' });
   });
 
+  it('403 IP_NOT_ALLOWED for an end client (X-Forwarded-For from the trusted proxy) outside the key’s allowlist, spending nothing', async () => {
+    const key = await make({ allowedIps: ['203.0.113.0/24', '2001:db8::/32'], credits: { remaining: 2 }, rateLimit: { limit: 5, windowSeconds: 60 } });
+    const outside = await authz(server, { key: key.secret, headers: { 'x-forwarded-for': '198.51.100.7' } });
+    expect(outside.status).toBe(403);
+    expect(outside.headers.get('x-keyring-code')).toBe('IP_NOT_ALLOWED');
+    expect(outside.headers.get('x-keyring-key-id')).toBeNull();
+    expect(outside.body).toBe('');
+    const [denied] = await eventsOf(server, outside.requestId);
+    expect(denied).toMatchObject({ type: 'ACCESS_DENIED', keyId: key.id, actorKeyId: key.id, operationName: 'authz', reason: 'IP_NOT_ALLOWED', ip: '198.51.100.7' });
+    // The proxy's own (loopback) address is not the client's: no forwarded address is outside too.
+    expect((await authz(server, { key: key.secret })).headers.get('x-keyring-code')).toBe('IP_NOT_ALLOWED');
+    const inside = await authz(server, { key: key.secret, headers: { 'x-forwarded-for': '203.0.113.200' } });
+    expect(inside.status).toBe(200);
+    // Refused before the rate limit and the credits: neither was counted.
+    expect(inside.headers.get('ratelimit-remaining')).toBe('4');
+    expect((await authz(server, { key: key.secret, headers: { 'x-real-ip': '2001:db8::1' } })).status).toBe(200);
+    expect((await authz(server, { key: key.secret, headers: { 'x-forwarded-for': '203.0.113.1' } })).headers.get('x-keyring-code')).toBe('USAGE_EXCEEDED');
+  });
+
+  it('429 USAGE_EXCEEDED when credits run out: cost=N spends N, a refusal spends nothing, Retry-After only when a refill is due', async () => {
+    const key = await make({ credits: { remaining: 10 } });
+    expect((await authz(server, { key: key.secret, query: '?cost=7' })).status).toBe(200);
+    const over = await authz(server, { key: key.secret, query: '?cost=4' });
+    expect(over.status).toBe(429);
+    expect(over.headers.get('x-keyring-code')).toBe('USAGE_EXCEEDED');
+    expect(over.headers.get('retry-after')).toBeNull();
+    expect(over.body).toBe('');
+    const [exceeded] = await eventsOf(server, over.requestId);
+    expect(exceeded).toMatchObject({ type: 'USAGE_EXCEEDED', keyId: key.id, actorKeyId: key.id, operationName: 'authz' });
+    expect(exceeded!.metadata).toMatchObject({ cost: 4, remaining: 3 });
+    // The refusal spent nothing: exactly the 3 left are served.
+    expect((await authz(server, { key: key.secret, query: '?cost=3' })).status).toBe(200);
+    expect((await authz(server, { key: key.secret, query: '?cost=0' })).status).toBe(200);
+    expect((await authz(server, { key: key.secret })).status).toBe(429);
+    const read = await server.gql('query($id: ID!) { apiKey(id: $id) { credits { remaining } } }', { id: key.id });
+    expect(read.body.data.apiKey.credits.remaining).toBe(0);
+
+    const refilled = await make({ credits: { remaining: 1, refill: { amount: 5, interval: 'DAILY' } } });
+    expect((await authz(server, { key: refilled.secret })).status).toBe(200);
+    const waiting = await authz(server, { key: refilled.secret });
+    expect(waiting.status).toBe(429);
+    expect(waiting.headers.get('x-keyring-code')).toBe('USAGE_EXCEEDED');
+    const nextMidnight = Math.ceil((Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 1) - Date.now()) / 1000);
+    const retryAfter = Number(waiting.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(Math.abs(retryAfter - nextMidnight)).toBeLessThanOrEqual(5);
+  });
+
   it('400 BAD_USER_INPUT for bad scopes or cost, counting nothing; cost 0 and 1,000 and 50 scopes pass', async () => {
     const key = await make();
     const scopes50 = `?scopes=${Array(50).fill('orders:read').join(',')}`;

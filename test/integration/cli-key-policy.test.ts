@@ -55,11 +55,21 @@ describe('CLI: metadata, allowlists and update', () => {
     expect(cleared.code).toBe(0);
     expect(JSON.parse(cleared.stdout)).toMatchObject({ id: key.id, metadata: null, expiresAt: null, allowedIps: [] });
     expect((await server.gql('{ viewer { keyId } }', {}, key.secret)).status).toBe(200);
+    const credited = await runCli(['update', key.id, '--credits', '2/monthly:15', '--json'], remote);
+    expect(JSON.parse(credited.stdout).credits).toMatchObject({ remaining: 2, refill: { amount: 2, interval: 'MONTHLY', anchorDay: 15 } });
+    expect((await server.gql('{ viewer { keyId } }', {}, key.secret)).status).toBe(200);
+    expect((await server.gql('{ viewer { keyId } }', {}, key.secret)).status).toBe(200);
+    expect((await server.gql('{ viewer { keyId } }', {}, key.secret)).status).toBe(429);
+    expect((await runCli(['update', key.id, '--credits', 'null', '--json'], remote)).stdout).toContain('"credits": null');
+    expect((await server.gql('{ viewer { keyId } }', {}, key.secret)).status).toBe(200);
+    expect((await runCli(['update', key.id, '--credits', '5/weekly'], remote)).stderr).toContain('--credits must be N, N/daily, N/monthly or N/monthly:DAY');
     await server.app.services.ledger.flush();
     const events = await server.app.services.db.fork().find(AuditEventEntity, { type: 'KEY_UPDATED', keyId: key.id }, { orderBy: { id: 'asc' } });
     expect(events.map((event) => [event.operationName, event.metadata?.changed])).toEqual([
       ['CliUpdateKey', ['name', 'metadata', 'scopes', 'rateLimit', 'allowedIps']],
       ['CliUpdateKey', ['metadata', 'expiresAt', 'allowedIps']],
+      ['CliUpdateKey', ['credits']],
+      ['CliUpdateKey', ['credits']],
     ]);
   });
 

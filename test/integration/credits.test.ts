@@ -4,6 +4,7 @@ import { openFeed } from '../helpers/feed.js';
 import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
 const VIEWER = '{ viewer { keyId credits { remaining nextRefillAt } } }';
+const UPDATE_CREDITS = 'mutation($id: ID!, $input: UpdateKeyInput!) { updateKey(id: $id, input: $input) { id credits { remaining refill { amount interval anchorDay } nextRefillAt } } }';
 
 /** Usage credits on one instance (SQLite), with a clock the test moves. */
 describe('usage credits', () => {
@@ -156,6 +157,61 @@ describe('usage credits', () => {
     await server.app.services.ledger.flush();
     const rotated = await server.gql('mutation($id: ID!) { rotateKey(id: $id) { key { id credits { remaining refill { amount interval anchorDay } nextRefillAt } } } }', { id: key.id });
     expect(rotated.body.data.rotateKey.key.credits).toEqual({ remaining: 5, refill: { amount: 9, interval: 'MONTHLY', anchorDay: 15 }, nextRefillAt: '2026-12-15T00:00:00.000Z' });
+  });
+
+  it('updateKey sets credits anew (the live count too): then exactly that many are served; null makes the key unlimited', async () => {
+    clock = Date.UTC(2026, 11, 2, 12, 0, 0);
+    const key = await createKey(server, { name: 'updated credits', credits: { remaining: 3 } });
+    expect(await verifyCost(server, key.secret, 2)).toMatchObject({ code: 'VALID', credits: 1 });
+    await server.app.services.ledger.flush();
+    const set = await server.gql(UPDATE_CREDITS, { id: key.id, input: { credits: { remaining: 40, refill: { amount: 50, interval: 'DAILY' } } } });
+    expect(set.body.errors).toBeUndefined();
+    expect(set.body.data.updateKey.credits).toEqual({ remaining: 40, refill: { amount: 50, interval: 'DAILY', anchorDay: null }, nextRefillAt: '2026-12-03T00:00:00.000Z' });
+    const results = await concurrently(20, 60, () => verifyCost(server, key.secret));
+    expect(results.filter((r) => r.code === 'VALID')).toHaveLength(40);
+    expect(results.filter((r) => r.code === 'USAGE_EXCEEDED')).toHaveLength(20);
+    expect(await storedCredits(server, key.id)).toMatchObject({ remaining: 0 });
+    // Setting the same figures again is still a change: the live count is set back to them.
+    expect((await server.gql(UPDATE_CREDITS, { id: key.id, input: { credits: { remaining: 40, refill: { amount: 50, interval: 'DAILY' } } } })).body.errors).toBeUndefined();
+    expect(await verifyCost(server, key.secret, 40)).toMatchObject({ code: 'VALID', credits: 0 });
+    const cleared = await server.gql(UPDATE_CREDITS, { id: key.id, input: { credits: null } });
+    expect(cleared.body.data.updateKey.credits).toBeNull();
+    expect(await verifyCost(server, key.secret, 1000)).toEqual({ valid: true, code: 'VALID', credits: null });
+    expect(await storedCredits(server, key.id)).toEqual({ remaining: null, period: null });
+    // Unlimited again: null changes nothing, and leaves no event.
+    expect((await server.gql(UPDATE_CREDITS, { id: key.id, input: { credits: null } })).body.errors).toBeUndefined();
+    await server.app.services.ledger.flush();
+    const events = await server.gql('query($f: AuditEventFilter) { auditEvents(filter: $f, first: 10) { edges { node { metadata } } } }', { f: { keyId: key.id, types: ['KEY_UPDATED'] } });
+    expect(events.body.data.auditEvents.edges.map((edge: { node: { metadata: { changed: string[] } } }) => edge.node.metadata.changed).reverse()).toEqual([['credits'], ['credits'], ['credits']]);
+    const bad = await server.gql(UPDATE_CREDITS, { id: key.id, input: { credits: { remaining: -1, refill: { amount: 0, interval: 'DAILY', anchorDay: 3 } } } });
+    expect(bad.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: ['input.credits.remaining', 'input.credits.refill.amount', 'input.credits.refill.anchorDay'] });
+    expect(await verifyCost(server, key.secret, 5)).toEqual({ valid: true, code: 'VALID', credits: null });
+  });
+
+  it('CREDITS_LOW once per refill period: 95 spends of 100 leave one, at the 90th; after a refill, one more', async () => {
+    clock = Date.UTC(2026, 11, 5, 12, 0, 0);
+    const key = await createKey(server, { merchantId: 'm_low', name: 'low', credits: { remaining: 100, refill: { amount: 100, interval: 'DAILY' } } });
+    for (let i = 1; i <= 89; i++) await verifyCost(server, key.secret);
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(0);
+    expect(await verifyCost(server, key.secret)).toMatchObject({ code: 'VALID', credits: 10 });
+    await waitFor(async () => (await eventCount(server, key.id, 'CREDITS_LOW')) === 1);
+    await concurrently(5, 5, () => verifyCost(server, key.secret));
+    const low = await server.gql('query($f: AuditEventFilter) { auditEvents(filter: $f, first: 10) { totalCount edges { node { type keyId merchantId metadata } } } }', {
+      f: { keyId: key.id, types: ['CREDITS_LOW'] },
+    });
+    expect(low.body.data.auditEvents.totalCount).toBe(1);
+    expect(low.body.data.auditEvents.edges[0].node).toEqual({ type: 'CREDITS_LOW', keyId: key.id, merchantId: 'm_low', metadata: { remaining: 10, granted: 100 } });
+    // A grant takes the count back over the line: crossing it again in the same period sends nothing.
+    expect((await server.gql(GRANT, { id: key.id, amount: 10 })).body.errors).toBeUndefined();
+    expect(await verifyCost(server, key.secret, 6)).toMatchObject({ code: 'VALID', credits: 9 });
+    await server.app.services.ledger.flush();
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(1);
+    // A new period: refilled to 100, and low again at the 90th spend.
+    clock = Date.UTC(2026, 11, 6, 0, 0, 1);
+    for (let i = 1; i <= 90; i++) await verifyCost(server, key.secret);
+    await waitFor(async () => (await eventCount(server, key.id, 'CREDITS_LOW')) === 2);
+    await concurrently(3, 10, () => verifyCost(server, key.secret));
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(2);
   });
 
   it('refuses bad credits, costs and grants with BAD_USER_INPUT naming every field, and changes nothing', async () => {

@@ -188,10 +188,12 @@ describe('credits inputs (property-based)', () => {
   let server: TestServer;
   let writer: string;
   let target: { id: string; secret: string };
+  let updated: { id: string; secret: string };
   beforeAll(async () => {
     server = await startTestServer();
     writer = (await createKey(server, { merchantId: 'fuzzc', scopes: ['keys:write', 'keys:read', 'keys:verify'] })).secret;
     target = await createKey(server, { merchantId: 'fuzzc', name: 'target', credits: { remaining: 10 } });
+    updated = await createKey(server, { merchantId: 'fuzzc', name: 'updated', credits: { remaining: 10 } });
   });
   afterAll(() => server?.stop());
 
@@ -216,6 +218,20 @@ describe('credits inputs (property-based)', () => {
           expect(created.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: expected });
         } else {
           expect(created.body.data.createKey.key.credits.remaining).toBe(remaining);
+        }
+        // updateKey takes the same credits input, and refuses it the same way, changing nothing.
+        const previous = (await server.gql('query($id: ID!) { apiKey(id: $id) { credits { remaining } } }', { id: updated.id }, writer)).body.data.apiKey.credits;
+        const update = await server.gql('mutation($id: ID!, $input: UpdateKeyInput!) { updateKey(id: $id, input: $input) { credits { remaining } } }', {
+          id: updated.id,
+          input: { credits: { remaining, refill } },
+        }, writer);
+        expect(update.status).toBeLessThan(500);
+        if (expected.length > 0) {
+          expect(update.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', fields: expected });
+          const after = (await server.gql('query($id: ID!) { apiKey(id: $id) { credits { remaining } } }', { id: updated.id }, writer)).body.data.apiKey.credits;
+          expect(after).toEqual(previous);
+        } else {
+          expect(update.body.data.updateKey.credits.remaining).toBe(remaining);
         }
 
         const verified = await server.gql('query($key: String!, $cost: Int) { verifyKey(key: $key, cost: $cost) { code credits } }', { key: target.secret, cost: 0 }, writer);

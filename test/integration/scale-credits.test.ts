@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concurrently, eventCount, GRANT, KEY_CREDITS, storedCredits, verifyCost } from '../helpers/credits.js';
 import { scaleBackendsAvailable, startCluster, type Cluster } from '../helpers/scale.js';
-import { createKey, type TestServer } from '../helpers/server.js';
+import { createKey, waitFor, type TestServer } from '../helpers/server.js';
 
 /** Credits counted in Redis: two instances on one PostgreSQL schema and one Redis prefix spend from one count. */
 const available = await scaleBackendsAvailable('scale-credits');
@@ -57,4 +57,42 @@ describe.skipIf(!available)('credits across instances sharing PostgreSQL + Redis
     await b.app.services.ledger.flush();
     expect(await storedCredits(a, key.id)).toMatchObject({ remaining: 5 });
   });
+
+  it('updateKey on one instance sets the count the other spends from; null makes it unlimited on both', async () => {
+    clock = Date.UTC(2026, 11, 3, 12, 0, 0);
+    const key = await createKey(a, { name: 'updated', credits: { remaining: 5 } }, cluster.adminKey);
+    // B has met the key (cached record, shared count) before A changes it.
+    expect(await verifyCost(b, key.secret, 5, cluster.adminKey)).toMatchObject({ code: 'VALID', credits: 0 });
+    const UPDATE = 'mutation($id: ID!, $input: UpdateKeyInput!) { updateKey(id: $id, input: $input) { id } }';
+    expect((await a.gql(UPDATE, { id: key.id, input: { credits: { remaining: 30 } } }, cluster.adminKey)).body.errors).toBeUndefined();
+    let turn = 0;
+    const results = await concurrently(20, 50, () => verifyCost((turn++ % 2 === 0 ? b : a), key.secret, 1, cluster.adminKey));
+    expect(results.filter((r) => r.code === 'VALID')).toHaveLength(30);
+    expect((await a.gql(UPDATE, { id: key.id, input: { credits: null } }, cluster.adminKey)).body.errors).toBeUndefined();
+    await waitUntilUnlimited(b, key.secret);
+    expect(await verifyCost(a, key.secret, 1000, cluster.adminKey)).toEqual({ valid: true, code: 'VALID', credits: null });
+  });
+
+  it('CREDITS_LOW is sent once for both instances, by whichever spend crossed the line', async () => {
+    clock = Date.UTC(2026, 11, 4, 12, 0, 0);
+    const key = await createKey(a, { name: 'low shared', credits: { remaining: 100, refill: { amount: 100, interval: 'DAILY' } } }, cluster.adminKey);
+    let turn = 0;
+    const results = await concurrently(20, 95, () => verifyCost((turn++ % 2 === 0 ? a : b), key.secret, 1, cluster.adminKey));
+    expect(results.filter((r) => r.code === 'VALID')).toHaveLength(95);
+    await waitFor(async () => {
+      await Promise.all([a.app.services.ledger.flush(), b.app.services.ledger.flush()]);
+      return (await eventCount(a, key.id, 'CREDITS_LOW')) === 1;
+    });
+    // A grant takes it back over the line; the next crossing in the same period sends nothing.
+    expect((await b.gql(GRANT, { id: key.id, amount: 20 }, cluster.adminKey)).body.errors).toBeUndefined();
+    await concurrently(10, 20, () => verifyCost((turn++ % 2 === 0 ? a : b), key.secret, 1, cluster.adminKey));
+    await Promise.all([a.app.services.ledger.flush(), b.app.services.ledger.flush()]);
+    expect(await eventCount(a, key.id, 'CREDITS_LOW')).toBe(1);
+  });
+
+  /** B's cached record is refreshed by the key change A published (over Redis: within moments, not per call). */
+  async function waitUntilUnlimited(server: TestServer, secret: string): Promise<void> {
+    await waitFor(async () => (await verifyCost(server, secret, 0, cluster.adminKey)).credits === null);
+    expect(await verifyCost(server, secret, 1000, cluster.adminKey)).toEqual({ valid: true, code: 'VALID', credits: null });
+  }
 });

@@ -18,6 +18,7 @@ export type ApiKeyType =
 export type AuditEventType =
   | 'ACCESS_DENIED'
   | 'AUTH_FAILED'
+  | 'CREDITS_LOW'
   | 'KEY_CREATED'
   | 'KEY_DISABLED'
   | 'KEY_ENABLED'

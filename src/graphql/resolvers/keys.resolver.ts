@@ -50,7 +50,7 @@ export class KeysResolver {
   @Authorized('keys:write')
   @Mutation(() => ApiKey, { description: 'Changes a key in place; effective on the next request on every instance. A revoked key cannot be updated.' })
   updateKey(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateKeyInput) input: UpdateKeyInput, @Ctx() ctx: GraphQLContext) {
-    return ctx.services.keys.update(actorOf(ctx), id, input);
+    return ctx.services.creditsService.updateKey(actorOf(ctx), id, input);
   }
 
   @Authorized('keys:write')

@@ -1,9 +1,10 @@
 import { Field, InputType } from 'type-graphql';
+import { CreditsInput } from './credits.type.js';
 import { DateTimeScalar, JSONObjectScalar } from '../scalars.js';
 import { RateLimitInput } from './create-key.input.js';
 
-/** A field left out stays as it is; an explicit null clears metadata, expiresAt and allowedIps. */
-@InputType({ description: 'A field left out stays as it is; an explicit null clears metadata, expiresAt and allowedIps (any address).' })
+/** A field left out stays as it is; an explicit null clears metadata, expiresAt, allowedIps and credits (unlimited). */
+@InputType({ description: 'A field left out stays as it is; an explicit null clears metadata, expiresAt, allowedIps (any address) and credits (unlimited).' })
 export class UpdateKeyInput {
   @Field(() => String, { nullable: true, description: '1 to 100 characters, without < or >.' })
   name?: string | null;
@@ -22,4 +23,7 @@ export class UpdateKeyInput {
 
   @Field(() => [String], { nullable: true, description: 'At most 100 addresses or CIDR ranges; null or empty: any address.' })
   allowedIps?: string[] | null;
+
+  @Field(() => CreditsInput, { nullable: true, description: 'Sets the credits anew (remaining now, and the refill); null: unlimited.' })
+  credits?: CreditsInput | null;
 }
