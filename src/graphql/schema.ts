@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { authChecker } from './auth-checker.js';
+import { resolveRootFieldsDirectly } from './direct-resolvers.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
 import { CreditsResolver } from './resolvers/credits.resolver.js';
 import { KeysResolver } from './resolvers/keys.resolver.js';
@@ -38,6 +39,7 @@ export async function createSchema(): Promise<GraphQLSchema> {
   // subscribe (type-graphql wraps `subscribe` with the auth checker), and a key that stops being
   // valid closes its socket; re-running the resolver middleware for every event and every
   // subscriber cost about a tenth of the fan-out's CPU.
+  resolveRootFieldsDirectly(schema, RESOLVERS, authChecker);
   for (const field of Object.values(schema.getSubscriptionType()?.getFields() ?? {})) field.resolve = (event: unknown) => event;
   return schema;
 }

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
 import { Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
@@ -8,8 +8,8 @@ import type { Config } from '../config.js';
 import { formatError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
-import { internalErrorStatusPlugin } from './internal-error-status.js';
-import { rootFieldCostPlugin } from './root-field-cost.js';
+import { markInternalErrorStatus } from './internal-error-status.js';
+import { chargeRootFields } from './root-field-cost.js';
 import { armor, tokenLimitMessage } from './query-limits.js';
 import { operationLabel, rootFields } from './operation-label.js';
 import { sandboxLandingPage } from './sandbox.js';
@@ -31,31 +31,38 @@ export function isIntrospectionOnly(document: DocumentNode, operation: Operation
 }
 
 /**
- * Requests without a key may only introspect (so Sandbox can load the schema); anything
- * else is 401, and recorded as a refused credential.
+ * keyring's per-request hooks in one plugin (each plugin costs Apollo a `requestDidStart` and
+ * a promise per hook per request), with one listener object shared by every request (the
+ * hooks keep their state in the context):
+ * - names the operation and its first root field for the log line and metrics, and the outcome;
+ * - authentication: requests without a key may only introspect (so Sandbox can load the
+ *   schema); anything else is 401, and recorded as a refused credential;
+ * - each root field beyond the first counts against the key (root-field-cost.ts);
+ * - a response holding an unexpected failure answers 500 (internal-error-status.ts).
  */
-function authenticationPlugin(config: Config): ApolloServerPlugin<GraphQLContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ contextValue, response }) {
-          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
-          contextValue.state.outcome = (errors?.[0]?.extensions?.code as string | undefined) ?? 'OK';
-        },
-        async didResolveOperation({ contextValue, document, operation, operationName }) {
-          if (!operation) return;
-          contextValue.state.operationName = operationLabel(operation, operationName);
-          const first = operation.selectionSet.selections[0];
-          contextValue.state.rootField = first?.kind === Kind.FIELD ? first.name.value : null;
-          if (contextValue.principal) return;
-          if (config.introspection && isIntrospectionOnly(document, operation)) return;
-          const { requestId, ip, state } = contextValue;
-          contextValue.services.ledger.append(authFailedEvent('MISSING', {}, { requestId, ip, operationName: state.operationName }));
-          throw new UnauthenticatedError();
-        },
-      };
+function requestPlugin(config: Config): ApolloServerPlugin<GraphQLContext> {
+  const listener: GraphQLRequestListener<GraphQLContext> = {
+    async didResolveOperation(requestContext) {
+      const { contextValue, document, operation, operationName } = requestContext;
+      if (!operation) return;
+      contextValue.state.operationName = operationLabel(operation, operationName);
+      const first = operation.selectionSet.selections[0];
+      contextValue.state.rootField = first?.kind === Kind.FIELD ? first.name.value : null;
+      if (!contextValue.principal) {
+        if (config.introspection && isIntrospectionOnly(document, operation)) return;
+        const { requestId, ip, state } = contextValue;
+        contextValue.services.ledger.append(authFailedEvent('MISSING', {}, { requestId, ip, operationName: state.operationName }));
+        throw new UnauthenticatedError();
+      }
+      await chargeRootFields(requestContext);
+    },
+    async willSendResponse({ contextValue, response }) {
+      const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+      contextValue.state.outcome = (errors?.[0]?.extensions?.code as string | undefined) ?? 'OK';
+      markInternalErrorStatus(response);
     },
   };
+  return { requestDidStart: async () => listener };
 }
 
 export function createApollo(schema: GraphQLSchema, config: Config, logger: Logger, extraPlugins: ApolloServerPlugin<GraphQLContext>[] = []) {
@@ -88,9 +95,7 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
     },
     plugins: [
       ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
-      authenticationPlugin(config),
-      internalErrorStatusPlugin(),
-      rootFieldCostPlugin(),
+      requestPlugin(config),
       // Every answer is the calling key's own and carries its limit figures: nothing is cacheable,
       // so the per-field cache hints Apollo would compute on every request are switched off.
       ApolloServerPluginCacheControlDisabled(),
