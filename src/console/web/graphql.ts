@@ -22,15 +22,21 @@ export type AuditEventType =
   | 'KEY_DISABLED'
   | 'KEY_ENABLED'
   | 'KEY_EXPIRED'
+  | 'KEY_EXPIRING'
+  | 'KEY_LEAKED'
   | 'KEY_REVOKED'
   | 'KEY_ROTATED'
   | 'KEY_UPDATED'
   | 'KEY_USED'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'USAGE_EXCEEDED'
+  | 'WEBHOOK_DISABLED';
 
 export type CreateKeyInput = {
   /** IPv4/IPv6 addresses or CIDR ranges (at most 100) the key's own requests may come from; empty or null: any address. */
   allowedIps?: Array<string> | null | undefined;
+  /** Usage credits; absent or null: unlimited. */
+  credits?: CreditsInput | null | undefined;
   /** Defaults to TEST; an explicit null means TEST too. */
   environment?: KeyEnvironment | null | undefined;
   expiresAt?: string | null | undefined;
@@ -47,6 +53,20 @@ export type CreateKeyInput = {
   type: ApiKeyType;
 };
 
+export type CreditRefillInput = {
+  /** What a refill sets remaining to (it does not add): 1 to 1000000000. */
+  amount: number;
+  /** MONTHLY only: 1 to 31, default 1. */
+  anchorDay?: number | null | undefined;
+  interval: RefillInterval;
+};
+
+export type CreditsInput = {
+  refill?: CreditRefillInput | null | undefined;
+  /** 0 to 1000000000. */
+  remaining: number;
+};
+
 export type KeyEnvironment =
   | 'LIVE'
   | 'TEST';
@@ -58,7 +78,14 @@ export type RateLimitInput = {
   windowSeconds: number;
 };
 
-export type KeyFieldsFragment = { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } };
+/** When credits refill, at 00:00 UTC. */
+export type RefillInterval =
+  /** Every day at 00:00 UTC. */
+  | 'DAILY'
+  /** On anchorDay (1–31, default 1; a shorter month refills on its last day) at 00:00 UTC. */
+  | 'MONTHLY';
+
+export type KeyFieldsFragment = { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null };
 
 export type EventFieldsFragment = { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null };
 
@@ -76,14 +103,14 @@ export type ConsoleSnapshotQueryVariables = Exact<{
 }>;
 
 
-export type ConsoleSnapshotQuery = { apiKeys?: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } }> }, recent?: { edges: Array<{ node: { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null } }> }, uses?: { edges: Array<{ node: { id: string, keyId: string | null, occurredAt: string } }>, pageInfo: { hasNextPage: boolean } } };
+export type ConsoleSnapshotQuery = { apiKeys?: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } }> }, recent?: { edges: Array<{ node: { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null } }> }, uses?: { edges: Array<{ node: { id: string, keyId: string | null, occurredAt: string } }>, pageInfo: { hasNextPage: boolean } } };
 
 export type ConsoleKeysQueryVariables = Exact<{
   keyLimit: number;
 }>;
 
 
-export type ConsoleKeysQuery = { apiKeys: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } }> } };
+export type ConsoleKeysQuery = { apiKeys: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } }> } };
 
 export type ConsoleFeedSubscriptionVariables = Exact<{
   after?: string | null | undefined;
@@ -102,7 +129,7 @@ export type ConsoleCreateKeyMutationVariables = Exact<{
 }>;
 
 
-export type ConsoleCreateKeyMutation = { createKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } } };
+export type ConsoleCreateKeyMutation = { createKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } } };
 
 export type ConsoleDisableKeyMutationVariables = Exact<{
   id: string | number;
@@ -110,14 +137,14 @@ export type ConsoleDisableKeyMutationVariables = Exact<{
 }>;
 
 
-export type ConsoleDisableKeyMutation = { disableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } };
+export type ConsoleDisableKeyMutation = { disableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } };
 
 export type ConsoleEnableKeyMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type ConsoleEnableKeyMutation = { enableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } };
+export type ConsoleEnableKeyMutation = { enableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } };
 
 export type ConsoleRevokeKeyMutationVariables = Exact<{
   id: string | number;
@@ -125,7 +152,7 @@ export type ConsoleRevokeKeyMutationVariables = Exact<{
 }>;
 
 
-export type ConsoleRevokeKeyMutation = { revokeKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } };
+export type ConsoleRevokeKeyMutation = { revokeKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } };
 
 export type ConsoleRotateKeyMutationVariables = Exact<{
   id: string | number;
@@ -133,4 +160,4 @@ export type ConsoleRotateKeyMutationVariables = Exact<{
 }>;
 
 
-export type ConsoleRotateKeyMutation = { rotateKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number } } } };
+export type ConsoleRotateKeyMutation = { rotateKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } } };
