@@ -125,6 +125,44 @@ describeInBrowser('managing keys in the console', () => {
     expect((await server.gql('{ apiKeys(merchantId: "errors_m") { totalCount } }')).body.data.apiKeys.totalCount).toBe(before);
   });
 
+  it('create with credits, metadata and an allowlist; each bad part refused next to its field', async () => {
+    const { page } = await managerPage('extras_m');
+    await page.waitForSelector('#create-scopes input[value="keys:read"]');
+    await page.fill('#create-name', 'Metered');
+    await page.fill('#create-credits', '-1');
+    await page.fill('#create-allowed-ips', '10.0.0.0/8\nnot-an-address');
+    await page.click('#create button[type=submit]');
+    await page.waitForSelector('[data-error-for="input.credits.remaining"]:not(:empty)');
+    await page.waitForSelector('[data-error-for="input.allowedIps"]:not(:empty)');
+    expect(await page.getAttribute('#create-credits', 'aria-invalid')).toBe('true');
+    expect(await page.getAttribute('#create-allowed-ips', 'aria-invalid')).toBe('true');
+    await page.fill('#create-metadata', '[1, 2]');
+    await page.click('#create button[type=submit]');
+    await page.waitForSelector('[data-error-for="input.metadata"]:not(:empty)');
+    expect(await page.textContent('[data-error-for="input.metadata"]')).toContain('JSON object');
+    await screenshot(page, 'console-create-extras-errors');
+    await expectAccessible(page, 'create errors for credits, metadata and allowlist');
+    expect((await server.gql('{ apiKeys(merchantId: "extras_m") { totalCount } }')).body.data.apiKeys.totalCount).toBe(1);
+
+    await page.fill('#create-credits', '100');
+    await page.selectOption('#create-refill', 'MONTHLY');
+    await page.fill('#create-refill-amount', '500');
+    await page.fill('#create-anchor-day', '15');
+    await page.fill('#create-metadata', '{"plan": "pro", "seats": 3}');
+    await page.fill('#create-allowed-ips', '10.0.0.0/8,\n192.168.1.0/24');
+    await page.click('#create button[type=submit]');
+    await page.waitForSelector('#secret-once', { state: 'visible' });
+    const listed = await server.gql('{ apiKeys(merchantId: "extras_m") { edges { node { name allowedIps metadata credits { remaining refill { amount interval anchorDay } } } } } }');
+    expect(listed.body.data.apiKeys.edges.map((edge: { node: unknown }) => edge.node)).toContainEqual({
+      name: 'Metered',
+      allowedIps: ['10.0.0.0/8', '192.168.1.0/24'],
+      metadata: { plan: 'pro', seats: 3 },
+      credits: { remaining: 100, refill: { amount: 500, interval: 'MONTHLY', anchorDay: 15 } },
+    });
+    await screenshot(page, 'console-create-extras');
+    await expectAccessible(page, 'create with credits, metadata and allowlist');
+  });
+
   it('a key without keys:write sees management disabled and why', async () => {
     const { page, id } = await managerPage('readonly_m', ['audit:read', 'keys:read']);
     await row(page, id).waitFor();

@@ -13,6 +13,7 @@ import type {
   ConsoleScopesQuery,
   CreateKeyInput,
 } from './graphql.js';
+import { creditsInput, parseIps, parseMetadata, refuse } from './key-fields.js';
 import { putKey, renderKeys, setRowActions } from './keys.js';
 import { CREATE_KEY, DISABLE_KEY, ENABLE_KEY, REVOKE_KEY, ROTATE_KEY, SCOPES } from './operations.js';
 import { holds, state, type Key } from './state.js';
@@ -27,11 +28,11 @@ function showErrors(form: HTMLElement, error: unknown, fallbackField: string): v
         .filter((s) => field !== null && (field === s.dataset.errorFor || field.startsWith(`${s.dataset.errorFor}.`)))
         .sort((a, b) => b.dataset.errorFor!.length - a.dataset.errorFor!.length)[0] ?? slots.find((s) => s.dataset.errorFor === fallbackField);
     if (slot) slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
-    const input = slot?.parentElement?.querySelector('input, select');
+    const input = slot?.parentElement?.querySelector('input, select, textarea');
     input?.setAttribute('aria-invalid', 'true');
     if (input && slot) {
-      slot.id ||= `${input.id}-error`;
-      input.setAttribute('aria-describedby', slot.id);
+      slot.id ||= `${form.id}-error-${slot.dataset.errorFor!.replace(/[^A-Za-z0-9]/g, '-')}`;
+      input.setAttribute('aria-describedby', [...slot.parentElement!.querySelectorAll('[data-error-for]')].map((s) => s.id).filter(Boolean).join(' '));
     }
   }
 }
@@ -68,6 +69,11 @@ const numberOrNull = (input: HTMLInputElement) => (input.value.trim() === '' ? n
 
 function createInput(): CreateKeyInput {
   const get = (id: string) => byId<HTMLInputElement>(id);
+  const problems: Array<{ field: string; message: string }> = [];
+  const metadata = parseMetadata(get('create-metadata').value, 'input.metadata', problems);
+  refuse(problems);
+  const credits = creditsInput('create');
+  const allowedIps = parseIps(get('create-allowed-ips').value);
   const limit = numberOrNull(get('create-limit'));
   const windowSeconds = numberOrNull(get('create-window'));
   const expires = get('create-expires').value;
@@ -79,6 +85,9 @@ function createInput(): CreateKeyInput {
     ...(get('create-merchant').value.trim() ? { merchantId: get('create-merchant').value.trim() } : {}),
     ...(limit !== null || windowSeconds !== null ? { rateLimit: { limit: limit ?? 30, windowSeconds: windowSeconds ?? 60 } } : {}),
     ...(expires ? { expiresAt: new Date(expires).toISOString() } : {}),
+    ...(credits ? { credits } : {}),
+    ...(metadata ? { metadata } : {}),
+    ...(allowedIps.length ? { allowedIps } : {}),
   };
 }
 
@@ -87,7 +96,8 @@ byId<HTMLFormElement>('create').addEventListener('submit', async (event) => {
   const form = byId<HTMLFormElement>('create');
   clearErrors(form);
   try {
-    const { createKey } = await request<ConsoleCreateKeyMutation, ConsoleCreateKeyMutationVariables>(CREATE_KEY, { input: createInput() });
+    const input = createInput();
+    const { createKey } = await request<ConsoleCreateKeyMutation, ConsoleCreateKeyMutationVariables>(CREATE_KEY, { input });
     putKey(createKey.key);
     showSecret(createKey.secret);
     form.reset();
