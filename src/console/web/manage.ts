@@ -11,11 +11,16 @@ import type {
   ConsoleRevokeKeyMutation,
   ConsoleRotateKeyMutation,
   ConsoleScopesQuery,
+  ConsoleGrantCreditsMutation,
+  ConsoleGrantCreditsMutationVariables,
+  ConsoleUpdateKeyMutation,
+  ConsoleUpdateKeyMutationVariables,
   CreateKeyInput,
+  UpdateKeyInput,
 } from './graphql.js';
-import { creditsInput, parseIps, parseMetadata, refuse } from './key-fields.js';
+import { creditsInput, creditsWords, parseIps, parseMetadata, refuse } from './key-fields.js';
 import { putKey, renderKeys, setRowActions } from './keys.js';
-import { CREATE_KEY, DISABLE_KEY, ENABLE_KEY, REVOKE_KEY, ROTATE_KEY, SCOPES } from './operations.js';
+import { CREATE_KEY, DISABLE_KEY, ENABLE_KEY, GRANT_CREDITS, REVOKE_KEY, ROTATE_KEY, SCOPES, UPDATE_KEY } from './operations.js';
 import { holds, state, type Key } from './state.js';
 
 /** Shows each problem next to the element whose data-error-for is the longest prefix of its field; the rest at the form's own slot. */
@@ -106,10 +111,14 @@ byId<HTMLFormElement>('create').addEventListener('submit', async (event) => {
   }
 });
 
+/** The scope catalogue, once loaded: the edit form offers it. */
+let catalogue: Array<{ name: string; description: string }> = [];
+
 async function loadScopes(): Promise<void> {
   const box = byId('create-scopes');
   try {
     const { scopes } = await request<ConsoleScopesQuery, object>(SCOPES, {});
+    catalogue = scopes;
     box.replaceChildren(
       ...scopes.map((scope, i) =>
         el('label', { class: 'scope', title: scope.description }, el('input', { type: 'checkbox', value: scope.name, id: `scope-${i}` }), ` ${scope.name}`),
@@ -131,6 +140,15 @@ interface RowAction {
 }
 
 const ROW_ACTIONS: readonly RowAction[] = [
+  {
+    // Opens its own form (openEdit): every setting updateKey changes, and credits to add.
+    label: 'Edit',
+    applies: (key) => key.status !== 'REVOKED',
+    title: (key) => `Edit ${key.name}`,
+    text: '',
+    fields: [],
+    run: async (key) => ({ key }),
+  },
   {
     label: 'Disable',
     applies: (key) => key.status === 'ACTIVE',
@@ -171,6 +189,7 @@ const ROW_ACTIONS: readonly RowAction[] = [
 let pending: { action: RowAction; key: Key } | null = null;
 
 function openAction(action: RowAction, key: Key): void {
+  if (action.label === 'Edit') return openEdit(key);
   pending = { action, key };
   const form = byId<HTMLFormElement>('action-form');
   clearErrors(form);
@@ -231,3 +250,89 @@ export function setUpManagement(): void {
   renderKeys();
   if (allowed) void loadScopes();
 }
+
+const pad = (n: number) => String(n).padStart(2, '0');
+/** An instant as a datetime-local value in the browser's zone. */
+function localInput(iso: string | null): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
+let editing: Key | null = null;
+
+function openEdit(key: Key): void {
+  editing = key;
+  const form = byId<HTMLFormElement>('edit-form');
+  clearErrors(form);
+  form.reset();
+  const get = (id: string) => byId<HTMLInputElement>(id);
+  byId('edit-title').textContent = `Edit ${key.name}`;
+  get('edit-name').value = key.name;
+  const names = [...new Set([...catalogue.map((scope) => scope.name), ...key.scopes])];
+  byId('edit-scopes').replaceChildren(
+    ...names.map((name, i) =>
+      el('label', { class: 'scope' }, el('input', { type: 'checkbox', value: name, id: `edit-scope-${i}`, ...(key.scopes.includes(name) ? { checked: '' } : {}) }), ` ${name}`),
+    ),
+  );
+  get('edit-limit').value = String(key.rateLimit.limit);
+  get('edit-window').value = String(key.rateLimit.windowSeconds);
+  get('edit-expires').value = localInput(key.expiresAt);
+  byId<HTMLTextAreaElement>('edit-metadata').value = key.metadata ? JSON.stringify(key.metadata, null, 2) : '';
+  byId<HTMLTextAreaElement>('edit-allowed-ips').value = key.allowedIps.join('\n');
+  byId('edit-grant-field').hidden = !key.credits;
+  byId('edit-credits-now').textContent = creditsWords(key.credits);
+  byId<HTMLDialogElement>('edit-dialog').showModal();
+}
+
+/** What the form changes: only the fields that differ from the key are sent. */
+function editInput(key: Key): UpdateKeyInput {
+  const get = (id: string) => byId<HTMLInputElement>(id);
+  const problems: Array<{ field: string; message: string }> = [];
+  const metadataText = byId<HTMLTextAreaElement>('edit-metadata').value;
+  const metadata = parseMetadata(metadataText, 'input.metadata', problems);
+  refuse(problems);
+  const input: UpdateKeyInput = {};
+  const name = get('edit-name').value;
+  if (name !== key.name) input.name = name;
+  const scopes = [...byId('edit-scopes').querySelectorAll<HTMLInputElement>('input:checked')].map((box) => box.value);
+  if (!sameList(scopes, key.scopes)) input.scopes = scopes;
+  const limit = numberOrNull(get('edit-limit'));
+  const windowSeconds = numberOrNull(get('edit-window'));
+  if (limit !== key.rateLimit.limit || windowSeconds !== key.rateLimit.windowSeconds) {
+    input.rateLimit = { limit: limit ?? key.rateLimit.limit, windowSeconds: windowSeconds ?? key.rateLimit.windowSeconds };
+  }
+  const expires = get('edit-expires').value;
+  if (expires !== localInput(key.expiresAt)) input.expiresAt = expires ? new Date(expires).toISOString() : null;
+  if (JSON.stringify(metadata) !== JSON.stringify(key.metadata ?? null)) input.metadata = metadata;
+  const allowedIps = parseIps(byId<HTMLTextAreaElement>('edit-allowed-ips').value);
+  if (!sameList(allowedIps, key.allowedIps)) input.allowedIps = allowedIps.length ? allowedIps : null;
+  return input;
+}
+
+byId('edit-cancel').addEventListener('click', () => byId<HTMLDialogElement>('edit-dialog').close());
+byId<HTMLFormElement>('edit-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!editing) return;
+  const form = byId<HTMLFormElement>('edit-form');
+  clearErrors(form);
+  let key = editing;
+  try {
+    const input = editInput(key);
+    const grant = byId('edit-grant-field').hidden ? null : numberOrNull(byId<HTMLInputElement>('edit-grant'));
+    if (Object.keys(input).length) {
+      key = (await request<ConsoleUpdateKeyMutation, ConsoleUpdateKeyMutationVariables>(UPDATE_KEY, { id: key.id, input })).updateKey;
+      putKey(key);
+      editing = key;
+    }
+    if (grant !== null) {
+      key = (await request<ConsoleGrantCreditsMutation, ConsoleGrantCreditsMutationVariables>(GRANT_CREDITS, { id: key.id, amount: grant })).grantCredits;
+      putKey(key);
+    }
+    editing = null;
+    byId<HTMLDialogElement>('edit-dialog').close();
+  } catch (error) {
+    showErrors(form, error, 'input');
+  }
+});
