@@ -53,6 +53,16 @@ export type CreateKeyInput = {
   type: ApiKeyType;
 };
 
+export type CreateWebhookInput = {
+  description?: string | null | undefined;
+  /** Defaults to the caller's merchant (for admin: every merchant's events). */
+  merchantId?: string | null | undefined;
+  /** The event types to deliver; at least one. */
+  types: Array<AuditEventType>;
+  /** https:// (http:// only with WEBHOOK_ALLOW_HTTP); a public address unless WEBHOOK_ALLOW_PRIVATE. */
+  url: string;
+};
+
 export type CreditRefillInput = {
   /** What a refill sets remaining to (it does not add): 1 to 1000000000. */
   amount: number;
@@ -106,6 +116,12 @@ export type UsageGranularity =
   | 'DAY'
   | 'HOUR'
   | 'MINUTE';
+
+/** FAILING: an event is being retried (later ones wait). DISABLED: by updateWebhook, or after WEBHOOK_DISABLE_AFTER_MS of failures. */
+export type WebhookStatus =
+  | 'ACTIVE'
+  | 'DISABLED'
+  | 'FAILING';
 
 export type KeyFieldsFragment = { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null };
 
@@ -211,3 +227,37 @@ export type ConsoleKeyPageQueryVariables = Exact<{
 
 
 export type ConsoleKeyPageQuery = { apiKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } | null, keyUsage: Array<{ buckets: Array<{ start: string, counts: { valid: number, rateLimited: number, usageExceeded: number, denied: number, creditsSpent: number } }>, total: { valid: number, rateLimited: number, usageExceeded: number, denied: number, creditsSpent: number } }>, auditEvents?: { edges: Array<{ node: { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null } }> } };
+
+export type WebhookFieldsFragment = { id: string, url: string, types: Array<AuditEventType>, status: WebhookStatus, description: string | null, lastDeliveredEventId: string | null, lastError: string | null, createdAt: string, deliveries: { totalCount: number, edges: Array<{ node: { id: string, at: string, attempt: number, eventId: string, httpStatus: number | null, error: string | null, durationMs: number } }> } };
+
+export type ConsoleWebhooksQueryVariables = Exact<{
+  first: number;
+  deliveryLimit: number;
+}>;
+
+
+export type ConsoleWebhooksQuery = { webhooks: { totalCount: number, edges: Array<{ node: { id: string, url: string, types: Array<AuditEventType>, status: WebhookStatus, description: string | null, lastDeliveredEventId: string | null, lastError: string | null, createdAt: string, deliveries: { totalCount: number, edges: Array<{ node: { id: string, at: string, attempt: number, eventId: string, httpStatus: number | null, error: string | null, durationMs: number } }> } } }> } };
+
+export type ConsoleCreateWebhookMutationVariables = Exact<{
+  input: CreateWebhookInput;
+  deliveryLimit: number;
+}>;
+
+
+export type ConsoleCreateWebhookMutation = { createWebhook: { secret: string, webhook: { id: string, url: string, types: Array<AuditEventType>, status: WebhookStatus, description: string | null, lastDeliveredEventId: string | null, lastError: string | null, createdAt: string, deliveries: { totalCount: number, edges: Array<{ node: { id: string, at: string, attempt: number, eventId: string, httpStatus: number | null, error: string | null, durationMs: number } }> } } } };
+
+export type ConsoleUpdateWebhookMutationVariables = Exact<{
+  id: string | number;
+  enabled: boolean;
+  deliveryLimit: number;
+}>;
+
+
+export type ConsoleUpdateWebhookMutation = { updateWebhook: { id: string, url: string, types: Array<AuditEventType>, status: WebhookStatus, description: string | null, lastDeliveredEventId: string | null, lastError: string | null, createdAt: string, deliveries: { totalCount: number, edges: Array<{ node: { id: string, at: string, attempt: number, eventId: string, httpStatus: number | null, error: string | null, durationMs: number } }> } } };
+
+export type ConsoleDeleteWebhookMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleDeleteWebhookMutation = { deleteWebhook: boolean };

@@ -1,7 +1,7 @@
 // Key management through the public API: create (the secret shown once), disable, enable,
 // revoke and rotate, each confirmed, each coded error shown next to the field it concerns.
 // Further actions slot in as entries of ROW_ACTIONS and fields of the create form.
-import { ApiError, describe, request } from './api.js';
+import { describe, request } from './api.js';
 import { byId, el } from './dom.js';
 import type {
   ConsoleCreateKeyMutation,
@@ -18,34 +18,12 @@ import type {
   CreateKeyInput,
   UpdateKeyInput,
 } from './graphql.js';
+import { clearErrors, showErrors } from './form-errors.js';
 import { creditsInput, creditsWords, parseIps, parseMetadata, refuse } from './key-fields.js';
 import { putKey, renderKeys, setRowActions } from './keys.js';
 import { CREATE_KEY, DISABLE_KEY, ENABLE_KEY, GRANT_CREDITS, REVOKE_KEY, ROTATE_KEY, SCOPES, UPDATE_KEY } from './operations.js';
 import { holds, state, type Key } from './state.js';
-
-/** Shows each problem next to the element whose data-error-for is the longest prefix of its field; the rest at the form's own slot. */
-function showErrors(form: HTMLElement, error: unknown, fallbackField: string): void {
-  const slots = [...form.querySelectorAll<HTMLElement>('[data-error-for]')];
-  const problems = error instanceof ApiError && error.problems.length ? error.problems : [{ field: fallbackField, message: describe(error) }];
-  for (const { field, message } of problems) {
-    const slot =
-      slots
-        .filter((s) => field !== null && (field === s.dataset.errorFor || field.startsWith(`${s.dataset.errorFor}.`)))
-        .sort((a, b) => b.dataset.errorFor!.length - a.dataset.errorFor!.length)[0] ?? slots.find((s) => s.dataset.errorFor === fallbackField);
-    if (slot) slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
-    const input = slot?.parentElement?.querySelector('input, select, textarea');
-    input?.setAttribute('aria-invalid', 'true');
-    if (input && slot) {
-      slot.id ||= `${form.id}-error-${slot.dataset.errorFor!.replace(/[^A-Za-z0-9]/g, '-')}`;
-      input.setAttribute('aria-describedby', [...slot.parentElement!.querySelectorAll('[data-error-for]')].map((s) => s.id).filter(Boolean).join(' '));
-    }
-  }
-}
-
-function clearErrors(form: HTMLElement): void {
-  for (const slot of form.querySelectorAll<HTMLElement>('[data-error-for]')) slot.textContent = '';
-  for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
-}
+import { setUpWebhooks } from './webhooks.js';
 
 function showSecret(secret: string): void {
   byId('secret-value').textContent = secret;
@@ -249,6 +227,7 @@ export function setUpManagement(): void {
   setRowActions(rowActions);
   renderKeys();
   if (allowed) void loadScopes();
+  setUpWebhooks();
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');

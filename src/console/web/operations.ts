@@ -89,3 +89,28 @@ export const KEY_PAGE = withFragments(/* GraphQL */ `
     auditEvents(first: $eventLimit, filter: { keyId: $id }) @include(if: $events) { edges { node { ...EventFields } } }
   }
 `);
+
+export const WEBHOOK_FIELDS = /* GraphQL */ `
+  fragment WebhookFields on Webhook {
+    id url types status description lastDeliveredEventId lastError createdAt
+    deliveries(first: $deliveryLimit) { totalCount edges { node { id at attempt eventId httpStatus error durationMs } } }
+  }
+`;
+
+const withWebhookFields = (document: string): string => document + WEBHOOK_FIELDS;
+
+export const WEBHOOKS = withWebhookFields(/* GraphQL */ `
+  query ConsoleWebhooks($first: Int!, $deliveryLimit: Int!) { webhooks(first: $first) { totalCount edges { node { ...WebhookFields } } } }
+`);
+
+export const CREATE_WEBHOOK = withWebhookFields(/* GraphQL */ `
+  mutation ConsoleCreateWebhook($input: CreateWebhookInput!, $deliveryLimit: Int!) { createWebhook(input: $input) { secret webhook { ...WebhookFields } } }
+`);
+
+export const UPDATE_WEBHOOK = withWebhookFields(/* GraphQL */ `
+  mutation ConsoleUpdateWebhook($id: ID!, $enabled: Boolean!, $deliveryLimit: Int!) { updateWebhook(id: $id, input: { enabled: $enabled }) { ...WebhookFields } }
+`);
+
+export const DELETE_WEBHOOK = /* GraphQL */ `
+  mutation ConsoleDeleteWebhook($id: ID!) { deleteWebhook(id: $id) }
+`;
