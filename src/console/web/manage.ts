@@ -1,5 +1,6 @@
-// Key management through the public API: create (the secret shown once), disable, enable,
-// revoke and rotate, each confirmed, each coded error shown next to the field it concerns.
+// Key management through the public API: create (credits, metadata and allowlist included; the
+// secret shown once), edit (updateKey, grantCredits), disable, enable, revoke and rotate, each
+// confirmed, each coded error shown next to the field it concerns.
 // Further actions slot in as entries of ROW_ACTIONS and fields of the create form.
 import { describe, request } from './api.js';
 import { byId, el } from './dom.js';
@@ -222,7 +223,7 @@ export function setUpManagement(): void {
     ? 'Connect with a key to manage keys.'
     : allowed
       ? ''
-      : 'Management is disabled: this key does not hold the keys:write scope. Connect with a key that holds keys:write to create, disable, enable, revoke or rotate keys.';
+      : 'Management is disabled: this key does not hold the keys:write scope. Connect with a key that holds keys:write to create, edit, disable, enable, revoke or rotate keys.';
   byId('manage-note').hidden = allowed;
   setRowActions(rowActions);
   renderKeys();
