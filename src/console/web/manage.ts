@@ -115,18 +115,20 @@ interface RowAction {
   title(key: Key): string;
   text: string;
   fields: ReadonlyArray<'reason' | 'grace'>;
-  run(key: Key, values: { reason: string | null; grace: number | null }): Promise<{ key: Key; secret?: string }>;
+  /** Confirmed in the action dialog, then run... */
+  run?(key: Key, values: { reason: string | null; grace: number | null }): Promise<{ key: Key; secret?: string }>;
+  /** ...or opens a form of its own instead. */
+  form?(key: Key): void;
 }
 
 const ROW_ACTIONS: readonly RowAction[] = [
   {
-    // Opens its own form (openEdit): every setting updateKey changes, and credits to add.
     label: 'Edit',
     applies: (key) => key.status !== 'REVOKED',
     title: (key) => `Edit ${key.name}`,
     text: '',
     fields: [],
-    run: async (key) => ({ key }),
+    form: (key) => openEdit(key),
   },
   {
     label: 'Disable',
@@ -168,7 +170,7 @@ const ROW_ACTIONS: readonly RowAction[] = [
 let pending: { action: RowAction; key: Key } | null = null;
 
 function openAction(action: RowAction, key: Key): void {
-  if (action.label === 'Edit') return openEdit(key);
+  if (action.form) return action.form(key);
   pending = { action, key };
   const form = byId<HTMLFormElement>('action-form');
   clearErrors(form);
@@ -191,7 +193,7 @@ byId<HTMLFormElement>('action-form').addEventListener('submit', async (event) =>
   const grace = numberOrNull(byId<HTMLInputElement>('action-grace'));
   const { action, key } = pending;
   try {
-    const result = await action.run(key, { reason, grace });
+    const result = await action.run!(key, { reason, grace });
     pending = null;
     byId<HTMLDialogElement>('action-dialog').close();
     putKey(result.key);
