@@ -125,6 +125,90 @@ describeInBrowser('managing keys in the console', () => {
     expect((await server.gql('{ apiKeys(merchantId: "errors_m") { totalCount } }')).body.data.apiKeys.totalCount).toBe(before);
   });
 
+  it('create with credits, metadata and an allowlist; each bad part refused next to its field', async () => {
+    const { page } = await managerPage('extras_m');
+    await page.waitForSelector('#create-scopes input[value="keys:read"]');
+    await page.fill('#create-name', 'Metered');
+    await page.fill('#create-credits', '-1');
+    await page.fill('#create-allowed-ips', '10.0.0.0/8\nnot-an-address');
+    await page.click('#create button[type=submit]');
+    await page.waitForSelector('[data-error-for="input.credits.remaining"]:not(:empty)');
+    await page.waitForSelector('[data-error-for="input.allowedIps"]:not(:empty)');
+    expect(await page.getAttribute('#create-credits', 'aria-invalid')).toBe('true');
+    expect(await page.getAttribute('#create-allowed-ips', 'aria-invalid')).toBe('true');
+    await page.fill('#create-metadata', '[1, 2]');
+    await page.click('#create button[type=submit]');
+    await page.waitForSelector('[data-error-for="input.metadata"]:not(:empty)');
+    expect(await page.textContent('[data-error-for="input.metadata"]')).toContain('JSON object');
+    await screenshot(page, 'console-create-extras-errors');
+    await expectAccessible(page, 'create errors for credits, metadata and allowlist');
+    expect((await server.gql('{ apiKeys(merchantId: "extras_m") { totalCount } }')).body.data.apiKeys.totalCount).toBe(1);
+
+    await page.fill('#create-credits', '100');
+    await page.selectOption('#create-refill', 'MONTHLY');
+    await page.fill('#create-refill-amount', '500');
+    await page.fill('#create-anchor-day', '15');
+    await page.fill('#create-metadata', '{"plan": "pro", "seats": 3}');
+    await page.fill('#create-allowed-ips', '10.0.0.0/8,\n192.168.1.0/24');
+    await page.click('#create button[type=submit]');
+    await page.waitForSelector('#secret-once', { state: 'visible' });
+    const listed = await server.gql('{ apiKeys(merchantId: "extras_m") { edges { node { name allowedIps metadata credits { remaining refill { amount interval anchorDay } } } } } }');
+    expect(listed.body.data.apiKeys.edges.map((edge: { node: unknown }) => edge.node)).toContainEqual({
+      name: 'Metered',
+      allowedIps: ['10.0.0.0/8', '192.168.1.0/24'],
+      metadata: { plan: 'pro', seats: 3 },
+      credits: { remaining: 100, refill: { amount: 500, interval: 'MONTHLY', anchorDay: 15 } },
+    });
+    await screenshot(page, 'console-create-extras');
+    await expectAccessible(page, 'create with credits, metadata and allowlist');
+  });
+
+  it('edit: changes what updateKey changes and adds credits; each error next to its field, nothing changed on refusal', async () => {
+    const { page } = await managerPage('edit_m');
+    const target = await createKey(server, { merchantId: 'edit_m', name: 'Before', scopes: [], credits: { remaining: 5 }, metadata: { plan: 'free' }, rateLimit: { limit: 30, windowSeconds: 60 } });
+    await row(page, target.id).waitFor();
+    await page.waitForSelector('#create-scopes input[value="keys:read"]');
+    await row(page, target.id).locator('button.action-edit').click();
+    await page.waitForSelector('#edit-dialog[open]');
+    expect(await page.inputValue('#edit-name')).toBe('Before');
+    expect(JSON.parse(await page.inputValue('#edit-metadata'))).toEqual({ plan: 'free' });
+
+    await page.fill('#edit-name', 'bad <name>');
+    await page.fill('#edit-allowed-ips', '10.0.0.0/8, nope');
+    await page.fill('#edit-limit', '0');
+    await page.click('#edit-confirm');
+    await page.waitForSelector('#edit-form [data-error-for="input.name"]:not(:empty)');
+    await page.waitForSelector('#edit-form [data-error-for="input.allowedIps"]:not(:empty)');
+    await page.waitForSelector('#edit-form [data-error-for="input.rateLimit.limit"]:not(:empty)');
+    expect(await page.getAttribute('#edit-allowed-ips', 'aria-invalid')).toBe('true');
+    await screenshot(page, 'console-edit-errors');
+    await expectAccessible(page, 'edit form with errors');
+    const unchanged = await server.gql('query($id: ID!) { apiKey(id: $id) { name allowedIps rateLimit { limit } } }', { id: target.id });
+    expect(unchanged.body.data.apiKey).toEqual({ name: 'Before', allowedIps: [], rateLimit: { limit: 30 } });
+
+    await page.fill('#edit-name', 'After');
+    await page.fill('#edit-allowed-ips', '10.0.0.0/8\n192.168.0.0/16');
+    await page.fill('#edit-limit', '12');
+    await page.check('#edit-scopes input[value="keys:read"]');
+    await page.fill('#edit-metadata', '{"plan": "pro"}');
+    await page.fill('#edit-expires', '2031-06-01T09:30');
+    await page.fill('#edit-grant', '20');
+    await page.click('#edit-confirm');
+    await page.waitForSelector('#edit-dialog', { state: 'hidden' });
+    await row(page, target.id).locator('.name', { hasText: 'After' }).waitFor();
+    const after = await server.gql('query($id: ID!) { apiKey(id: $id) { name scopes allowedIps metadata expiresAt rateLimit { limit windowSeconds } credits { remaining } } }', { id: target.id });
+    expect(after.body.data.apiKey).toMatchObject({
+      name: 'After',
+      scopes: ['keys:read'],
+      allowedIps: ['10.0.0.0/8', '192.168.0.0/16'],
+      metadata: { plan: 'pro' },
+      rateLimit: { limit: 12, windowSeconds: 60 },
+      credits: { remaining: 25 },
+    });
+    expect(new Date(after.body.data.apiKey.expiresAt).getFullYear()).toBe(2031);
+    expect(await row(page, target.id).locator('td.credits').textContent()).toContain('25');
+  });
+
   it('a key without keys:write sees management disabled and why', async () => {
     const { page, id } = await managerPage('readonly_m', ['audit:read', 'keys:read']);
     await row(page, id).waitFor();

@@ -41,6 +41,64 @@ describeInBrowser('live console in a real browser', () => {
     await expectAccessible(page, 'not connected');
   });
 
+  it('a key page: its settings, a usage chart whose totals are the counts a scripted load produced, its recent events', async () => {
+    const viewer = await createKey(server, { merchantId: 'usage_m', name: 'Usage viewer', scopes: READER });
+    const target = await createKey(server, {
+      merchantId: 'usage_m',
+      name: 'Metered key',
+      scopes: [],
+      rateLimit: { limit: 7, windowSeconds: 3600 },
+      credits: { remaining: 100 },
+      metadata: { plan: 'pro' },
+      allowedIps: ['10.0.0.0/8'],
+    });
+    const codes: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const verified = await server.gql('query($key: String!) { verifyKey(key: $key, context: { ip: "10.1.2.3" }) { code } }', { key: target.secret });
+      codes.push(verified.body.data.verifyKey.code);
+    }
+    expect(codes).toEqual([...Array(7).fill('VALID'), 'RATE_LIMITED', 'RATE_LIMITED']);
+
+    const page = await newPage();
+    await openConsole(page, server.url, viewer.secret);
+    await page.locator(`tr[data-key-id="${target.id}"] button.key-link`).click();
+    await page.waitForSelector('#key-page', { state: 'visible' });
+    await page.waitForSelector('#key-details dd:has-text("10.0.0.0/8")');
+    expect(await page.textContent('#key-details')).toContain('"plan":"pro"');
+    const count = (field: string) => page.textContent(`#usage-totals [data-count="${field}"]`);
+    // keyUsage is current within the ledger's flush interval: refresh until the load shows.
+    await waitFor(async () => {
+      if ((await count('valid')) === '7' && (await count('rateLimited')) === '2') return true;
+      await page.click('#usage-refresh');
+      await page.waitForTimeout(300);
+      return false;
+    }, 20_000);
+    expect(await count('creditsSpent')).toBe('7');
+    expect(await count('usageExceeded')).toBe('0');
+    expect(await count('denied')).toBe('0');
+    expect(await page.locator('svg.usage-chart rect.seg-valid').count()).toBeGreaterThan(0);
+    expect(await page.locator('svg.usage-chart text.tick').allTextContents()).toContain('9');
+    await page.waitForSelector(`#key-events li[data-type="KEY_CREATED"][data-key-id="${target.id}"]`);
+    await screenshot(page, 'console-key-page-hours');
+    await expectAccessible(page, 'key page, hours');
+
+    await page.click('#usage-day');
+    await page.waitForSelector('#usage-day[aria-pressed="true"]');
+    await page.waitForSelector('#usage-caption:has-text("30 days")');
+    expect(await count('valid')).toBe('7');
+    expect(await count('rateLimited')).toBe('2');
+    await screenshot(page, 'console-key-page-days');
+    await expectAccessible(page, 'key page, days');
+
+    const narrow = await newPage(390, 800);
+    await openConsole(narrow, server.url, viewer.secret);
+    await narrow.locator(`tr[data-key-id="${target.id}"] button.key-link`).click();
+    await narrow.waitForSelector('#usage-totals [data-count="valid"]');
+    expect(await narrow.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await screenshot(narrow, 'console-key-page-390px');
+    await expectAccessible(narrow, 'key page at 390 px');
+  });
+
   it('shows a revocation made through the API as it happens, and never stores the key', async () => {
     const viewer = await createKey(server, { merchantId: 'console_m', name: 'Console viewer', scopes: READER });
     const victim = await createKey(server, { merchantId: 'console_m', name: 'Leaky key', scopes: [] });

@@ -77,6 +77,14 @@ export const NEEDED_SCOPE: Readonly<Record<string, string>> = {
   enableKey: 'keys:write',
   revokeKey: 'keys:write',
   rotateKey: 'keys:write',
+  updateKey: 'keys:write',
+  grantCredits: 'keys:write',
+  keyUsage: 'keys:read',
+  apiKey: 'keys:read',
+  webhooks: 'webhooks:read',
+  createWebhook: 'webhooks:write',
+  updateWebhook: 'webhooks:write',
+  deleteWebhook: 'webhooks:write',
 };
 
 /** One sentence for a coded error, naming the scope a FORBIDDEN answer lacked. */

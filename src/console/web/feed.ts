@@ -23,7 +23,7 @@ const feed = {
 /** A key reference that shows the key's name, relabelled when names arrive (KEY_CREATED comes before the reload). */
 const keyRef = (id: string) => el('span', { class: 'key-ref', 'data-key-ref': id, title: id }, keyLabel(id));
 
-function row(event: Event): HTMLLIElement {
+export function eventRow(event: Event): HTMLLIElement {
   const own = event.type === 'KEY_USED' && event.keyId === state.viewer?.keyId;
   const details = el(
     'span',
@@ -50,7 +50,7 @@ function trim(list: HTMLElement): void {
 /** The recent history, newest first, as the API listed it; the feed resumes after its newest id. */
 export function showHistory(events: readonly Event[]): void {
   const list = byId('events');
-  list.replaceChildren(...events.map(row));
+  list.replaceChildren(...events.map(eventRow));
   trim(list);
   feed.lastId = events[0]?.id ?? '0';
 }
@@ -59,7 +59,7 @@ function onEvent(event: Event): void {
   if (feed.lastId && compareIds(event.id, feed.lastId) <= 0) return;
   feed.lastId = event.id;
   const list = byId('events');
-  list.prepend(row(event));
+  list.prepend(eventRow(event));
   trim(list);
   if (event.type === 'KEY_USED' && event.keyId) recordUse(event.keyId, event.occurredAt, (event.metadata as { creditsSpent?: unknown } | null)?.creditsSpent);
   if (LIFECYCLE.has(event.type)) applyLifecycle(event.type, event.keyId);

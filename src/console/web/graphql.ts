@@ -54,6 +54,16 @@ export type CreateKeyInput = {
   type: ApiKeyType;
 };
 
+export type CreateWebhookInput = {
+  description?: string | null | undefined;
+  /** Defaults to the caller's merchant (for admin: every merchant's events). */
+  merchantId?: string | null | undefined;
+  /** The event types to deliver; at least one. */
+  types: Array<AuditEventType>;
+  /** https:// (http:// only with WEBHOOK_ALLOW_HTTP); a public address unless WEBHOOK_ALLOW_PRIVATE. */
+  url: string;
+};
+
 export type CreditRefillInput = {
   /** What a refill sets remaining to (it does not add): 1 to 1000000000. */
   amount: number;
@@ -86,7 +96,37 @@ export type RefillInterval =
   /** On anchorDay (1–31, default 1; a shorter month refills on its last day) at 00:00 UTC. */
   | 'MONTHLY';
 
-export type KeyFieldsFragment = { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null };
+/** A field left out stays as it is; an explicit null clears metadata, expiresAt, allowedIps (any address) and credits (unlimited). */
+export type UpdateKeyInput = {
+  /** At most 100 addresses or CIDR ranges; null or empty: any address. */
+  allowedIps?: Array<string> | null | undefined;
+  /** Sets the credits anew (remaining now, and the refill); null: unlimited. */
+  credits?: CreditsInput | null | undefined;
+  /** In the future, and within the caller's own bounds; null: never expires. */
+  expiresAt?: string | null | undefined;
+  /** A JSON object of at most 4 KiB; null clears it. */
+  metadata?: Record<string, unknown> | null | undefined;
+  /** 1 to 100 characters, without < or >. */
+  name?: string | null | undefined;
+  /** Within the caller's own bounds. */
+  rateLimit?: RateLimitInput | null | undefined;
+  /** At most the scopes the caller can grant. */
+  scopes?: Array<string> | null | undefined;
+};
+
+/** The step of keyUsage buckets, aligned to UTC. */
+export type UsageGranularity =
+  | 'DAY'
+  | 'HOUR'
+  | 'MINUTE';
+
+/** FAILING: an event is being retried (later ones wait). DISABLED: by updateWebhook, or after WEBHOOK_DISABLE_AFTER_MS of failures. */
+export type WebhookStatus =
+  | 'ACTIVE'
+  | 'DISABLED'
+  | 'FAILING';
+
+export type KeyFieldsFragment = { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null };
 
 export type EventFieldsFragment = { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null };
 
@@ -104,14 +144,14 @@ export type ConsoleSnapshotQueryVariables = Exact<{
 }>;
 
 
-export type ConsoleSnapshotQuery = { apiKeys?: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } }> }, recent?: { edges: Array<{ node: { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null } }> }, uses?: { edges: Array<{ node: { id: string, keyId: string | null, occurredAt: string } }>, pageInfo: { hasNextPage: boolean } } };
+export type ConsoleSnapshotQuery = { apiKeys?: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } }> }, recent?: { edges: Array<{ node: { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null } }> }, uses?: { edges: Array<{ node: { id: string, keyId: string | null, occurredAt: string } }>, pageInfo: { hasNextPage: boolean } } };
 
 export type ConsoleKeysQueryVariables = Exact<{
   keyLimit: number;
 }>;
 
 
-export type ConsoleKeysQuery = { apiKeys: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } }> } };
+export type ConsoleKeysQuery = { apiKeys: { totalCount: number, edges: Array<{ node: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } }> } };
 
 export type ConsoleFeedSubscriptionVariables = Exact<{
   after?: string | null | undefined;
@@ -130,7 +170,7 @@ export type ConsoleCreateKeyMutationVariables = Exact<{
 }>;
 
 
-export type ConsoleCreateKeyMutation = { createKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } } };
+export type ConsoleCreateKeyMutation = { createKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } } };
 
 export type ConsoleDisableKeyMutationVariables = Exact<{
   id: string | number;
@@ -138,14 +178,14 @@ export type ConsoleDisableKeyMutationVariables = Exact<{
 }>;
 
 
-export type ConsoleDisableKeyMutation = { disableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } };
+export type ConsoleDisableKeyMutation = { disableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } };
 
 export type ConsoleEnableKeyMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type ConsoleEnableKeyMutation = { enableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } };
+export type ConsoleEnableKeyMutation = { enableKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } };
 
 export type ConsoleRevokeKeyMutationVariables = Exact<{
   id: string | number;
@@ -153,7 +193,7 @@ export type ConsoleRevokeKeyMutationVariables = Exact<{
 }>;
 
 
-export type ConsoleRevokeKeyMutation = { revokeKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } };
+export type ConsoleRevokeKeyMutation = { revokeKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } };
 
 export type ConsoleRotateKeyMutationVariables = Exact<{
   id: string | number;
@@ -161,4 +201,66 @@ export type ConsoleRotateKeyMutationVariables = Exact<{
 }>;
 
 
-export type ConsoleRotateKeyMutation = { rotateKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null } | null } } };
+export type ConsoleRotateKeyMutation = { rotateKey: { secret: string, key: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } } };
+
+export type ConsoleUpdateKeyMutationVariables = Exact<{
+  id: string | number;
+  input: UpdateKeyInput;
+}>;
+
+
+export type ConsoleUpdateKeyMutation = { updateKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } };
+
+export type ConsoleGrantCreditsMutationVariables = Exact<{
+  id: string | number;
+  amount: number;
+}>;
+
+
+export type ConsoleGrantCreditsMutation = { grantCredits: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } };
+
+export type ConsoleKeyPageQueryVariables = Exact<{
+  id: string | number;
+  from: string;
+  to: string;
+  granularity: UsageGranularity;
+  events: boolean;
+  eventLimit: number;
+}>;
+
+
+export type ConsoleKeyPageQuery = { apiKey: { id: string, merchantId: string, name: string, type: ApiKeyType, environment: KeyEnvironment, status: ApiKeyStatus, scopes: Array<string>, prefix: string, last4: string, expired: boolean, expiresAt: string | null, lastUsedAt: string | null, usageCount: number, statusReason: string | null, createdAt: string, allowedIps: Array<string>, metadata: Record<string, unknown> | null, rateLimit: { limit: number, windowSeconds: number }, credits: { remaining: number, nextRefillAt: string | null, refill: { amount: number, interval: RefillInterval, anchorDay: number | null } | null } | null } | null, keyUsage: Array<{ buckets: Array<{ start: string, counts: { valid: number, rateLimited: number, usageExceeded: number, denied: number, creditsSpent: number } }>, total: { valid: number, rateLimited: number, usageExceeded: number, denied: number, creditsSpent: number } }>, auditEvents?: { edges: Array<{ node: { id: string, type: AuditEventType, occurredAt: string, merchantId: string | null, keyId: string | null, actorKeyId: string | null, operationName: string | null, ip: string | null, reason: string | null, metadata: Record<string, unknown> | null } }> } };
+
+export type WebhookFieldsFragment = { id: string, url: string, types: Array<AuditEventType>, status: WebhookStatus, description: string | null, lastDeliveredEventId: string | null, lastError: string | null, createdAt: string, deliveries: { totalCount: number, edges: Array<{ node: { id: string, at: string, attempt: number, eventId: string, httpStatus: number | null, error: string | null, durationMs: number } }> } };
+
+export type ConsoleWebhooksQueryVariables = Exact<{
+  first: number;
+  deliveryLimit: number;
+}>;
+
+
+export type ConsoleWebhooksQuery = { webhooks: { totalCount: number, edges: Array<{ node: { id: string, url: string, types: Array<AuditEventType>, status: WebhookStatus, description: string | null, lastDeliveredEventId: string | null, lastError: string | null, createdAt: string, deliveries: { totalCount: number, edges: Array<{ node: { id: string, at: string, attempt: number, eventId: string, httpStatus: number | null, error: string | null, durationMs: number } }> } } }> } };
+
+export type ConsoleCreateWebhookMutationVariables = Exact<{
+  input: CreateWebhookInput;
+  deliveryLimit: number;
+}>;
+
+
+export type ConsoleCreateWebhookMutation = { createWebhook: { secret: string, webhook: { id: string, url: string, types: Array<AuditEventType>, status: WebhookStatus, description: string | null, lastDeliveredEventId: string | null, lastError: string | null, createdAt: string, deliveries: { totalCount: number, edges: Array<{ node: { id: string, at: string, attempt: number, eventId: string, httpStatus: number | null, error: string | null, durationMs: number } }> } } } };
+
+export type ConsoleUpdateWebhookMutationVariables = Exact<{
+  id: string | number;
+  enabled: boolean;
+  deliveryLimit: number;
+}>;
+
+
+export type ConsoleUpdateWebhookMutation = { updateWebhook: { id: string, url: string, types: Array<AuditEventType>, status: WebhookStatus, description: string | null, lastDeliveredEventId: string | null, lastError: string | null, createdAt: string, deliveries: { totalCount: number, edges: Array<{ node: { id: string, at: string, attempt: number, eventId: string, httpStatus: number | null, error: string | null, durationMs: number } }> } } };
+
+export type ConsoleDeleteWebhookMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleDeleteWebhookMutation = { deleteWebhook: boolean };

@@ -58,6 +58,20 @@ function sparkline(keyId: string): HTMLElement {
   return el('span', { class: 'spark-cell', 'data-total': String(total), 'data-peak': String(peak) }, svg as unknown as Node, caption);
 }
 
+type KeyOpener = (keyId: string, name: string) => void;
+let openKey: KeyOpener | null = null;
+
+/** The key page opens through this when a key's name is clicked. */
+export function setKeyOpener(opener: KeyOpener): void {
+  openKey = opener;
+}
+
+function nameButton(key: Key): HTMLElement {
+  const button = el('button', { type: 'button', class: 'name key-link', title: `Open ${key.name}'s page` }, key.name);
+  button.addEventListener('click', () => openKey?.(key.id, key.name));
+  return button;
+}
+
 type RowActions = (key: Key) => Node | null;
 let rowActions: RowActions = () => null;
 
@@ -83,7 +97,7 @@ export function renderKeys(): void {
     return el(
       'tr',
       { 'data-key-id': key.id },
-      td('Name', el('span', { class: 'name' }, key.name), ' ', el('code', { class: 'muted' }, `${key.prefix}…${key.last4}`)),
+      td('Name', nameButton(key), ' ', el('code', { class: 'muted' }, `${key.prefix}…${key.last4}`)),
       admin ? td('Merchant', key.merchantId) : null,
       el('td', { 'data-label': 'Status', class: `status status-${status}` }, status),
       td('Last used', timeEl(key.lastUsedAt)),

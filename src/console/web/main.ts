@@ -5,6 +5,7 @@ import { byId, setStatus } from './dom.js';
 import { feedUnavailable, relabel, showHistory, startFeed, stopFeed } from './feed.js';
 import type { ConsoleConnectQuery, ConsoleSnapshotQuery, ConsoleSnapshotQueryVariables } from './graphql.js';
 import { countUse, renderKeys, resetUsage, setKeys, stopReloads, WINDOW } from './keys.js';
+import { closeKeyPage } from './key-page.js';
 import { setUpManagement } from './manage.js';
 import { CONNECT, SNAPSHOT } from './operations.js';
 import { compareIds } from './protocol.js';
@@ -19,6 +20,7 @@ byId<HTMLInputElement>('show-own').addEventListener('change', (event) => {
 
 async function connect(value: string): Promise<void> {
   stopReloads();
+  closeKeyPage();
   await stopFeed();
   resetUsage();
   state.keys.clear();

@@ -1,7 +1,8 @@
-// Key management through the public API: create (the secret shown once), disable, enable,
-// revoke and rotate, each confirmed, each coded error shown next to the field it concerns.
+// Key management through the public API: create (credits, metadata and allowlist included; the
+// secret shown once), edit (updateKey, grantCredits), disable, enable, revoke and rotate, each
+// confirmed, each coded error shown next to the field it concerns.
 // Further actions slot in as entries of ROW_ACTIONS and fields of the create form.
-import { ApiError, describe, request } from './api.js';
+import { describe, request } from './api.js';
 import { byId, el } from './dom.js';
 import type {
   ConsoleCreateKeyMutation,
@@ -11,35 +12,19 @@ import type {
   ConsoleRevokeKeyMutation,
   ConsoleRotateKeyMutation,
   ConsoleScopesQuery,
+  ConsoleGrantCreditsMutation,
+  ConsoleGrantCreditsMutationVariables,
+  ConsoleUpdateKeyMutation,
+  ConsoleUpdateKeyMutationVariables,
   CreateKeyInput,
+  UpdateKeyInput,
 } from './graphql.js';
+import { clearErrors, showErrors } from './form-errors.js';
+import { creditsInput, creditsWords, parseIps, parseMetadata, refuse } from './key-fields.js';
 import { putKey, renderKeys, setRowActions } from './keys.js';
-import { CREATE_KEY, DISABLE_KEY, ENABLE_KEY, REVOKE_KEY, ROTATE_KEY, SCOPES } from './operations.js';
+import { CREATE_KEY, DISABLE_KEY, ENABLE_KEY, GRANT_CREDITS, REVOKE_KEY, ROTATE_KEY, SCOPES, UPDATE_KEY } from './operations.js';
 import { holds, state, type Key } from './state.js';
-
-/** Shows each problem next to the element whose data-error-for is the longest prefix of its field; the rest at the form's own slot. */
-function showErrors(form: HTMLElement, error: unknown, fallbackField: string): void {
-  const slots = [...form.querySelectorAll<HTMLElement>('[data-error-for]')];
-  const problems = error instanceof ApiError && error.problems.length ? error.problems : [{ field: fallbackField, message: describe(error) }];
-  for (const { field, message } of problems) {
-    const slot =
-      slots
-        .filter((s) => field !== null && (field === s.dataset.errorFor || field.startsWith(`${s.dataset.errorFor}.`)))
-        .sort((a, b) => b.dataset.errorFor!.length - a.dataset.errorFor!.length)[0] ?? slots.find((s) => s.dataset.errorFor === fallbackField);
-    if (slot) slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
-    const input = slot?.parentElement?.querySelector('input, select');
-    input?.setAttribute('aria-invalid', 'true');
-    if (input && slot) {
-      slot.id ||= `${input.id}-error`;
-      input.setAttribute('aria-describedby', slot.id);
-    }
-  }
-}
-
-function clearErrors(form: HTMLElement): void {
-  for (const slot of form.querySelectorAll<HTMLElement>('[data-error-for]')) slot.textContent = '';
-  for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
-}
+import { setUpWebhooks } from './webhooks.js';
 
 function showSecret(secret: string): void {
   byId('secret-value').textContent = secret;
@@ -68,6 +53,11 @@ const numberOrNull = (input: HTMLInputElement) => (input.value.trim() === '' ? n
 
 function createInput(): CreateKeyInput {
   const get = (id: string) => byId<HTMLInputElement>(id);
+  const problems: Array<{ field: string; message: string }> = [];
+  const metadata = parseMetadata(get('create-metadata').value, 'input.metadata', problems);
+  refuse(problems);
+  const credits = creditsInput('create');
+  const allowedIps = parseIps(get('create-allowed-ips').value);
   const limit = numberOrNull(get('create-limit'));
   const windowSeconds = numberOrNull(get('create-window'));
   const expires = get('create-expires').value;
@@ -79,6 +69,9 @@ function createInput(): CreateKeyInput {
     ...(get('create-merchant').value.trim() ? { merchantId: get('create-merchant').value.trim() } : {}),
     ...(limit !== null || windowSeconds !== null ? { rateLimit: { limit: limit ?? 30, windowSeconds: windowSeconds ?? 60 } } : {}),
     ...(expires ? { expiresAt: new Date(expires).toISOString() } : {}),
+    ...(credits ? { credits } : {}),
+    ...(metadata ? { metadata } : {}),
+    ...(allowedIps.length ? { allowedIps } : {}),
   };
 }
 
@@ -87,7 +80,8 @@ byId<HTMLFormElement>('create').addEventListener('submit', async (event) => {
   const form = byId<HTMLFormElement>('create');
   clearErrors(form);
   try {
-    const { createKey } = await request<ConsoleCreateKeyMutation, ConsoleCreateKeyMutationVariables>(CREATE_KEY, { input: createInput() });
+    const input = createInput();
+    const { createKey } = await request<ConsoleCreateKeyMutation, ConsoleCreateKeyMutationVariables>(CREATE_KEY, { input });
     putKey(createKey.key);
     showSecret(createKey.secret);
     form.reset();
@@ -96,10 +90,14 @@ byId<HTMLFormElement>('create').addEventListener('submit', async (event) => {
   }
 });
 
+/** The scope catalogue, once loaded: the edit form offers it. */
+let catalogue: Array<{ name: string; description: string }> = [];
+
 async function loadScopes(): Promise<void> {
   const box = byId('create-scopes');
   try {
     const { scopes } = await request<ConsoleScopesQuery, object>(SCOPES, {});
+    catalogue = scopes;
     box.replaceChildren(
       ...scopes.map((scope, i) =>
         el('label', { class: 'scope', title: scope.description }, el('input', { type: 'checkbox', value: scope.name, id: `scope-${i}` }), ` ${scope.name}`),
@@ -117,10 +115,21 @@ interface RowAction {
   title(key: Key): string;
   text: string;
   fields: ReadonlyArray<'reason' | 'grace'>;
-  run(key: Key, values: { reason: string | null; grace: number | null }): Promise<{ key: Key; secret?: string }>;
+  /** Confirmed in the action dialog, then run... */
+  run?(key: Key, values: { reason: string | null; grace: number | null }): Promise<{ key: Key; secret?: string }>;
+  /** ...or opens a form of its own instead. */
+  form?(key: Key): void;
 }
 
 const ROW_ACTIONS: readonly RowAction[] = [
+  {
+    label: 'Edit',
+    applies: (key) => key.status !== 'REVOKED',
+    title: (key) => `Edit ${key.name}`,
+    text: '',
+    fields: [],
+    form: (key) => openEdit(key),
+  },
   {
     label: 'Disable',
     applies: (key) => key.status === 'ACTIVE',
@@ -161,6 +170,7 @@ const ROW_ACTIONS: readonly RowAction[] = [
 let pending: { action: RowAction; key: Key } | null = null;
 
 function openAction(action: RowAction, key: Key): void {
+  if (action.form) return action.form(key);
   pending = { action, key };
   const form = byId<HTMLFormElement>('action-form');
   clearErrors(form);
@@ -183,7 +193,7 @@ byId<HTMLFormElement>('action-form').addEventListener('submit', async (event) =>
   const grace = numberOrNull(byId<HTMLInputElement>('action-grace'));
   const { action, key } = pending;
   try {
-    const result = await action.run(key, { reason, grace });
+    const result = await action.run!(key, { reason, grace });
     pending = null;
     byId<HTMLDialogElement>('action-dialog').close();
     putKey(result.key);
@@ -215,9 +225,96 @@ export function setUpManagement(): void {
     ? 'Connect with a key to manage keys.'
     : allowed
       ? ''
-      : 'Management is disabled: this key does not hold the keys:write scope. Connect with a key that holds keys:write to create, disable, enable, revoke or rotate keys.';
+      : 'Management is disabled: this key does not hold the keys:write scope. Connect with a key that holds keys:write to create, edit, disable, enable, revoke or rotate keys.';
   byId('manage-note').hidden = allowed;
   setRowActions(rowActions);
   renderKeys();
   if (allowed) void loadScopes();
+  setUpWebhooks();
 }
+
+const pad = (n: number) => String(n).padStart(2, '0');
+/** An instant as a datetime-local value in the browser's zone. */
+function localInput(iso: string | null): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
+let editing: Key | null = null;
+
+function openEdit(key: Key): void {
+  editing = key;
+  const form = byId<HTMLFormElement>('edit-form');
+  clearErrors(form);
+  form.reset();
+  const get = (id: string) => byId<HTMLInputElement>(id);
+  byId('edit-title').textContent = `Edit ${key.name}`;
+  get('edit-name').value = key.name;
+  const names = [...new Set([...catalogue.map((scope) => scope.name), ...key.scopes])];
+  byId('edit-scopes').replaceChildren(
+    ...names.map((name, i) =>
+      el('label', { class: 'scope' }, el('input', { type: 'checkbox', value: name, id: `edit-scope-${i}`, ...(key.scopes.includes(name) ? { checked: '' } : {}) }), ` ${name}`),
+    ),
+  );
+  get('edit-limit').value = String(key.rateLimit.limit);
+  get('edit-window').value = String(key.rateLimit.windowSeconds);
+  get('edit-expires').value = localInput(key.expiresAt);
+  byId<HTMLTextAreaElement>('edit-metadata').value = key.metadata ? JSON.stringify(key.metadata, null, 2) : '';
+  byId<HTMLTextAreaElement>('edit-allowed-ips').value = key.allowedIps.join('\n');
+  byId('edit-grant-field').hidden = !key.credits;
+  byId('edit-credits-now').textContent = creditsWords(key.credits);
+  byId<HTMLDialogElement>('edit-dialog').showModal();
+}
+
+/** What the form changes: only the fields that differ from the key are sent. */
+function editInput(key: Key): UpdateKeyInput {
+  const get = (id: string) => byId<HTMLInputElement>(id);
+  const problems: Array<{ field: string; message: string }> = [];
+  const metadataText = byId<HTMLTextAreaElement>('edit-metadata').value;
+  const metadata = parseMetadata(metadataText, 'input.metadata', problems);
+  refuse(problems);
+  const input: UpdateKeyInput = {};
+  const name = get('edit-name').value;
+  if (name !== key.name) input.name = name;
+  const scopes = [...byId('edit-scopes').querySelectorAll<HTMLInputElement>('input:checked')].map((box) => box.value);
+  if (!sameList(scopes, key.scopes)) input.scopes = scopes;
+  const limit = numberOrNull(get('edit-limit'));
+  const windowSeconds = numberOrNull(get('edit-window'));
+  if (limit !== key.rateLimit.limit || windowSeconds !== key.rateLimit.windowSeconds) {
+    input.rateLimit = { limit: limit ?? key.rateLimit.limit, windowSeconds: windowSeconds ?? key.rateLimit.windowSeconds };
+  }
+  const expires = get('edit-expires').value;
+  if (expires !== localInput(key.expiresAt)) input.expiresAt = expires ? new Date(expires).toISOString() : null;
+  if (JSON.stringify(metadata) !== JSON.stringify(key.metadata ?? null)) input.metadata = metadata;
+  const allowedIps = parseIps(byId<HTMLTextAreaElement>('edit-allowed-ips').value);
+  if (!sameList(allowedIps, key.allowedIps)) input.allowedIps = allowedIps.length ? allowedIps : null;
+  return input;
+}
+
+byId('edit-cancel').addEventListener('click', () => byId<HTMLDialogElement>('edit-dialog').close());
+byId<HTMLFormElement>('edit-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!editing) return;
+  const form = byId<HTMLFormElement>('edit-form');
+  clearErrors(form);
+  let key = editing;
+  try {
+    const input = editInput(key);
+    const grant = byId('edit-grant-field').hidden ? null : numberOrNull(byId<HTMLInputElement>('edit-grant'));
+    if (Object.keys(input).length) {
+      key = (await request<ConsoleUpdateKeyMutation, ConsoleUpdateKeyMutationVariables>(UPDATE_KEY, { id: key.id, input })).updateKey;
+      putKey(key);
+      editing = key;
+    }
+    if (grant !== null) {
+      key = (await request<ConsoleGrantCreditsMutation, ConsoleGrantCreditsMutationVariables>(GRANT_CREDITS, { id: key.id, amount: grant })).grantCredits;
+      putKey(key);
+    }
+    editing = null;
+    byId<HTMLDialogElement>('edit-dialog').close();
+  } catch (error) {
+    showErrors(form, error, 'input');
+  }
+});

@@ -6,7 +6,7 @@ export const KEY_FIELDS = /* GraphQL */ `
   fragment KeyFields on ApiKey {
     id merchantId name type environment status scopes prefix last4 expired expiresAt
     lastUsedAt usageCount statusReason createdAt rateLimit { limit windowSeconds }
-    credits { remaining nextRefillAt }
+    allowedIps metadata credits { remaining nextRefillAt refill { amount interval anchorDay } }
   }
 `;
 
@@ -69,3 +69,48 @@ export const REVOKE_KEY = withFragments(/* GraphQL */ `
 export const ROTATE_KEY = withFragments(/* GraphQL */ `
   mutation ConsoleRotateKey($id: ID!, $grace: Int) { rotateKey(id: $id, expireOldAfterSeconds: $grace) { secret key { ...KeyFields } } }
 `);
+
+export const UPDATE_KEY = withFragments(/* GraphQL */ `
+  mutation ConsoleUpdateKey($id: ID!, $input: UpdateKeyInput!) { updateKey(id: $id, input: $input) { ...KeyFields } }
+`);
+
+export const GRANT_CREDITS = withFragments(/* GraphQL */ `
+  mutation ConsoleGrantCredits($id: ID!, $amount: Int!) { grantCredits(id: $id, amount: $amount) { ...KeyFields } }
+`);
+
+/** One key's page: the key, its usage by outcome per bucket, and its recent events. */
+export const KEY_PAGE = withFragments(/* GraphQL */ `
+  query ConsoleKeyPage($id: ID!, $from: DateTime!, $to: DateTime!, $granularity: UsageGranularity!, $events: Boolean!, $eventLimit: Int!) {
+    apiKey(id: $id) { ...KeyFields }
+    keyUsage(keyIds: [$id], from: $from, to: $to, granularity: $granularity) {
+      buckets { start counts { valid rateLimited usageExceeded denied creditsSpent } }
+      total { valid rateLimited usageExceeded denied creditsSpent }
+    }
+    auditEvents(first: $eventLimit, filter: { keyId: $id }) @include(if: $events) { edges { node { ...EventFields } } }
+  }
+`);
+
+export const WEBHOOK_FIELDS = /* GraphQL */ `
+  fragment WebhookFields on Webhook {
+    id url types status description lastDeliveredEventId lastError createdAt
+    deliveries(first: $deliveryLimit) { totalCount edges { node { id at attempt eventId httpStatus error durationMs } } }
+  }
+`;
+
+const withWebhookFields = (document: string): string => document + WEBHOOK_FIELDS;
+
+export const WEBHOOKS = withWebhookFields(/* GraphQL */ `
+  query ConsoleWebhooks($first: Int!, $deliveryLimit: Int!) { webhooks(first: $first) { totalCount edges { node { ...WebhookFields } } } }
+`);
+
+export const CREATE_WEBHOOK = withWebhookFields(/* GraphQL */ `
+  mutation ConsoleCreateWebhook($input: CreateWebhookInput!, $deliveryLimit: Int!) { createWebhook(input: $input) { secret webhook { ...WebhookFields } } }
+`);
+
+export const UPDATE_WEBHOOK = withWebhookFields(/* GraphQL */ `
+  mutation ConsoleUpdateWebhook($id: ID!, $enabled: Boolean!, $deliveryLimit: Int!) { updateWebhook(id: $id, input: { enabled: $enabled }) { ...WebhookFields } }
+`);
+
+export const DELETE_WEBHOOK = /* GraphQL */ `
+  mutation ConsoleDeleteWebhook($id: ID!) { deleteWebhook(id: $id) }
+`;
