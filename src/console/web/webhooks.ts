@@ -26,7 +26,7 @@ const DELIVERY_LIMIT = 5;
 const EVENT_TYPES = Object.keys({
   ACCESS_DENIED: true, AUTH_FAILED: true, KEY_CREATED: true, KEY_DISABLED: true, KEY_ENABLED: true, KEY_EXPIRED: true, KEY_EXPIRING: true,
   KEY_LEAKED: true, KEY_REVOKED: true, KEY_ROTATED: true, KEY_UPDATED: true, KEY_USED: true, RATE_LIMITED: true, USAGE_EXCEEDED: true,
-  WEBHOOK_DISABLED: true,
+  WEBHOOK_DISABLED: true, CREDITS_LOW: true,
 } satisfies Record<AuditEventType, true>) as AuditEventType[];
 
 const hooks = new Map<string, WebhookFieldsFragment>();
