@@ -34,6 +34,12 @@ if (builtAt() < newest(join(root, 'src'))) {
   writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }
 
+// `npm run keys` without --silent: npm has already printed its "> keyring@… keys" banner on
+// stdout (only a silent log level hides it), so output meant for a pipe or `$(…)` is not alone.
+if (process.env.npm_lifecycle_event === 'keys' && process.env.npm_config_loglevel !== 'silent' && !process.stdout.isTTY) {
+  process.stderr.write('keys: npm printed its banner on stdout above this output; run `npm run --silent keys -- …` to get the output alone\n');
+}
+
 const { runCli } = await import(pathToFileURL(join(root, 'dist', 'src', 'cli', 'main.js')).href);
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),

@@ -58,7 +58,7 @@ describe('CLI on the database', () => {
       '--type must be one of secret, public, tokenization.',
       '--merchant must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -.',
       '--name must not contain < or >.',
-      'Invalid scope value: --scopes names nope; valid scopes are keys:read, keys:write, keys:verify, audit:read, leaks:report, admin.',
+      'Invalid scope value: --scopes names nope; valid scopes are keys:read, keys:write, keys:verify, audit:read, leaks:report, webhooks:read, webhooks:write, admin.',
       '--expires-at must be in the future.',
       '--rate-limit N must be an integer from 1 to 100000.',
       '--rate-limit SECONDS must be an integer from 1 to 86400.',
@@ -115,9 +115,15 @@ describe('CLI on the database', () => {
     expect((await viewer(run.stdout.trim())).body.data.viewer.merchantId).toBe('npm');
   });
 
-  it('`npm run keys -- create …` without --silent prints the key alone too, as the contract writes it', async () => {
+  it('`npm run keys -- create …` without --silent: npm\'s banner comes first on stdout, and the CLI says on stderr to add --silent', async () => {
     const run = await runNpmKeys(['create', '--merchant', 'npm', '--name', 'plain npm', '--scopes', 'keys:read'], env, false);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(SECRET_LINE);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toBe('> keyring@0.1.0 keys');
+    expect(lines.at(-1)).toMatch(/^(sk|pk|tok)_(live|test)_[0-9A-Za-z]+$/);
+    expect(run.stderr).toContain('run `npm run --silent keys -- …` to get the output alone');
+    // With --silent there is no banner and no note.
+    const silent = await runNpmKeys(['create', '--merchant', 'npm', '--name', 'silent npm', '--scopes', 'keys:read'], env);
+    expect(silent.stderr).toBe('');
   });
 });
