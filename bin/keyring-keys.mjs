@@ -4,11 +4,14 @@
 // every command), with the compiler's output on stderr so stdout stays the command's own.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, enableCompileCache } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
+// Node keeps the compiled code of the modules a command loads (the ORM's, the database driver's)
+// in its compile cache (in the temporary directory), so later commands skip compiling them again.
+enableCompileCache();
 const stamp = join(root, 'dist', '.keys-built');
 
 /** The newest modification time of any TypeScript file under `dir` (what the build compiles). */

@@ -3,8 +3,6 @@ import type { CliIo } from './cli-io.js';
 /** One `keys <name> …` subcommand. */
 export interface Command {
   name: string;
-  /** One line for the command list. */
-  summary: string;
   /** What `keys <name> --help` prints. */
   help: string;
   /** Runs with the arguments after the subcommand's name; resolves to the exit code. */

@@ -68,7 +68,6 @@ function namingScopes(problem: string, requested: readonly string[], catalogue: 
 
 export const createCommand: Command = {
   name: 'create',
-  summary: 'mint a key in the database and print its value',
   help: HELP,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values } = parseOptions(args, {

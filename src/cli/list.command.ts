@@ -26,7 +26,6 @@ const PAGE = 100;
 
 export const listCommand: Command = {
   name: 'list',
-  summary: "list keys in the database (table or --json), by merchant",
   help: HELP,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values } = parseOptions(args, {

@@ -3,14 +3,35 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, printError, toCliError, type CliIo } from './cli-io.js';
 import type { Command } from './command.js';
-import { createCommand } from './create.command.js';
-import { listCommand } from './list.command.js';
-import { statusCommands } from './status.command.js';
-import { tailCommand } from './tail.command.js';
-import { updateCommand } from './update.command.js';
+
+/** A subcommand as the list shows it; its module (and what it needs: graphql, ws, the ORM) loads only when it runs. */
+interface CommandEntry {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const status = (name: 'disable' | 'enable' | 'revoke', summary: string): CommandEntry => ({
+  name,
+  summary,
+  load: async () => (await import('./status.command.js')).statusCommand(name, summary),
+});
 
 /** Every subcommand, in the order `keys --help` lists them. */
-export const COMMANDS: readonly Command[] = [createCommand, listCommand, updateCommand, ...statusCommands, tailCommand];
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'create', summary: 'mint a key in the database and print its value', load: async () => (await import('./create.command.js')).createCommand },
+  { name: 'list', summary: 'list keys in the database (table or --json), by merchant', load: async () => (await import('./list.command.js')).listCommand },
+  {
+    name: 'update',
+    summary: "change a key's name, metadata, scopes, limit, expiry, allowlist or credits (via the running service)",
+    load: async () => (await import('./update.command.js')).updateCommand,
+  },
+  status('disable', 'stop a key authenticating until enabled (via the running service)'),
+  status('enable', 'let a disabled key authenticate again (via the running service)'),
+  status('revoke', 'revoke a key for good (via the running service)'),
+  { name: 'tail', summary: 'follow the audit feed as it happens (via the running service)', load: async () => (await import('./tail.command.js')).tailCommand },
+];
 
 export const HELP = `Usage: keys <command> [options]        (npm run --silent keys -- <command> [options])
 
@@ -37,19 +58,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((command) => command.name === rest[0]) : undefined;
-    io.stdout(topic?.help ?? HELP);
+    io.stdout(topic ? (await topic.load()).help : HELP);
     return ExitCode.OK;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     io.stderr(`keys: unknown command "${name}". Commands: ${COMMANDS.map((c) => c.name).join(', ')}. See keys --help.\n`);
     return ExitCode.USAGE;
   }
   try {
-    return await command.run(rest, io);
+    return await (await entry.load()).run(rest, io);
   } catch (error) {
     const failure = toCliError(error);
-    printError(io, command.name, failure);
+    printError(io, entry.name, failure);
     if (failure.exitCode === ExitCode.FAILED && !failure.code && !(error instanceof Error && error.name === 'CliError')) {
       // Unexpected: keep the stack on stderr for whoever has to debug it.
       io.stderr(`${error instanceof Error ? error.stack : String(error)}\n`);

@@ -6,20 +6,19 @@ import { parseOptions } from './options.js';
 interface StatusChange {
   name: 'revoke' | 'disable' | 'enable';
   mutation: 'revokeKey' | 'disableKey' | 'enableKey';
-  summary: string;
   takesReason: boolean;
 }
 
 const CHANGES: readonly StatusChange[] = [
-  { name: 'disable', mutation: 'disableKey', summary: 'stop a key authenticating until enabled (via the running service)', takesReason: true },
-  { name: 'enable', mutation: 'enableKey', summary: 'let a disabled key authenticate again (via the running service)', takesReason: false },
-  { name: 'revoke', mutation: 'revokeKey', summary: 'revoke a key for good (via the running service)', takesReason: true },
+  { name: 'disable', mutation: 'disableKey', takesReason: true },
+  { name: 'enable', mutation: 'enableKey', takesReason: false },
+  { name: 'revoke', mutation: 'revokeKey', takesReason: true },
 ];
 
-function help(change: StatusChange): string {
+function help(change: StatusChange, summary: string): string {
   return `Usage: keys ${change.name} <key-id>${change.takesReason ? ' [--reason <text>]' : ''} [--key-file <path>] [--url <url>]
 
-${change.summary[0]!.toUpperCase()}${change.summary.slice(1).replace(/ \(via the running service\)$/, '')}.
+${summary[0]!.toUpperCase()}${summary.slice(1).replace(/ \(via the running service\)$/, '')}.
 Goes through the running service's GraphQL API (${change.mutation}), so that every
 instance drops the key from its cache at once; the service must be reachable.
 
@@ -36,11 +35,12 @@ ${change.takesReason ? '  --reason <text>    why (recorded on the key and in the
 
 const FIELDS = 'id merchantId name type environment status statusReason disabledAt revokedAt updatedAt';
 
-function command(change: StatusChange): Command {
-  const text = help(change);
+/** `keys disable|enable|revoke`, whose one-line summary (from the command list) opens its help. */
+export function statusCommand(name: StatusChange['name'], summary: string): Command {
+  const change = CHANGES.find((candidate) => candidate.name === name)!;
+  const text = help(change, summary);
   return {
     name: change.name,
-    summary: change.summary,
     help: text,
     async run(args: readonly string[], io: CliIo): Promise<number> {
       const { values, positionals } = parseOptions(
@@ -73,5 +73,3 @@ function command(change: StatusChange): Command {
     },
   };
 }
-
-export const statusCommands: readonly Command[] = CHANGES.map(command);

@@ -55,7 +55,6 @@ const KEY_VALUE = /^(sk|pk|tk)_(live|test)_/;
 
 export const tailCommand: Command = {
   name: 'tail',
-  summary: 'follow the audit feed as it happens (via the running service)',
   help: HELP,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values } = parseOptions(args, {

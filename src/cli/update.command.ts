@@ -56,7 +56,6 @@ const MUTATION = /* GraphQL */ `
 
 export const updateCommand: Command = {
   name: 'update',
-  summary: "change a key's name, metadata, scopes, limit, expiry, allowlist or credits (via the running service)",
   help: HELP,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseOptions(

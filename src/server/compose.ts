@@ -28,7 +28,6 @@ import { UsageService } from '../usage/usage.service.js';
 import { TargetGuard, type HostResolver } from '../webhooks/target-guard.js';
 import { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
 import { SecretBox } from '../webhooks/webhook-secret.js';
-import { WebhookSender } from '../webhooks/webhook-sender.js';
 import { WebhooksService } from '../webhooks/webhooks.service.js';
 
 /** What changing keys needs: all the CLI runs on, and the base of the server's services. */
@@ -209,6 +208,8 @@ async function composeServing(
   const guard = new TargetGuard({ allowHttp: hooks.allowHttp, allowPrivate: hooks.allowPrivate, resolver });
   const box = new SecretBox({ key: hooks.secretKey, file: hooks.secretKeyFile });
   const webhooks = new WebhooksService(transaction, policy, guard, box);
+  // Loaded here: the CLI's key-only composition never sends a webhook and skips loading undici.
+  const { WebhookSender } = await import('../webhooks/webhook-sender.js');
   const dispatcher = new WebhookDispatcher(db, transaction, bus, new WebhookSender(guard, hooks.timeoutMs), box, logger, hooks);
   dispatcher.start();
   // Stopped before the ledger and the database: an acknowledged delivery in flight is still recorded.

@@ -58,7 +58,7 @@ describe('CLI on the database', () => {
       '--type must be one of secret, public, tokenization.',
       '--merchant must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -.',
       '--name must not contain < or >.',
-      'Invalid scope value: --scopes names nope; valid scopes are keys:read, keys:write, keys:verify, audit:read, leaks:report, admin.',
+      'Invalid scope value: --scopes names nope; valid scopes are keys:read, keys:write, keys:verify, audit:read, leaks:report, webhooks:read, webhooks:write, admin.',
       '--expires-at must be in the future.',
       '--rate-limit N must be an integer from 1 to 100000.',
       '--rate-limit SECONDS must be an integer from 1 to 86400.',
