@@ -1,3 +1,4 @@
+import { BENCH_CLIENT_IP } from './bench-config.js';
 import { loadChild, median, round, startChild, type BenchContext, type BenchResult, type BenchSuite, type ChildServer, type LoadOptions } from './suite.js';
 
 interface KeyringInfo {
@@ -10,6 +11,7 @@ interface KeyringInfo {
 // One small selection each, like the baseline's `{ hello }`; the limit figures travel in the headers anyway.
 const VIEWER = JSON.stringify({ query: '{ viewer { keyId } }' });
 const VERIFY = 'query Verify($key: String!) { verifyKey(key: $key) { valid code } }';
+const VERIFY_IN_CONTEXT = 'query Verify($key: String!, $ip: String) { verifyKey(key: $key, context: { ip: $ip }) { valid code } }';
 const EXACT_LIMIT = 1_000;
 const P99_TARGET_MS = 10;
 const MIN_RATIO = 0.5;
@@ -71,23 +73,23 @@ async function paired(
 }
 
 /**
- * verifyKey of keys with credits (a cost of 1 spent on the counter, its spend on the KEY_USED
- * event) in rounds that alternate with plain verifyKey on the same server: the ratio is the
+ * verifyKey of keys with credits and an IP allowlist (a cost of 1 spent on the counter, its spend
+ * on the KEY_USED event; the client's address matched against 20 ranges) in rounds that alternate with plain verifyKey on the same server: the ratio is the
  * median of the rounds' ratios.
  */
 async function creditsAgainstPlain(context: BenchContext, server: ChildServer<KeyringInfo>): Promise<BenchResult> {
   const { keys, verifier, creditKeys } = server.info;
   const rounds = Number(context.args[context.args.indexOf('--rounds') + 1]) || 6;
   const seconds = Math.max(2, (2 * context.durationSeconds) / rounds);
-  const load = (of: string[]) => (durationSeconds: number) =>
+  const load = (of: string[], query: string) => (durationSeconds: number) =>
     loadChild(server, {
       path: '/graphql',
       durationSeconds,
       connections: context.connections,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${verifier}` },
-      turns: of.map((key) => ({ body: JSON.stringify({ query: VERIFY, variables: { key } }) })),
+      turns: of.map((key) => ({ body: JSON.stringify({ query, variables: query === VERIFY ? { key } : { key, ip: BENCH_CLIENT_IP } }) })),
     });
-  const [plain, credited] = [load(keys), load(creditKeys)];
+  const [plain, credited] = [load(keys, VERIFY), load(creditKeys, VERIFY_IN_CONTEXT)];
   await credited(1); // warm-up
   const ratios: number[] = [];
   const measured = [];
@@ -99,9 +101,9 @@ async function creditsAgainstPlain(context: BenchContext, server: ChildServer<Ke
   }
   const ratio = median(ratios);
   const ok = ratio >= CREDITS_MIN_RATIO && measured.every((m) => Object.keys(m.statusCounts).every((code) => code === '200'));
-  context.log(`verifyKey with credits: ratio to plain verifyKey ${round(ratio, 2)} (rounds ${ratios.map((r) => round(r, 2)).join(', ')})`);
+  context.log(`verifyKey with credits and an allowlist: ratio to plain verifyKey ${round(ratio, 2)} (rounds ${ratios.map((r) => round(r, 2)).join(', ')})`);
   return {
-    name: 'keyring `verifyKey` of keys with credits, against plain `verifyKey`',
+    name: 'keyring `verifyKey` of keys with credits and an allowlist, against plain `verifyKey`',
     requestsPerSecond: median(measured.map((m) => m.requestsPerSecond)),
     p99Ms: median(measured.map((m) => m.p99Ms)),
     target: { ok, description: `≥ ${CREDITS_MIN_RATIO} × plain verifyKey in the same run (${ok ? 'yes' : 'no'}: ${ratio.toFixed(3)})` },

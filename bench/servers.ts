@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { benchConfig } from './bench-config.js';
+import { BENCH_CLIENT_IP, benchConfig } from './bench-config.js';
 import { SYSTEM_ACTOR } from '../src/auth/principal.js';
 import { start } from '../src/server/app.js';
 import type { CreditsRequest } from '../src/keys/credits.js';
@@ -91,8 +91,8 @@ async function keyring(options: KeyringOptions): Promise<Started> {
   const app = await start(config, { onAdminKey: () => {} });
   const { keys: service, authenticator } = app.services;
   const system = SYSTEM_ACTOR;
-  const mint = async (name: string, scopes: string[], rateLimit: { limit: number; windowSeconds: number }, credits?: CreditsRequest) =>
-    (await service.create(system, { merchantId: 'bench', name, type: 'SECRET', scopes, rateLimit, credits })).secret;
+  const mint = async (name: string, scopes: string[], rateLimit: { limit: number; windowSeconds: number }, credits?: CreditsRequest, allowedIps?: string[]) =>
+    (await service.create(system, { merchantId: 'bench', name, type: 'SECRET', scopes, rateLimit, credits, allowedIps })).secret;
   // Generous limits: the viewer and verifyKey cases measure speed, not refusals.
   const generous = { limit: 100_000, windowSeconds: 60 };
   const keys: string[] = [];
@@ -101,11 +101,13 @@ async function keyring(options: KeyringOptions): Promise<Started> {
   const exact = options.exactLimit ? await mint('bench exact', [], { limit: options.exactLimit, windowSeconds: 60 }) : null;
   const creditKeys: string[] = [];
   const plenty = { remaining: 1_000_000_000, refill: { amount: 1_000_000_000, interval: 'DAILY' } };
-  if (options.credits) for (let i = 0; i < keys.length; i++) creditKeys.push(await mint(`bench credits ${i}`, [], generous, plenty));
+  // An allowlist of a realistic size (20 ranges, v4 and v6), the client's address in its last one.
+  const allowlist = [...Array.from({ length: 10 }, (_, i) => `10.${i}.0.0/16`), ...Array.from({ length: 9 }, (_, i) => `2001:db8:${i}::/48`), '203.0.113.0/24'];
+  if (options.credits) for (let i = 0; i < keys.length; i++) creditKeys.push(await mint(`bench credits ${i}`, [], generous, plenty, allowlist));
   // Seen once, as a live service would have seen them: the measured runs read no key from the database
   // (and the credit counter has met every key with credits).
   for (const key of [...keys, verifier, ...creditKeys]) await authenticator.check(key);
-  for (const key of creditKeys) await app.services.verify.verify(SYSTEM_ACTOR, { key, cost: 0 });
+  for (const key of creditKeys) await app.services.verify.verify(SYSTEM_ACTOR, { key, cost: 0, clientIp: BENCH_CLIENT_IP });
   return {
     info: { url: app.url, keys, verifier, exact, creditKeys },
     close: async () => {
