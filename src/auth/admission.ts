@@ -5,7 +5,7 @@ import { compileAllowlist } from '../keys/ip-allowlist.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { Credits, CreditSpend } from '../throttle/credits.js';
 import type { LimitResult } from '../throttle/limiter.js';
-import { rateLimitedEvent, type RequestInfo, type Throttle } from '../throttle/throttle.js';
+import { rateLimitedEvent, requestEvent, type RequestInfo, type Throttle } from '../throttle/throttle.js';
 import { authFailedEvent, type RefusalReason } from './auth-failed.js';
 import type { Authenticator, KeyCheck } from './authenticator.js';
 import { principalOf, type Principal } from './principal.js';
@@ -173,17 +173,7 @@ export function ipAllowed(allowedIps: readonly string[], ip: string | null | und
 
 /** The ACCESS_DENIED event of a key used from outside its allowlist. */
 export function ipNotAllowedEvent(key: Pick<KeyRecord, 'id' | 'merchantId'>, info: RequestInfo): NewAuditEvent {
-  return {
-    type: 'ACCESS_DENIED',
-    merchantId: key.merchantId,
-    keyId: key.id,
-    actorKeyId: info.actorKeyId ?? key.id,
-    requestId: info.requestId ?? null,
-    operationName: info.operationName ?? null,
-    ip: info.ip ?? null,
-    reason: 'IP_NOT_ALLOWED',
-    metadata: info.metadata ?? null,
-  };
+  return requestEvent('ACCESS_DENIED', { merchantId: key.merchantId, keyId: key.id, reason: 'IP_NOT_ALLOWED' }, info, info.metadata ?? null);
 }
 
 /** Seconds a refused caller should wait: whole seconds, at least one. */

@@ -4,7 +4,7 @@ import { creditsAt, nextRefillAt, periodAt, periodName, type CreditsView, type S
 import type { KeyRecord } from '../keys/key-record.js';
 import { applyNowOrLater } from './limiter.js';
 import type { CreditCounter, CreditPlan, CreditState } from './credit-counter.js';
-import type { RequestInfo } from './throttle.js';
+import { requestEvent, type RequestInfo } from './throttle.js';
 
 export type CreditedKey = Pick<KeyRecord, 'id' | 'merchantId' | 'credits'>;
 
@@ -90,30 +90,10 @@ const LOW_FRACTION = 0.1;
 
 /** The CREDITS_LOW alert: an ordinary event of the key (feed, query, `keys tail`). */
 function creditsLowEvent(key: CreditedKey, request: RequestInfo, figures: { remaining: number; granted: number }): NewAuditEvent {
-  return {
-    type: 'CREDITS_LOW',
-    merchantId: key.merchantId,
-    keyId: key.id,
-    actorKeyId: request.actorKeyId ?? key.id,
-    requestId: request.requestId ?? null,
-    ip: request.ip ?? null,
-    operationName: request.operationName ?? null,
-    reason: 'credits low',
-    metadata: figures,
-  };
+  return requestEvent('CREDITS_LOW', { merchantId: key.merchantId, keyId: key.id, reason: 'credits low' }, request, figures);
 }
 
 /** The USAGE_EXCEEDED event of a refused spend. */
 function usageExceededEvent(key: CreditedKey, request: RequestInfo, figures: Record<string, unknown>): NewAuditEvent {
-  return {
-    type: 'USAGE_EXCEEDED',
-    merchantId: key.merchantId,
-    keyId: key.id,
-    actorKeyId: request.actorKeyId ?? key.id,
-    requestId: request.requestId ?? null,
-    ip: request.ip ?? null,
-    operationName: request.operationName ?? null,
-    reason: 'usage exceeded',
-    metadata: { ...figures, ...request.metadata },
-  };
+  return requestEvent('USAGE_EXCEEDED', { merchantId: key.merchantId, keyId: key.id, reason: 'usage exceeded' }, request, { ...figures, ...request.metadata });
 }

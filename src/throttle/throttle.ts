@@ -110,8 +110,22 @@ export function rateLimitedEvent(
   request: RequestInfo,
   figures: Record<string, unknown>,
 ): NewAuditEvent {
+  return requestEvent('RATE_LIMITED', subject, request, { ...figures, ...request.metadata });
+}
+
+/**
+ * An event about a key (or a merchant) caused by a request: where the request came from, and
+ * the key itself as the actor unless another key made the request (verifyKey). Every refusal
+ * and alert of the request path is built here.
+ */
+export function requestEvent(
+  type: NewAuditEvent['type'],
+  subject: { merchantId?: string | null; keyId?: string | null; reason: string },
+  request: RequestInfo,
+  metadata: Record<string, unknown> | null,
+): NewAuditEvent {
   return {
-    type: 'RATE_LIMITED',
+    type,
     merchantId: subject.merchantId ?? null,
     keyId: subject.keyId ?? null,
     actorKeyId: request.actorKeyId ?? subject.keyId ?? null,
@@ -119,6 +133,6 @@ export function rateLimitedEvent(
     ip: request.ip ?? null,
     operationName: request.operationName ?? null,
     reason: subject.reason,
-    metadata: { ...figures, ...request.metadata },
+    metadata,
   };
 }
