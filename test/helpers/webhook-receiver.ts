@@ -93,7 +93,8 @@ export async function startReceiver(secret?: string): Promise<Receiver> {
       status = failStatus;
     }
     receiver.received.push({ messageId: headers['webhook-id'], type: body.type, eventId, merchantId: body.data.merchantId, body, status });
-    res.writeHead(status).end();
+    // A redirect points back at this receiver: followed, it would be answered 204 at once.
+    res.writeHead(status, status >= 300 && status < 400 ? { location: receiver.url } : {}).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;

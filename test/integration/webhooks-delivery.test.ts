@@ -93,6 +93,27 @@ describe('webhook delivery', () => {
     ]);
   }, 30_000);
 
+  it('does not follow a redirect: a 302 is a failed attempt, retried like any other', async () => {
+    const receiver = await startReceiver();
+    receivers.push(receiver);
+    await createWebhook(server, receiver, { merchantId: 'm_redirect' });
+    receiver.failNext(1, 302);
+    const ids = await emit(server, 'm_redirect', 1, 'redirect');
+    await waitFor(() => receiver.acknowledged().length >= 1, 60_000);
+    expect(receiver.received.map((r) => [r.eventId, r.status])).toEqual([
+      [ids[0], 302],
+      [ids[0], 204],
+    ]);
+    const state = await waitFor(async () => {
+      const node = await webhookState(server, 'm_redirect');
+      return node.lastDeliveredEventId === ids[0] && node;
+    });
+    expect(state.deliveries.edges.map((edge: any) => [edge.node.attempt, edge.node.httpStatus, edge.node.error])).toEqual([
+      [2, 204, null],
+      [1, 302, 'HTTP 302'],
+    ]);
+  }, 30_000);
+
   it("tenancy: merchant A's endpoint gets A's events only; an admin's endpoint (merchantId null) gets every merchant's", async () => {
     const own = await startReceiver();
     const all = await startReceiver();
