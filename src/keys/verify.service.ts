@@ -122,7 +122,8 @@ export class VerifyService {
     // Contract §9.1's order: status and expiry, IP, scopes, rate limit. The end client's address
     // (context.ip, or the gateway's client), not the caller's: the allowlist is about where the key is used from.
     if (!ipAllowed(key.allowedIps, clientIp)) {
-      this.ledger.append(ipNotAllowedEvent(key, { ...info, actorKeyId: asker.kind === 'gateway' ? key.id : info.actorKeyId, metadata: { ...info.metadata, clientIp } }));
+      // A gateway's request names no actor key, so the event's actor is the key itself (requestEvent's rule).
+      this.ledger.append(ipNotAllowedEvent(key, { ...info, metadata: { ...info.metadata, clientIp } }));
       return refusal('IP_NOT_ALLOWED', key, null);
     }
     const missing = scopes.filter((scope) => !grants(key.scopes, scope));
@@ -134,8 +135,7 @@ export class VerifyService {
     if (!rateLimit.allowed) return refusal('RATE_LIMITED', key, rateLimit);
     // Last, so a refused call spends nothing (§9.1).
     const cost = request.cost ?? 1;
-    const spendInfo = asker.kind === 'gateway' ? { ...info, actorKeyId: key.id } : info;
-    const spent = await this.credits.spend(key, cost, { ...spendInfo, metadata: { ...info.metadata, cost } });
+    const spent = await this.credits.spend(key, cost, { ...info, metadata: { ...info.metadata, cost } });
     if (!spent.allowed) {
       return { ...refusal('USAGE_EXCEEDED', key, rateLimit), credits: spent.remaining, refillInSeconds: this.credits.secondsToRefill(spent) };
     }
