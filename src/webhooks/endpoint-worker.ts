@@ -7,6 +7,7 @@ import type { Database, Em } from '../db/orm.js';
 import type { KeyTransaction } from '../keys/key-transaction.js';
 import { callPacer, type CallPacer } from '../throttle/bottleneck-adapter.js';
 import type { AttemptOutcome, WebhookSender } from './webhook-sender.js';
+import type { WebhookConfig } from '../config.js';
 import type { SecretBox } from './webhook-secret.js';
 import { WebhookDeliveryEntity, WebhookEntity } from './webhook.entity.js';
 
@@ -19,15 +20,7 @@ export interface WorkerContext {
   logger: Logger;
   /** The instance's lease owner id. */
   owner: string;
-  options: {
-    pollMs: number;
-    retryScheduleMs: readonly number[];
-    disableAfterMs: number;
-    maxConcurrent: number;
-    minIntervalMs: number;
-    deliveriesKept: number;
-    batchSize: number;
-  };
+  options: Pick<WebhookConfig, 'pollMs' | 'retryScheduleMs' | 'disableAfterMs' | 'maxConcurrent' | 'minIntervalMs' | 'deliveriesKept'> & { batchSize: number };
   observe(outcome: AttemptOutcome): void;
 }
 

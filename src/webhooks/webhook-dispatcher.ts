@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '../audit/event-bus.js';
+import type { WebhookConfig } from '../config.js';
 import type { Database } from '../db/orm.js';
 import { randomId } from '../keys/key-material.js';
 import type { KeyTransaction } from '../keys/key-transaction.js';
@@ -8,15 +9,11 @@ import type { AttemptOutcome, WebhookSender } from './webhook-sender.js';
 import type { SecretBox } from './webhook-secret.js';
 import { WebhookEntity } from './webhook.entity.js';
 
-export interface DispatcherOptions {
-  leaseMs: number;
-  pollMs: number;
-  retryScheduleMs: readonly number[];
-  disableAfterMs: number;
-  maxConcurrent: number;
-  minIntervalMs: number;
-  deliveriesKept: number;
-}
+/** The delivery settings a dispatcher runs by: the configuration's own (config.ts WebhookConfig). */
+export type DispatcherOptions = Pick<
+  WebhookConfig,
+  'leaseMs' | 'pollMs' | 'retryScheduleMs' | 'disableAfterMs' | 'maxConcurrent' | 'minIntervalMs' | 'deliveriesKept'
+>;
 
 /** Endpoints claimed per poll, so one poll's work stays bounded. */
 const CLAIMS_PER_POLL = 100;
