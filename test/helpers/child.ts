@@ -114,3 +114,13 @@ export async function runServiceScript<T>(body: string, env: Record<string, stri
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** One GraphQL request to a spawned service with `key` as its bearer: the parsed JSON answer. */
+export async function childGql(server: Pick<ChildServer, 'url'>, key: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
+  const res = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return res.json();
+}

@@ -3,16 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnServer, type ChildServer } from '../helpers/child.js';
-
-async function gql(server: ChildServer, key: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  const res = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as any;
-}
+import { childGql, spawnServer } from '../helpers/child.js';
 
 const VERIFY = 'query($key: String!, $cost: Int) { verifyKey(key: $key, cost: $cost) { code credits } }';
 
@@ -27,13 +18,13 @@ describe('credits across a restart', () => {
     const env = { DATABASE_URL: `sqlite:${file}`, RATE_LIMIT: '100000', LEDGER_FLUSH_MS: '10000' };
     const first = await spawnServer(env);
     const admin = first.adminKey!;
-    const created = await gql(first, admin, 'mutation($input: CreateKeyInput!) { createKey(input: $input) { secret key { id } } }', {
+    const created = await childGql(first, admin, 'mutation($input: CreateKeyInput!) { createKey(input: $input) { secret key { id } } }', {
       input: { name: 'counted', type: 'SECRET', scopes: [], credits: { remaining: 50 } },
     });
     const { secret, key } = created.data.createKey;
-    const spent = await Promise.all(Array.from({ length: 30 }, () => gql(first, admin, VERIFY, { key: secret, cost: 1 })));
+    const spent = await Promise.all(Array.from({ length: 30 }, () => childGql(first, admin, VERIFY, { key: secret, cost: 1 })));
     expect(spent.every((r) => r.data.verifyKey.code === 'VALID')).toBe(true);
-    const own = await gql(first, secret, '{ viewer { credits { remaining } } }');
+    const own = await childGql(first, secret, '{ viewer { credits { remaining } } }');
     expect(own.data.viewer.credits.remaining).toBe(19);
     first.child.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
@@ -45,9 +36,9 @@ describe('credits across a restart', () => {
 
     const second = await spawnServer(env);
     try {
-      expect((await gql(second, admin, VERIFY, { key: secret, cost: 0 })).data.verifyKey).toEqual({ code: 'VALID', credits: 19 });
-      expect((await gql(second, admin, VERIFY, { key: secret, cost: 20 })).data.verifyKey).toEqual({ code: 'USAGE_EXCEEDED', credits: 19 });
-      expect((await gql(second, admin, VERIFY, { key: secret, cost: 19 })).data.verifyKey).toEqual({ code: 'VALID', credits: 0 });
+      expect((await childGql(second, admin, VERIFY, { key: secret, cost: 0 })).data.verifyKey).toEqual({ code: 'VALID', credits: 19 });
+      expect((await childGql(second, admin, VERIFY, { key: secret, cost: 20 })).data.verifyKey).toEqual({ code: 'USAGE_EXCEEDED', credits: 19 });
+      expect((await childGql(second, admin, VERIFY, { key: secret, cost: 19 })).data.verifyKey).toEqual({ code: 'VALID', credits: 0 });
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;

@@ -1,20 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onServer } from '../../src/db/orm.js';
-import { spawnServer, type ChildServer } from '../helpers/child.js';
+import { childGql, spawnServer, type ChildServer } from '../helpers/child.js';
 import { deleteRedisKeys } from '../helpers/redis.js';
 import { scaleBackendsAvailable, TEST_REDIS_URL } from '../helpers/scale.js';
 import { TEST_POSTGRES_URL, waitFor } from '../helpers/server.js';
 import { CREATE_WEBHOOK, startReceiver, WEBHOOK_ENV, type Receiver } from '../helpers/webhook-receiver.js';
-
-async function gql(server: ChildServer, key: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: any; errors?: unknown[] };
-}
 
 const CREATE = 'mutation($n: String!) { createKey(input: { merchantId: "m_scale_hooks", name: $n, type: SECRET, scopes: [] }) { key { id } } }';
 const IDS = '{ auditEvents(first: 100, order: ASC, filter: { types: [KEY_CREATED], merchantId: "m_scale_hooks" }) { edges { node { id } } } }';
@@ -57,10 +48,10 @@ describe('webhooks on two instances (PostgreSQL + Redis)', async () => {
     const b = await spawnServer(env);
     children.push(a, b);
     const admin = a.adminKey!;
-    const created = await gql(a, admin, CREATE_WEBHOOK, { input: { merchantId: 'm_scale_hooks', url: receiver.url, types: ['KEY_CREATED'] } });
+    const created = await childGql(a, admin, CREATE_WEBHOOK, { input: { merchantId: 'm_scale_hooks', url: receiver.url, types: ['KEY_CREATED'] } });
     receiver.setSecret(created.data.createWebhook.secret);
-    for (let n = 0; n < 20; n++) expect((await gql(n % 2 ? b : a, admin, CREATE, { n: `k${n}` })).errors).toBeUndefined();
-    const before: string[] = (await gql(a, admin, IDS)).data.auditEvents.edges.map((edge: any) => edge.node.id);
+    for (let n = 0; n < 20; n++) expect((await childGql(n % 2 ? b : a, admin, CREATE, { n: `k${n}` })).errors).toBeUndefined();
+    const before: string[] = (await childGql(a, admin, IDS)).data.auditEvents.edges.map((edge: any) => edge.node.id);
     expect(before).toHaveLength(20);
     await waitFor(() => before.every((id) => receiver.acknowledged().includes(id)), 30_000, 50);
     expect(receiver.received.map((r) => r.eventId)).toEqual(before);
@@ -70,13 +61,13 @@ describe('webhooks on two instances (PostgreSQL + Redis)', async () => {
     const survivor = holder === a ? b : a;
     expect(claimed(survivor)).toBe(false);
     const held = receiver.holdArrival(1);
-    expect((await gql(survivor, admin, CREATE, { n: 'in flight' })).errors).toBeUndefined();
+    expect((await childGql(survivor, admin, CREATE, { n: 'in flight' })).errors).toBeUndefined();
     await held.arrived;
     holder.child.kill('SIGKILL');
     await holder.exited;
     held.release();
-    for (let n = 0; n < 5; n++) expect((await gql(survivor, admin, CREATE, { n: `after ${n}` })).errors).toBeUndefined();
-    const all: string[] = (await gql(survivor, admin, IDS)).data.auditEvents.edges.map((edge: any) => edge.node.id);
+    for (let n = 0; n < 5; n++) expect((await childGql(survivor, admin, CREATE, { n: `after ${n}` })).errors).toBeUndefined();
+    const all: string[] = (await childGql(survivor, admin, IDS)).data.auditEvents.edges.map((edge: any) => edge.node.id);
     expect(all).toHaveLength(26);
     // Taken over once the killed holder's lease (1 s here; 15 s by default) ran out: well within 30 s.
     await waitFor(() => all.every((id) => receiver.acknowledged().includes(id)), 30_000, 50);

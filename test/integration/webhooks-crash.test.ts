@@ -2,18 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnServer, type ChildServer } from '../helpers/child.js';
+import { childGql, spawnServer, type ChildServer } from '../helpers/child.js';
 import { waitFor } from '../helpers/server.js';
 import { CREATE_WEBHOOK, startReceiver, WEBHOOK_ENV } from '../helpers/webhook-receiver.js';
-
-async function gql(server: ChildServer, key: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: any; errors?: unknown[] };
-}
 
 const CREATE = 'mutation($n: String!) { createKey(input: { merchantId: "m_crash", name: $n, type: SECRET, scopes: [] }) { key { id } } }';
 
@@ -31,10 +22,10 @@ describe('webhook delivery across a SIGKILL', () => {
     const first = await spawnServer(env);
     children.push(first);
     const admin = first.adminKey!;
-    const created = await gql(first, admin, CREATE_WEBHOOK, { input: { merchantId: 'm_crash', url: receiver.url, types: ['KEY_CREATED'] } });
+    const created = await childGql(first, admin, CREATE_WEBHOOK, { input: { merchantId: 'm_crash', url: receiver.url, types: ['KEY_CREATED'] } });
     receiver.setSecret(created.data.createWebhook.secret);
     const held = receiver.holdArrival(5);
-    for (let n = 0; n < 10; n++) expect((await gql(first, admin, CREATE, { n: `before ${n}` })).errors).toBeUndefined();
+    for (let n = 0; n < 10; n++) expect((await childGql(first, admin, CREATE, { n: `before ${n}` })).errors).toBeUndefined();
     await held.arrived;
     first.child.kill('SIGKILL');
     await first.exited;
@@ -42,8 +33,8 @@ describe('webhook delivery across a SIGKILL', () => {
 
     const second = await spawnServer(env);
     children.push(second);
-    for (let n = 0; n < 3; n++) expect((await gql(second, admin, CREATE, { n: `after ${n}` })).errors).toBeUndefined();
-    const stored = await gql(second, admin, '{ auditEvents(first: 100, order: ASC, filter: { types: [KEY_CREATED], merchantId: "m_crash" }) { edges { node { id } } } }');
+    for (let n = 0; n < 3; n++) expect((await childGql(second, admin, CREATE, { n: `after ${n}` })).errors).toBeUndefined();
+    const stored = await childGql(second, admin, '{ auditEvents(first: 100, order: ASC, filter: { types: [KEY_CREATED], merchantId: "m_crash" }) { edges { node { id } } } }');
     const ids: string[] = stored.data.auditEvents.edges.map((edge: any) => edge.node.id);
     expect(ids).toHaveLength(13);
     await waitFor(() => ids.every((id) => receiver.acknowledged().includes(id)), 30_000, 50);
