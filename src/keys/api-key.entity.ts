@@ -121,4 +121,15 @@ export class ApiKeyEntity {
 
   @Property({ type: 'integer', nullable: true })
   creditRefillAnchorDay?: number | null;
+
+  /**
+   * Without a refill: the count the key's current grant started from, what CREDITS_LOW measures
+   * against (null with a refill, whose amount is the grant, or without credits).
+   */
+  @Property({ type: 'integer', nullable: true })
+  creditsGranted?: number | null;
+
+  /** The number of the key's latest grant (its credits set at creation or by updateKey, or grantCredits); only grows. */
+  @Property({ type: 'integer', nullable: true })
+  creditGrant?: number | null;
 }

@@ -73,11 +73,18 @@ export class CreditsService {
         // The live count moves before the commit: a counter that meets the key meanwhile reads the
         // old stored count and this grant adds to it, or finds this grant's count already there.
         const plan = this.credits.plan(stored, now);
-        await this.credits.counter.grant(entity.id, plan, amount, { remaining: entity.creditsRemaining, period: current.period });
+        const live = await this.credits.counter.grant(entity.id, plan, amount, { remaining: entity.creditsRemaining, period: current.period });
         counted = { keyId: entity.id, plan };
+        // Without a refill, a new grant of the live count it leaves: CREDITS_LOW measures against it, and may be sent once more.
+        if (!stored.refill) {
+          entity.creditsGranted = live.remaining;
+          entity.creditGrant = (entity.creditGrant ?? 0) + 1;
+        }
         return {
           result: toView(entity),
           events: [keyEvent('KEY_UPDATED', actor, entity, { reason: reason ?? null, metadata: { changed: ['credits'], granted: amount } })],
+          // Every instance's cached record learns the new grant before the next spend there.
+          changed: [{ keyId: entity.id, digest: entity.digest, merchantId: entity.merchantId, status: entity.status }],
         };
       });
     } catch (error) {

@@ -16,6 +16,17 @@ export interface CreditRefill {
 }
 
 /**
+ * What a key without a refill was last given, which CREDITS_LOW measures against (with a
+ * refill, the refill amount is the grant, once per period).
+ */
+export interface CreditGrant {
+  /** The count the grant started from: the credits a key was made or updated with, or the count just after grantCredits. */
+  granted: number;
+  /** Which of the key's grants it is (it only grows): each new one may send CREDITS_LOW once more. */
+  number: number;
+}
+
+/**
  * A key's credits as stored: `remaining` as of the refill period `period` (a UTC day number,
  * days since 1970-01-01, of the period's start; null without a refill). The stored count lags
  * the live one by the spends the ledger has not flushed yet.
@@ -24,6 +35,8 @@ export interface StoredCredits {
   remaining: number;
   period: number | null;
   refill: CreditRefill | null;
+  /** Without a refill, the current grant; null with one. */
+  grant: CreditGrant | null;
 }
 
 /** Credits as clients see them: `remaining` now, and when the next refill lands (null without one). */
@@ -78,7 +91,7 @@ export function periodOfName(name: unknown): number | null {
 }
 
 /** Stored credits as they stand at `now`: a refill that came due since they were stored has set them to its amount. */
-export function creditsAt(stored: StoredCredits, now: number): { remaining: number; period: number | null } {
+export function creditsAt(stored: Pick<StoredCredits, 'remaining' | 'period' | 'refill'>, now: number): { remaining: number; period: number | null } {
   if (!stored.refill) return { remaining: stored.remaining, period: null };
   const current = periodAt(stored.refill, now);
   if (stored.period === null || stored.period < current) return { remaining: stored.refill.amount, period: current };
@@ -113,7 +126,10 @@ export function creditsProblems(input: CreditsRequest): InputProblem[] {
   return problems;
 }
 
-/** A credits input known to be valid, as stored at `now`. */
+/**
+ * A credits input known to be valid, as stored at `now`: a grant of `remaining` without a
+ * refill, numbered as the first (updateKey numbers it after the key's last; see update-key.ts).
+ */
 export function storedCreditsOf(input: CreditsRequest, now: number): StoredCredits {
   const refill = input.refill
     ? {
@@ -122,7 +138,7 @@ export function storedCreditsOf(input: CreditsRequest, now: number): StoredCredi
         anchorDay: input.refill.interval === 'MONTHLY' ? (input.refill.anchorDay ?? 1) : null,
       }
     : null;
-  return { remaining: input.remaining, period: refill ? periodAt(refill, now) : null, refill };
+  return { remaining: input.remaining, period: refill ? periodAt(refill, now) : null, refill, grant: refill ? null : { granted: input.remaining, number: 1 } };
 }
 
 export function costProblems(cost: unknown): InputProblem[] {

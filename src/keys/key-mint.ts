@@ -31,6 +31,9 @@ export function mintKey(em: Em, actor: Actor, fields: MintFields): { entity: Api
     creditRefillAmount: credits?.refill?.amount ?? null,
     creditRefillInterval: credits?.refill?.interval ?? null,
     creditRefillAnchorDay: credits?.refill?.anchorDay ?? null,
+    creditsGranted: credits?.grant?.granted ?? null,
+    // A new key's credits are its first grant; a rotated key's carry the old one's on.
+    creditGrant: credits ? (credits.grant?.number ?? 1) : null,
     scopes: [...fields.scopes],
     metadata: fields.metadata ?? null,
     allowedIps: [...(fields.allowedIps ?? [])],

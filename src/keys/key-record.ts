@@ -49,13 +49,15 @@ export function toKeyRecord(entity: ApiKeyEntity): KeyRecord {
 export function storedCreditsOfEntity(entity: ApiKeyEntity): StoredCredits | null {
   if (entity.creditsRemaining == null) return null;
   const interval = entity.creditRefillInterval ?? null;
+  const refill =
+    interval && entity.creditRefillAmount != null
+      ? Object.freeze({ amount: entity.creditRefillAmount, interval, anchorDay: entity.creditRefillAnchorDay ?? null })
+      : null;
   return Object.freeze({
     remaining: entity.creditsRemaining,
     period: entity.creditPeriod ?? null,
-    refill:
-      interval && entity.creditRefillAmount != null
-        ? Object.freeze({ amount: entity.creditRefillAmount, interval, anchorDay: entity.creditRefillAnchorDay ?? null })
-        : null,
+    refill,
+    grant: !refill && entity.creditsGranted != null ? Object.freeze({ granted: entity.creditsGranted, number: entity.creditGrant ?? 0 }) : null,
   });
 }
 

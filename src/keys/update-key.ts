@@ -115,6 +115,9 @@ export function applyUpdate(entity: ApiKeyEntity, update: KeyUpdate, changed: re
       entity.creditRefillAmount = credits?.refill?.amount ?? null;
       entity.creditRefillInterval = credits?.refill?.interval ?? null;
       entity.creditRefillAnchorDay = credits?.refill?.anchorDay ?? null;
+      // Credits set anew are a new grant, numbered after the key's last (kept while unlimited, so numbers never repeat).
+      entity.creditsGranted = credits?.grant?.granted ?? null;
+      if (credits) entity.creditGrant = (entity.creditGrant ?? 0) + 1;
     }
     else {
       entity.expiresAt = update.expiresAt ?? null;

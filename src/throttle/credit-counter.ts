@@ -40,10 +40,11 @@ export interface CreditCounter {
   /** Replaces the count (credits set anew; null: unlimited, forgotten). */
   set(keyId: string, state: CreditState | null): Promise<void>;
   /**
-   * True the first time it is asked for this key and refill period, false ever after, on every
-   * instance sharing the counter: what makes CREDITS_LOW once per key and period.
+   * True the first time it is asked for this key and occasion (a refill period, or a grant of a
+   * key without a refill; see Credits.watchLow), false ever after, on every instance sharing the
+   * counter: what makes CREDITS_LOW once per key and period or grant.
    */
-  claimLowAlert(keyId: string, period: number): Promise<boolean>;
+  claimLowAlert(keyId: string, occasion: string): Promise<boolean>;
   /** The live count without spending, or null when the counter has not met the key. */
   peek(keyId: string, plan: CreditPlan): Promise<CreditState | null>;
   close(): Promise<void>;
@@ -68,8 +69,12 @@ function added(state: CreditState, amount: number): CreditState {
 export class LocalCreditCounter implements CreditCounter {
   private readonly states = new Map<string, CreditState>();
   private readonly loading = new Map<string, Promise<CreditState | null>>();
-  /** The latest refill period each key's CREDITS_LOW was sent for (one entry per key with a refill that ran low). */
-  private readonly lowAlerted = new Map<string, number>();
+  /**
+   * The occasion each key's CREDITS_LOW was last sent for (one entry per key that ran low). The
+   * last one is enough: refill periods only move on and grant numbers only grow (a key whose
+   * credits are set anew from a refill to none and back within one period may hear of that period again).
+   */
+  private readonly lowAlerted = new Map<string, string>();
 
   constructor(private readonly load: CreditLoader) {}
 
@@ -94,10 +99,9 @@ export class LocalCreditCounter implements CreditCounter {
     else this.states.delete(keyId);
   }
 
-  async claimLowAlert(keyId: string, period: number): Promise<boolean> {
-    const last = this.lowAlerted.get(keyId);
-    if (last !== undefined && last >= period) return false;
-    this.lowAlerted.set(keyId, period);
+  async claimLowAlert(keyId: string, occasion: string): Promise<boolean> {
+    if (this.lowAlerted.get(keyId) === occasion) return false;
+    this.lowAlerted.set(keyId, occasion);
     return true;
   }
 

@@ -49,22 +49,27 @@ export class Credits {
         this.ledger.append(usageExceededEvent(key, request, { cost, remaining: result.remaining, nextRefillAt: next?.toISOString() ?? null, degraded: result.degraded }));
         return { allowed: false, remaining: result.remaining, nextRefillAt: next, metadata: null };
       }
-      if (cost > 0 && stored.refill && result.period !== null && !result.degraded) this.watchLow(key, stored.refill.amount, result.period, result.remaining, cost, request);
+      if (cost > 0 && !result.degraded) {
+        if (stored.refill && result.period !== null) this.watchLow(key, stored.refill.amount, String(result.period), result.remaining, cost, request);
+        else if (stored.grant) this.watchLow(key, stored.grant.granted, `grant-${stored.grant.number}`, result.remaining, cost, request);
+      }
       const metadata = cost > 0 ? { creditsSpent: cost, ...(result.period !== null ? { creditPeriod: periodName(result.period) } : {}) } : null;
       return { allowed: true, remaining: result.remaining, nextRefillAt: next, metadata };
     });
   }
 
   /**
-   * CREDITS_LOW (contract §9.2) when this spend took the count to 10 % of the refill amount or
-   * below, once per key and refill period on every instance (the counter's claim). Only a spend
-   * that crosses the line asks, so a key running low costs no extra call per request.
+   * CREDITS_LOW (contract §9.2) when this spend took the count to 10 % of the grant or below:
+   * with a refill, its amount, once per key and refill period (`occasion`: the period's day
+   * number); without one, the key's current grant, once per grant (`grant-<number>`). Once on
+   * every instance: the counter's claim. Only a spend that crosses the line asks, so a key
+   * running low costs no extra call per request.
    */
-  private watchLow(key: CreditedKey, granted: number, period: number, remaining: number, cost: number, request: RequestInfo): void {
+  private watchLow(key: CreditedKey, granted: number, occasion: string, remaining: number, cost: number, request: RequestInfo): void {
     const line = granted * LOW_FRACTION;
     if (remaining > line || remaining + cost <= line) return;
     this.counter
-      .claimLowAlert(key.id, period)
+      .claimLowAlert(key.id, occasion)
       .then((claimed) => {
         if (claimed) this.ledger.append(creditsLowEvent(key, request, { remaining, granted }));
       })
@@ -85,7 +90,7 @@ export class Credits {
   }
 }
 
-/** The share of the refill amount at or below which credits are low. */
+/** The share of the grant (a refill's amount, or what a key without one was given) at or below which credits are low. */
 const LOW_FRACTION = 0.1;
 
 /** The CREDITS_LOW alert: an ordinary event of the key (feed, query, `keys tail`). */

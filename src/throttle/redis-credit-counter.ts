@@ -50,7 +50,11 @@ interface CreditCommands {
  */
 const IDLE_TTL_MS = 86_400_000;
 
-/** A CREDITS_LOW claim outlives the longest refill period (a month), so it is claimed once per period. */
+/**
+ * A CREDITS_LOW claim outlives the longest refill period (a month), so it is claimed once per
+ * period. A grant's claim may lapse sooner than the grant: by then the count is under the line,
+ * and only a new grant (a new claim) takes it back over.
+ */
 const LOW_ALERT_TTL_MS = 32 * 86_400_000;
 
 export interface RedisCreditCounterOptions {
@@ -113,10 +117,10 @@ export class RedisCreditCounter implements CreditCounter {
     else await this.client.multi().hset(this.key(keyId), 'r', state.remaining, 'p', state.period ?? -1).pexpire(this.key(keyId), IDLE_TTL_MS).exec();
   }
 
-  async claimLowAlert(keyId: string, period: number): Promise<boolean> {
-    // SET NX: of all instances, the first to ask for this key and period gets it. Out of reach,
+  async claimLowAlert(keyId: string, occasion: string): Promise<boolean> {
+    // SET NX: of all instances, the first to ask for this key and occasion gets it. Out of reach,
     // no alert: a missed one rather than one per instance.
-    const reply = await this.client.set(`${this.key(keyId)}:low:${period}`, '1', 'PX', LOW_ALERT_TTL_MS, 'NX').catch((error: unknown) => {
+    const reply = await this.client.set(`${this.key(keyId)}:low:${occasion}`, '1', 'PX', LOW_ALERT_TTL_MS, 'NX').catch((error: unknown) => {
       this.options.logger?.warn({ err: error }, 'credit counter could not claim a CREDITS_LOW alert');
       return null;
     });

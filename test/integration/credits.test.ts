@@ -214,6 +214,53 @@ describe('usage credits', () => {
     expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(2);
   });
 
+  it('CREDITS_LOW without a refill: once per grant, measured against what the key was given; grantCredits and updateKey each re-arm it', async () => {
+    const key = await createKey(server, { merchantId: 'm_low', name: 'low once', credits: { remaining: 20 } });
+    const lows = async () =>
+      (
+        await server.gql('query($f: AuditEventFilter) { auditEvents(filter: $f, first: 10) { edges { node { type keyId merchantId metadata } } } }', {
+          f: { keyId: key.id, types: ['CREDITS_LOW'] },
+        })
+      ).body.data.auditEvents.edges.map((edge: { node: { metadata: unknown } }) => edge.node.metadata).reverse();
+    for (let i = 1; i <= 17; i++) await verifyCost(server, key.secret);
+    expect(await verifyCost(server, key.secret, 0)).toMatchObject({ code: 'VALID', credits: 3 });
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(0);
+    // 3 → 2 crosses 10 % of 20.
+    expect(await verifyCost(server, key.secret)).toMatchObject({ code: 'VALID', credits: 2 });
+    await waitFor(async () => (await eventCount(server, key.id, 'CREDITS_LOW')) === 1);
+    await concurrently(3, 3, () => verifyCost(server, key.secret));
+    await server.app.services.ledger.flush();
+    expect(await lows()).toEqual([{ remaining: 2, granted: 20 }]);
+
+    // A grant of 30 to a spent key: a new grant of 30, low again at 3.
+    expect((await server.gql(GRANT, { id: key.id, amount: 30 })).body.data.grantCredits.credits.remaining).toBe(30);
+    for (let i = 1; i <= 26; i++) await verifyCost(server, key.secret);
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(1);
+    expect(await verifyCost(server, key.secret)).toMatchObject({ code: 'VALID', credits: 3 });
+    await waitFor(async () => (await eventCount(server, key.id, 'CREDITS_LOW')) === 2);
+    // A smaller grant that does not lift it over the line is still a new grant (of 4; the line 0.4): one more when it crosses that.
+    expect((await server.gql(GRANT, { id: key.id, amount: 1 })).body.errors).toBeUndefined();
+    for (let i = 1; i <= 3; i++) await verifyCost(server, key.secret);
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(2);
+    expect(await verifyCost(server, key.secret)).toMatchObject({ code: 'VALID', credits: 0 });
+    await waitFor(async () => (await eventCount(server, key.id, 'CREDITS_LOW')) === 3);
+
+    // updateKey setting credits is a grant too.
+    expect((await server.gql(UPDATE_CREDITS, { id: key.id, input: { credits: { remaining: 50 } } })).body.errors).toBeUndefined();
+    expect(await verifyCost(server, key.secret, 44)).toMatchObject({ code: 'VALID', credits: 6 });
+    expect(await eventCount(server, key.id, 'CREDITS_LOW')).toBe(3);
+    expect(await verifyCost(server, key.secret, 2)).toMatchObject({ code: 'VALID', credits: 4 });
+    await waitFor(async () => (await eventCount(server, key.id, 'CREDITS_LOW')) === 4);
+    await concurrently(2, 4, () => verifyCost(server, key.secret));
+    await server.app.services.ledger.flush();
+    expect(await lows()).toEqual([
+      { remaining: 2, granted: 20 },
+      { remaining: 3, granted: 30 },
+      { remaining: 0, granted: 4 },
+      { remaining: 4, granted: 50 },
+    ]);
+  });
+
   it('refuses bad credits, costs and grants with BAD_USER_INPUT naming every field, and changes nothing', async () => {
     const bad = await server.gql('mutation($input: CreateKeyInput!) { createKey(input: $input) { key { id } } }', {
       input: { name: 'bad', type: 'SECRET', scopes: [], credits: { remaining: 1_000_000_001, refill: { amount: -1, interval: 'MONTHLY', anchorDay: 32 } } },

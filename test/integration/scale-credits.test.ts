@@ -90,6 +90,33 @@ describe.skipIf(!available)('credits across instances sharing PostgreSQL + Redis
     expect(await eventCount(a, key.id, 'CREDITS_LOW')).toBe(1);
   });
 
+  it('CREDITS_LOW without a refill: once for both instances per grant, and a grant on one instance re-arms it on both', async () => {
+    const key = await createKey(a, { merchantId: 'm_low_shared', name: 'low once shared', credits: { remaining: 100 } }, cluster.adminKey);
+    const lows = async () => {
+      await Promise.all([a.app.services.ledger.flush(), b.app.services.ledger.flush()]);
+      const query = 'query($f: AuditEventFilter) { auditEvents(filter: $f, first: 10) { edges { node { metadata } } } }';
+      const result = await a.gql(query, { f: { keyId: key.id, types: ['CREDITS_LOW'] } }, cluster.adminKey);
+      return result.body.data.auditEvents.edges.map((edge: { node: { metadata: unknown } }) => edge.node.metadata).reverse();
+    };
+    let turn = 0;
+    const spend = (count: number) => concurrently(20, count, () => verifyCost((turn++ % 2 === 0 ? a : b), key.secret, 1, cluster.adminKey));
+    expect((await spend(89)).every((r) => r.code === 'VALID')).toBe(true);
+    expect(await lows()).toEqual([]);
+    expect((await spend(6)).every((r) => r.code === 'VALID')).toBe(true);
+    await waitFor(async () => (await lows()).length === 1);
+    // Both instances have met the key; B grants 20 to the 5 left: a grant of 25, low again at 2 (the 23rd spend).
+    expect((await b.gql(GRANT, { id: key.id, amount: 20 }, cluster.adminKey)).body.data.grantCredits.credits.remaining).toBe(25);
+    expect((await spend(22)).every((r) => r.code === 'VALID')).toBe(true);
+    expect(await lows()).toHaveLength(1);
+    await spend(1);
+    await waitFor(async () => (await lows()).length === 2);
+    await spend(10);
+    expect(await lows()).toEqual([
+      { remaining: 10, granted: 100 },
+      { remaining: 2, granted: 25 },
+    ]);
+  });
+
   /** B's cached record is refreshed by the key change A published (over Redis: within moments, not per call). */
   async function waitUntilUnlimited(server: TestServer, secret: string): Promise<void> {
     await waitFor(async () => (await verifyCost(server, secret, 0, cluster.adminKey)).credits === null);

@@ -50,7 +50,7 @@ describe.skipIf(!available)('several instances on PostgreSQL + Redis', () => {
       expect(await readyz(server)).toEqual({ status: 200, body: { status: 'ready', database: true, pubsub: true, limiter: true, ledger: { pending: expect.any(Number), full: false } } });
     }
     const migrations = await a.app.services.db.fork().execute(`select name from "${cluster.schema}".mikro_orm_migrations order by id`);
-    expect(migrations.map((row) => row.name)).toEqual(['20261123-initial', '20261202-credits', '20261202-key-policy', '20261202-leaks', '20261202-usage', '20261202-webhooks']);
+    expect(migrations.map((row) => row.name)).toEqual(['20261123-initial', '20261202-credits', '20261202-key-policy', '20261202-leaks', '20261202-usage', '20261202-webhooks', '20261203-credits-granted']);
   });
 
   it('has the same tables, columns, nullability and indexes on PostgreSQL as on SQLite', async () => {

@@ -1,5 +1,7 @@
 import { CreditsPostgresql } from './20261202-credits.postgresql.js';
 import { CreditsSqlite } from './20261202-credits.sqlite.js';
+import { CreditsGrantedPostgresql } from './20261203-credits-granted.postgresql.js';
+import { CreditsGrantedSqlite } from './20261203-credits-granted.sqlite.js';
 import { InitialPostgresql } from './20261123-initial.postgresql.js';
 import { InitialSqlite } from './20261123-initial.sqlite.js';
 import { KeyPolicyPostgresql } from './20261202-key-policy.postgresql.js';
@@ -22,6 +24,7 @@ export const sqliteMigrations = [
   { name: '20261202-leaks', class: LeaksSqlite },
   { name: '20261202-usage', class: UsageSqlite },
   { name: '20261202-webhooks', class: WebhooksSqlite },
+  { name: '20261203-credits-granted', class: CreditsGrantedSqlite },
 ];
 export const postgresMigrations = [
   { name: '20261123-initial', class: InitialPostgresql },
@@ -30,4 +33,5 @@ export const postgresMigrations = [
   { name: '20261202-leaks', class: LeaksPostgresql },
   { name: '20261202-usage', class: UsagePostgresql },
   { name: '20261202-webhooks', class: WebhooksPostgresql },
+  { name: '20261203-credits-granted', class: CreditsGrantedPostgresql },
 ];

@@ -1,0 +1,20 @@
+import { Migration } from '@mikro-orm/migrations';
+
+/**
+ * What a key without a refill was granted, and which grant that is (CREDITS_LOW, contract §9.2),
+ * on PostgreSQL. A key that already has credits without a refill starts from its stored count as its first grant.
+ */
+export class CreditsGrantedPostgresql extends Migration {
+  override name = '20261203-credits-granted';
+
+  override up(): void {
+    this.addSql('alter table "api_key" add column "credits_granted" int null, add column "credit_grant" int null;');
+    this.addSql(
+      'update "api_key" set "credit_grant" = 1, "credits_granted" = case when "credit_refill_amount" is null then "credits_remaining" else null end where "credits_remaining" is not null;',
+    );
+  }
+
+  override down(): void {
+    this.addSql('alter table "api_key" drop column "credit_grant", drop column "credits_granted";');
+  }
+}
