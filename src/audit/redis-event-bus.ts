@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { redisClass } from '../redis-client.js';
 import type { Logger } from '../logger.js';
 import type { KeyChange } from '../keys/key-change.js';
 import { merchantIdProblem } from '../keys/validation.js';
@@ -78,9 +79,9 @@ export class RedisEventBus implements EventBus {
       connectTimeout: 2_000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     };
-    this.pub = new Redis(options.url, { ...common, connectionName: 'keyring-bus-pub' });
+    this.pub = new (redisClass())(options.url, { ...common, connectionName: 'keyring-bus-pub' });
     // Subscribed again by hand on every 'ready' (a first subscribe while Redis is down would be lost).
-    this.sub = new Redis(options.url, { ...common, autoResubscribe: false, connectionName: 'keyring-bus-sub' });
+    this.sub = new (redisClass())(options.url, { ...common, autoResubscribe: false, connectionName: 'keyring-bus-sub' });
     for (const client of [this.pub, this.sub]) {
       client.on('error', (error: Error) => {
         if (!this.reportedError) this.options.logger?.warn({ err: error }, 'event bus cannot reach Redis');

@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { redisClass } from '../redis-client.js';
 
 /**
  * Every place the limiters reach past Bottleneck's public API, in one file. Each reach is
@@ -69,7 +70,7 @@ export function ioredisConnection(client: Redis): Bottleneck.IORedisConnection {
   const duplicate = client.duplicate.bind(client);
   client.duplicate = (override?: RedisOptions) =>
     duplicate({ ...override, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
-  const connection = new Bottleneck.IORedisConnection({ client, Redis });
+  const connection = new Bottleneck.IORedisConnection({ client, Redis: redisClass() });
   const internal = connection as unknown as { __scriptArgs__(name: string, id: string, args: unknown[], cb: ScriptCallback): unknown[] };
   const scriptArgs = internal.__scriptArgs__.bind(internal);
   internal.__scriptArgs__ = (name, id, args, cb) =>

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { redisClass } from '../redis-client.js';
 import type { Logger } from '../logger.js';
 import { refilled, type CreditLoader, type CreditCounter, type CreditPlan, type CreditState, type SpendResult } from './credit-counter.js';
 
@@ -78,7 +79,7 @@ export class RedisCreditCounter implements CreditCounter {
     private readonly load: CreditLoader,
   ) {
     const timeoutMs = options.timeoutMs ?? 500;
-    this.client = new Redis(options.url, {
+    this.client = new (redisClass())(options.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: timeoutMs,

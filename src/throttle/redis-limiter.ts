@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { redisClass } from '../redis-client.js';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.js';
 import { waitUntil } from '../wait-until.js';
@@ -52,7 +53,7 @@ export class RedisLimiter implements Limiter {
 
   constructor(private readonly options: RedisLimiterOptions) {
     this.timeoutMs = options.timeoutMs ?? 500;
-    this.client = new Redis(options.url, {
+    this.client = new (redisClass())(options.url, {
       // Fail at once while disconnected instead of queueing: the fail-open/closed policy answers.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
