@@ -1,20 +1,33 @@
 import type { AuditEventEntity } from './audit-event.entity.js';
-import { EVENT_COLUMNS, type EventColumn, type EventRow } from './event-columns.js';
+import { EVENT_COLUMNS, eventColumn, type EventRow } from './event-columns.js';
 import type { AuditEventRecord, NewAuditEvent } from './event-types.js';
 import { storable, storableJson } from './storable.js';
 
-/** The columns of one event, as every writer stores them (see EventColumn.freeText). */
-export function toRow(event: NewAuditEvent): EventRow {
-  const row: Record<string, unknown> = {};
-  for (const column of EVENT_COLUMNS) row[column.field] = fromEvent(column, event[column.field]);
-  return row as EventRow;
-}
+// The free-text columns' lengths (see EventColumn.freeText), read once from the one description of the row.
+const OPERATION_NAME_LENGTH = eventColumn('operationName').length!;
+const IP_LENGTH = eventColumn('ip').length!;
+const REASON_LENGTH = eventColumn('reason').length!;
 
-function fromEvent(column: EventColumn, value: unknown): unknown {
-  // The one required date is the time of the event: now, unless the caller knows better.
-  if (value == null) return column.type === 'datetime' && !column.nullable ? new Date() : null;
-  if (!column.freeText) return value;
-  return column.type === 'json' ? storableJson(value) : storable((value as string).slice(0, column.length));
+/**
+ * The columns of one event, as every writer stores them (see EventColumn.freeText): one object
+ * literal (a fixed shape, built once per event on the request path), its fields as EVENT_COLUMNS
+ * says: the free text cut to its column and made storable, the time of the event now unless the
+ * caller knows better, and every other column as given. The test of this module checks it
+ * against EVENT_COLUMNS column by column.
+ */
+export function toRow(event: NewAuditEvent): EventRow {
+  return {
+    type: event.type,
+    occurredAt: event.occurredAt ?? new Date(),
+    merchantId: event.merchantId ?? null,
+    keyId: event.keyId ?? null,
+    actorKeyId: event.actorKeyId ?? null,
+    requestId: event.requestId ?? null,
+    operationName: event.operationName == null ? null : storable(event.operationName.slice(0, OPERATION_NAME_LENGTH)),
+    ip: event.ip == null ? null : storable(event.ip.slice(0, IP_LENGTH)),
+    reason: event.reason == null ? null : storable(event.reason.slice(0, REASON_LENGTH)),
+    metadata: event.metadata == null ? null : storableJson(event.metadata),
+  };
 }
 
 /** A stored event as it is published and served. */

@@ -22,7 +22,10 @@ export function storableJson<T>(value: T): T {
   }
   if (value && typeof value === 'object' && !(value instanceof Date)) {
     let copy: Record<string, unknown> | null = null;
-    for (const [name, item] of Object.entries(value)) {
+    // Own enumerable names as Object.entries gives them, without its array of pairs (every event's metadata passes here).
+    for (const name in value) {
+      if (!Object.hasOwn(value, name)) continue;
+      const item = (value as Record<string, unknown>)[name];
       const cleanName = storable(name);
       const clean = storableJson(item);
       if (cleanName === name && clean === item) continue;

@@ -59,6 +59,15 @@ export function creditsOf(event: UsageEvent): number {
   return typeof cost === 'number' && Number.isSafeInteger(cost) && cost > 0 ? cost : 0;
 }
 
+interface Cell {
+  keyId: string;
+  bucket: number;
+  counts: number[];
+}
+
+/** A cell's counts before anything is counted: one 0 per USAGE_COUNTS. */
+const NO_COUNTS: readonly number[] = USAGE_COUNTS.map(() => 0);
+
 /**
  * Usage counts per key and minute, gathered for one ledger batch, and the minute up to which the
  * batch folds (the start of the current minute: later events may still come for it).
@@ -67,7 +76,12 @@ export function creditsOf(event: UsageEvent): number {
  * per minute whatever the folding does, and current within one flush.
  */
 export class UsageRollup {
-  private readonly cells = new Map<string, { keyId: string; bucket: number; counts: number[] }>();
+  /**
+   * The cells by minute, then by key (no string key to build per event: a batch's events fall in
+   * a minute or two), and in the order they were first counted, which is the order they are written in.
+   */
+  private readonly byMinute = new Map<number, Map<string, Cell>>();
+  private readonly cells: Cell[] = [];
   foldUntil: number;
 
   constructor(now = Date.now()) {
@@ -75,7 +89,7 @@ export class UsageRollup {
   }
 
   get empty(): boolean {
-    return this.cells.size === 0;
+    return this.cells.length === 0;
   }
 
   /** Counts one event that happened at `at` (epoch ms); events about no key, or not counted, add nothing. */
@@ -89,23 +103,31 @@ export class UsageRollup {
 
   /** Adds another rollup's counts to this one (the other is left as it was). */
   merge(other: UsageRollup): void {
-    for (const from of other.cells.values()) {
+    for (const from of other.cells) {
       const { counts } = this.cell(from.keyId, from.bucket);
-      from.counts.forEach((count, i) => (counts[i]! += count));
+      for (let i = 0; i < counts.length; i += 1) counts[i]! += from.counts[i]!;
     }
   }
 
   /** The minute cells as one flat array of CELL_WIDTH-tuples, ready to bind (and cheap to send to a thread). */
   cellValues(): unknown[] {
     const values: unknown[] = [];
-    for (const { keyId, bucket, counts } of this.cells.values()) values.push(keyId, bucket, ...counts);
+    for (const { keyId, bucket, counts } of this.cells) {
+      values.push(keyId, bucket);
+      for (let i = 0; i < counts.length; i += 1) values.push(counts[i]);
+    }
     return values;
   }
 
-  private cell(keyId: string, bucket: number): { keyId: string; bucket: number; counts: number[] } {
-    const id = `${keyId} ${bucket}`;
-    let cell = this.cells.get(id);
-    if (!cell) this.cells.set(id, (cell = { keyId, bucket, counts: USAGE_COUNTS.map(() => 0) }));
+  private cell(keyId: string, bucket: number): Cell {
+    let minute = this.byMinute.get(bucket);
+    if (!minute) this.byMinute.set(bucket, (minute = new Map()));
+    let cell = minute.get(keyId);
+    if (!cell) {
+      cell = { keyId, bucket, counts: NO_COUNTS.slice() };
+      minute.set(keyId, cell);
+      this.cells.push(cell);
+    }
     return cell;
   }
 }

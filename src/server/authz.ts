@@ -108,14 +108,24 @@ function answerOfError(error: GraphQLError): AuthzAnswer {
   return { status, code, headers: { [CODE_HEADER]: code, ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}) } };
 }
 
-function sendAuthz(res: ServerResponse, answer: AuthzAnswer): void {
-  res.writeHead(answer.status, { ...answer.headers, 'content-length': 0 });
+/**
+ * The answer in one writeHead of name/value pairs, the request id first (the HTTP layer leaves it
+ * to /authz): with no header set before it, Node writes the pairs as given instead of storing
+ * each through setHeader first. `close`: the connection is closed after the answer.
+ */
+function sendAuthz(res: ServerResponse, answer: AuthzAnswer, requestId: string, close: boolean): void {
+  const head = ['x-request-id', requestId];
+  if (close) head.push('connection', 'close');
+  for (const name in answer.headers) head.push(name, answer.headers[name]!);
+  head.push('content-length', '0');
+  res.writeHead(answer.status, head);
   res.end();
 }
 
 /**
  * The HTTP edge of /authz, behind the same connection guard, body limit, request id and log
- * line as every request; never GraphQL. Fills the log line's operationName, code and key.
+ * line as every request; never GraphQL. Fills the log line's operationName, code and key, and
+ * writes the X-Request-Id header itself (see sendAuthz).
  */
 export async function serveAuthz(
   req: IncomingMessage,
@@ -124,6 +134,7 @@ export async function serveAuthz(
   request: { requestId: string; ip: string; log: Record<string, unknown> },
 ): Promise<void> {
   let answer: AuthzAnswer;
+  let close = false;
   try {
     // Gateways send no body (NGINX, Traefik) or a bounded one (Envoy's with_request_body): read within the limit, unused.
     const length = req.headers['content-length'];
@@ -132,9 +143,13 @@ export async function serveAuthz(
   } catch (error) {
     if (!(error instanceof GraphQLError && error.extensions?.code)) throw error;
     answer = answerOfError(error);
-    if (error instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
+    close = error instanceof PayloadTooLargeError;
   }
-  Object.assign(request.log, { operationName: 'authz', code: answer.code });
-  if (answer.keyId) Object.assign(request.log, { keyId: answer.keyId, merchantId: answer.merchantId });
-  sendAuthz(res, answer);
+  request.log.operationName = 'authz';
+  request.log.code = answer.code;
+  if (answer.keyId) {
+    request.log.keyId = answer.keyId;
+    request.log.merchantId = answer.merchantId;
+  }
+  sendAuthz(res, answer, request.requestId, close);
 }

@@ -214,6 +214,9 @@ describe('/authz behind a trusted proxy (TRUST_PROXY=loopback)', () => {
     expect(large.status).toBe(413);
     expect(large.headers.get('x-keyring-code')).toBe('PAYLOAD_TOO_LARGE');
     expect(large.body).toBe('');
+    // The request id, and the connection closed after the answer (the rest of the body is not read).
+    expect(large.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(large.headers.get('connection')).toBe('close');
   });
 
   it('writes the request log line and the request metrics under operation authz', async () => {

@@ -5,6 +5,7 @@ import { GraphQLNonNull, GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
 import { EVENT_COLUMNS, EVENT_TABLE, type EventColumn } from '../../src/audit/event-columns.js';
+import { toRow } from '../../src/audit/event-row.js';
 import { FEED_EVENT_FIELDS } from '../../src/cli/event-line.js';
 import { postgresMigrations, sqliteMigrations } from '../../src/db/migrations/index.js';
 import { openDatabase, type Database } from '../../src/db/orm.js';
@@ -86,5 +87,29 @@ describe('the audit row, described once', () => {
     expect(Object.keys(fields).sort()).toEqual(['id', ...EVENT_COLUMNS.map((column) => column.field)].sort());
     for (const column of EVENT_COLUMNS) expect({ [column.field]: !(fields[column.field]!.type instanceof GraphQLNonNull) }).toEqual({ [column.field]: column.nullable });
     expect(FEED_EVENT_FIELDS.split(' ').sort()).toEqual(Object.keys(fields).sort());
+  });
+
+  it('is what an event becomes as a row (toRow), column by column', () => {
+    const columns: readonly EventColumn[] = EVENT_COLUMNS;
+    const bare = toRow({ type: 'KEY_USED' });
+    // Every column and nothing else; absent values null, but the required time of the event: now.
+    expect(Object.keys(bare).sort()).toEqual(columns.map((column) => column.field).sort());
+    for (const column of columns) {
+      if (column.field === 'type') continue;
+      if (column.type === 'datetime' && !column.nullable) expect(Math.abs((bare[column.field] as Date).getTime() - Date.now())).toBeLessThan(5_000);
+      else expect({ [column.field]: bare[column.field] }).toEqual({ [column.field]: null });
+    }
+    const at = new Date('2026-12-02T10:00:00Z');
+    for (const column of columns.filter((c) => c.type === 'string')) {
+      // Text past the longest any column holds, with a NUL: free text is cut and made storable, the service's own values are kept.
+      const long = `a\u0000${'x'.repeat(600)}`;
+      const row = toRow({ type: 'KEY_USED', occurredAt: at, [column.field]: long });
+      expect({ [column.field]: row[column.field] }).toEqual({ [column.field]: column.freeText ? `a\uFFFD${'x'.repeat(column.length! - 2)}` : long });
+    }
+    for (const column of columns.filter((c) => c.type === 'json')) {
+      const row = toRow({ type: 'KEY_USED', [column.field]: { 'n\u0000': 'v\u0000', kept: 1 } });
+      expect({ [column.field]: row[column.field] }).toEqual({ [column.field]: column.freeText ? { 'n\uFFFD': 'v\uFFFD', kept: 1 } : { 'n\u0000': 'v\u0000', kept: 1 } });
+    }
+    expect(toRow({ type: 'KEY_USED', occurredAt: at }).occurredAt).toBe(at);
   });
 });
