@@ -7,6 +7,7 @@ import { authFailedEvent } from '../auth/auth-failed.js';
 import type { Config } from '../config.js';
 import { formatError, UnauthenticatedError } from '../errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { jitGateway } from '../graphql/jit-executor.js';
 import type { Logger } from '../logger.js';
 import { markInternalErrorStatus } from './internal-error-status.js';
 import { chargeRootFields } from './root-field-cost.js';
@@ -69,7 +70,8 @@ export function createApollo(schema: GraphQLSchema, config: Config, logger: Logg
   const development = config.nodeEnv === 'development';
   const protection = armor(config);
   return new ApolloServer<GraphQLContext>({
-    schema,
+    // graphql-js's execute for every operation, but keyUsage's compiled (jit-executor.ts).
+    gateway: jitGateway(schema),
     validationRules: protection.validationRules,
     parseOptions: { maxTokens: config.maxTokens },
     introspection: config.introspection,
