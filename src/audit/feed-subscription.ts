@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditStore } from './audit-store.js';
+import type { RecentEvents, ReplayPage } from './recent-events.js';
 import type { ReplayPacer } from './replay-pacer.js';
 import { compareIds } from '../protocol.js';
 import { matches, type EventSelector } from './event-filter.js';
@@ -11,6 +12,8 @@ export interface FeedSink {
   pendingBytes?(): number;
   /** The subscriber fell further behind than the cap allows: the transport closes it (4008 over WebSocket). */
   overflow(): void;
+  /** Holds what the transport sends until the end of this turn of the event loop (a replayed burst goes out in one write). */
+  cork?(): void;
   /**
    * Present when the transport sends live events as ready-made frames: the feed then renders
    * each event once for all the subscriptions of one group (equal `shape`, equal selector) and
@@ -46,6 +49,8 @@ export interface FeedSubscriptionOptions {
   /** The sequencer's head now (to extend a replay whose live buffer had to be dropped). */
   currentHead(): string;
   store: AuditStore;
+  /** The events fanned out lately: a replay page they cover is read there, not from the store. */
+  recent?: RecentEvents;
   pageSize: number;
   maxQueuedBytes: number;
   sink?: FeedSink;
@@ -196,8 +201,9 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
       if (this.replay.length > 0) {
         if (this.burst === 0) {
           this.burst = Math.min(REPLAY_BURST, this.replay.length);
-          await (this.options.pacer ? this.options.pacer.turn(this.burst) : nextTurn());
+          await (this.options.pacer ? this.options.pacer.turn(this.burst, () => this.closed) : nextTurn());
           if (this.closed) break;
+          this.options.sink?.cork?.();
         }
         this.burst -= 1;
         const event = this.replay.shift()!;
@@ -205,17 +211,16 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
         return { done: false, value: event };
       }
       if (this.replayCursor === null) break;
-      const { store, selector, pageSize } = this.options;
       // A page read waits its turn of the event loop too.
       await nextTurn();
       if (this.closed) break;
       const until = this.until;
-      const rows = await store.range(selector, this.replayCursor, until, pageSize);
+      const page = await this.readPage(this.replayCursor, until);
       if (this.closed) break;
-      this.replay = rows;
-      // A full page continues after its last row; a short one has read up to `until`, which
-      // may have been extended while the read was in flight.
-      if (rows.length === pageSize) this.replayCursor = rows.at(-1)!.id;
+      this.replay = page.rows;
+      // A page continues after the id it reached; one that reached `until` is the last, unless
+      // `until` was extended while the read was in flight.
+      if (compareIds(page.reached, until) < 0) this.replayCursor = page.reached;
       else this.replayCursor = until === this.until ? null : until;
     }
     if (!this.closed && this.options.sink?.frames) {
@@ -234,6 +239,16 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
     }
     if (this.closed) return DONE;
     return new Promise<Result>((resolve) => (this.waiter = resolve));
+  }
+
+  /** The selected events after `after` up to `until`, a page at most: from memory when the recent events cover them, else from the store. */
+  private async readPage(after: string, until: string): Promise<ReplayPage> {
+    const { store, recent, selector, pageSize } = this.options;
+    const held = recent?.range(selector, after, until, pageSize, pageSize * 20);
+    if (held) return held;
+    const rows = await store.range(selector, after, until, pageSize);
+    // A full page continues after its last row; a short one has read up to `until`.
+    return { rows, reached: rows.length === pageSize ? rows.at(-1)!.id : until };
   }
 
   async return(): Promise<Result> {

@@ -41,7 +41,9 @@ class MemoryStore {
     this.reads += 1;
     return this.rows.filter((r) => compareIds(r.id, after) > 0).slice(0, limit);
   }
+  rangeReads = 0;
   async range(selector: EventSelector, after: string, until: string, limit: number) {
+    this.rangeReads += 1;
     await new Promise((resolve) => setTimeout(resolve, 1));
     return this.rows.filter((r) => compareIds(r.id, after) > 0 && compareIds(r.id, until) <= 0 && matches(selector, r)).slice(0, limit);
   }
@@ -165,6 +167,33 @@ describe('AuditFeed sequencer', () => {
     expect(got).toEqual(Array.from({ length: 36 }, (_, i) => String(i + 5)));
     const gotM1 = await collect(m1, 27);
     expect(gotM1).toEqual(store.rows.filter((r) => r.merchantId === 'm1').map((r) => r.id));
+  });
+
+  it('replays what it fanned out lately from memory, and reads the store for older events and across a hole it stepped over', async () => {
+    const { store, bus, feed } = await setup(50, 5);
+    for (let id = 1; id <= 10; id++) store.add(id);
+    await feed.start();
+    for (let id = 11; id <= 20; id++) bus.publishEvents([store.add(id)]);
+    await waitFor(() => feed.stats.head === '20');
+    // From before the start: the store up to the head the feed started from, then memory.
+    expect(await collect(feed.subscribe(admin, { after: '3' }), 17)).toEqual(Array.from({ length: 17 }, (_, i) => String(i + 4)));
+    expect(store.rangeReads).toBe(2);
+    store.rangeReads = 0;
+    expect(await collect(feed.subscribe(admin, { after: '12' }), 8)).toEqual(Array.from({ length: 8 }, (_, i) => String(i + 13)));
+    expect(store.rangeReads).toBe(0);
+
+    // 21 does not commit within the grace period: the feed steps over it. It commits later: a replay across it reads the store, which has it.
+    bus.publishEvents([store.add(22)]);
+    await waitFor(() => feed.stats.head === '22');
+    expect(feed.stats.gapsSkipped).toBe(1);
+    store.add(21);
+    bus.publishEvents([store.add(23)]);
+    await waitFor(() => feed.stats.head === '23');
+    expect(await collect(feed.subscribe(admin, { after: '15' }), 8)).toEqual(Array.from({ length: 8 }, (_, i) => String(i + 16)));
+    expect(store.rangeReads).toBeGreaterThan(0);
+    store.rangeReads = 0;
+    expect(await collect(feed.subscribe(admin, { after: '21' }), 2)).toEqual(['22', '23']);
+    expect(store.rangeReads).toBe(0);
   });
 
   it('keeps a reading subscriber whose replay outlasts its live buffer: the replay is extended instead', async () => {
