@@ -133,6 +133,7 @@ export class AuditFeed {
     const holders = this.placesFor(actor);
     const frames = sink?.frames;
     const groupKey = frames ? `${selectorKey(selector)}\n${frames.shape}` : '';
+    const group = frames ? this.groupFor(groupKey, selector) : null;
     const subscription = new FeedSubscription({
       selector,
       after,
@@ -143,6 +144,7 @@ export class AuditFeed {
       pageSize: Math.min(this.pageSize, 200),
       maxQueuedBytes: this.options.maxQueuedBytes,
       sink,
+      renderReplayed: group && frames ? (event) => group.renderReplayed(frames, event) : undefined,
       pacer: this.pacer,
       onClose: (closed) => {
         this.subscribers.delete(closed);
@@ -158,7 +160,7 @@ export class AuditFeed {
     for (const holder of holders) this.held.add(holder);
     // Same synchronous turn as reading `head` above: nothing can be fanned out in between.
     this.subscribers.add(subscription);
-    if (frames) this.groupFor(groupKey, selector).add(subscription, frames);
+    if (group && frames) group.add(subscription, frames);
     else this.loose.add(subscription);
     this.stats.subscribers = this.subscribers.size;
     this.stats.groups = this.groups.size;

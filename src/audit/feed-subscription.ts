@@ -54,6 +54,11 @@ export interface FeedSubscriptionOptions {
   pageSize: number;
   maxQueuedBytes: number;
   sink?: FeedSink;
+  /**
+   * With frames: renders a replayed event for this subscription (its group's rendering, shared by
+   * members replaying the same events). Replayed bursts are then sent as frames too, not yielded.
+   */
+  renderReplayed?(event: AuditEventRecord): Rendered | Promise<Rendered>;
   /** Bounds the rate of all replays together; without one, a replay only yields once per burst. */
   pacer?: ReplayPacer;
   onClose(subscription: FeedSubscription): void;
@@ -85,12 +90,13 @@ const DONE: Result = { done: true, value: undefined };
  * the subscriber as a slow consumer.
  *
  * With frames (a transport that sends rendered events itself), live events come from the
- * subscription's FeedGroup, rendered once for the group. While the replay runs they are queued
- * as above (with their payloads); once the consumer asks for more after the last replayed
- * event (so that event is already sent), the queue is sent and every later event goes straight
- * to the transport as the group delivers it: the socket's own buffer is then the queue, and
- * passing the cap closes the subscriber as a slow consumer. The iterator yields nothing more;
- * it ends when the subscription does.
+ * subscription's FeedGroup, rendered once for the group. The replay is sent as frames too, a
+ * burst at a time in one write, each event rendered once for the group whichever member replays
+ * it first (`renderReplayed`). While the replay runs, live events are queued as above (with
+ * their payloads); once the last replayed event is sent, the queue is sent and every later event
+ * goes straight to the transport as the group delivers it: the socket's own buffer is then the
+ * queue, and passing the cap closes the subscriber as a slow consumer. The iterator yields
+ * nothing (without `renderReplayed`, only the replay); it ends when the subscription does.
  *
  * A manual iterator rather than an async generator: a generator parked on an `await`
  * cannot be returned from until it wakes, which would leak the subscription of a client
@@ -203,7 +209,10 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
           this.burst = Math.min(REPLAY_BURST, this.replay.length);
           await (this.options.pacer ? this.options.pacer.turn(this.burst, () => this.closed) : nextTurn());
           if (this.closed) break;
-          this.options.sink?.cork?.();
+        }
+        if (this.options.renderReplayed) {
+          await this.sendBurst();
+          continue;
         }
         this.burst -= 1;
         const event = this.replay.shift()!;
@@ -224,7 +233,7 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
       else this.replayCursor = until === this.until ? null : until;
     }
     if (!this.closed && this.options.sink?.frames) {
-      // Every replayed event has been handed to the consumer, which sent it before asking again:
+      // Every replayed event has been sent (as frames, or by the consumer before asking again):
       // from here on the frames go out directly, and this promise only resolves at the end.
       if (!this.direct) this.goDirect();
       if (this.closed) return DONE;
@@ -239,6 +248,32 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
     }
     if (this.closed) return DONE;
     return new Promise<Result>((resolve) => (this.waiter = resolve));
+  }
+
+  /**
+   * With frames: the current burst of replayed events, rendered (each once for the group) and
+   * sent as frames, in one write. A render that fails ends the subscription with its error.
+   */
+  private async sendBurst(): Promise<void> {
+    const { sink, renderReplayed } = this.options;
+    const frames = sink!.frames!;
+    const events = this.replay.splice(0, this.burst);
+    this.burst = 0;
+    sink!.cork?.();
+    for (const event of events) {
+      let rendered: Rendered | Promise<Rendered>;
+      try {
+        rendered = renderReplayed!(event);
+        if (rendered instanceof Promise) rendered = await rendered;
+      } catch (error) {
+        this.close();
+        throw error;
+      }
+      if (this.closed) return;
+      this.sent = event.id;
+      frames.send(rendered.payload);
+    }
+    this.checkPending();
   }
 
   /** The selected events after `after` up to `until`, a page at most: from memory when the recent events cover them, else from the store. */

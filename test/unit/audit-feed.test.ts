@@ -315,7 +315,7 @@ describe('AuditFeed grouped fan-out (subscriptions with frames)', () => {
     expect(feed.stats.renders).toBe(40);
   });
 
-  it('resumes exactly: replay through the iterator, then frames, no gap and no duplicate while events are written', async () => {
+  it('resumes exactly: the replay as frames, then live frames, no gap and no duplicate while events are written', async () => {
     const { store, bus, feed } = await setup();
     for (let id = 1; id <= 23; id++) store.add(id);
     await feed.start();
@@ -329,12 +329,38 @@ describe('AuditFeed grouped fan-out (subscriptions with frames)', () => {
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     })();
-    const replayed = await collect(sub, 19);
-    consume(sub);
+    // The iterator yields nothing: the replay, and then live events, go out as frames.
+    let yielded = false;
+    void sub.next().then((result) => (yielded = !result.done));
     await writer;
     await waitFor(() => frames.sent.at(-1) === 'A:60');
-    expect([...replayed, ...frames.sent.map((payload) => payload.slice(2))]).toEqual(Array.from({ length: 56 }, (_, i) => String(i + 5)));
+    expect(frames.sent).toEqual(Array.from({ length: 56 }, (_, i) => `A:${i + 5}`));
     expect(other.sent).toEqual(Array.from({ length: 37 }, (_, i) => `A:${i + 24}`));
+    await sub.return!();
+    expect(yielded).toBe(false);
+  });
+
+  it('renders a replayed event once for the group, whichever member replays it first; a payload of its own is rendered for each', async () => {
+    const { store, feed } = await setup();
+    for (let id = 1; id <= 40; id++) store.add(id);
+    await feed.start();
+    const replaying = [new FakeFrames('A'), new FakeFrames('A'), new FakeFrames('A')];
+    for (const frames of replaying) consume(feed.subscribe(admin, { after: '0' }, frames.sink()));
+    const personal = new FakeFrames('B', { personal: '/own' });
+    consume(feed.subscribe(admin, { after: '30' }, personal.sink()));
+    await waitFor(() => replaying.every((frames) => frames.sent.length === 40) && personal.sent.length === 10);
+    for (const frames of replaying) expect(frames.sent).toEqual(Array.from({ length: 40 }, (_, i) => `A:${i + 1}`));
+    expect(replaying.reduce((renders, frames) => renders + frames.renders, 0)).toBe(40);
+    expect(personal.sent).toEqual(Array.from({ length: 10 }, (_, i) => `B:${i + 31}/own`));
+  });
+
+  it('ends a subscription whose replayed event cannot be rendered with the error, rather than leave a gap', async () => {
+    const { store, feed } = await setup();
+    for (let id = 1; id <= 3; id++) store.add(id);
+    await feed.start();
+    const sub = feed.subscribe(admin, { after: '0' }, new FakeFrames('A', { fail: true }).sink());
+    await expect(sub.next()).rejects.toThrow('render failed');
+    expect(feed.stats.subscribers).toBe(0);
   });
 
   it('closes a member whose socket holds more than the cap, and only that one', async () => {
