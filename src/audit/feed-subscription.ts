@@ -15,6 +15,12 @@ export interface FeedSink {
   /** Holds what the transport sends until the end of this turn of the event loop (a replayed burst goes out in one write). */
   cork?(): void;
   /**
+   * A promise when the transport holds more than it should before more is sent (the consumer
+   * reads slower than it is sent to), resolved once that has gone out or the transport closed.
+   * A replay sent as frames waits on it between bursts, so that it goes at the consumer's pace.
+   */
+  drained?(): Promise<void> | undefined;
+  /**
    * Present when the transport sends live events as ready-made frames: the feed then renders
    * each event once for all the subscriptions of one group (equal `shape`, equal selector) and
    * hands every member the same payload, instead of each subscription's consumer executing and
@@ -206,6 +212,11 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
     while (!this.closed) {
       if (this.replay.length > 0) {
         if (this.burst === 0) {
+          // A replay sent as frames goes at the consumer's pace, as one the consumer pulls does:
+          // a slow reader's replay waits (its live events queue, or extend the replay), it is not closed.
+          const draining = this.options.renderReplayed ? this.options.sink?.drained?.() : undefined;
+          if (draining) await draining;
+          if (this.closed) break;
           this.burst = Math.min(REPLAY_BURST, this.replay.length);
           await (this.options.pacer ? this.options.pacer.turn(this.burst, () => this.closed) : nextTurn());
           if (this.closed) break;

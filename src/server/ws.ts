@@ -117,7 +117,13 @@ export function attachWebSockets(
         extra.principal = admission.principal;
         extra.credential = credential!;
         extra.requestIds = new Map();
-        extra.sink = { pendingBytes: () => socket.bufferedAmount, overflow: () => slowConsumer(socket), cork: corker(extra.request.socket) };
+        const stream = extra.request.socket;
+        extra.sink = {
+          pendingBytes: () => socket.bufferedAmount,
+          overflow: () => slowConsumer(socket),
+          cork: corker(stream),
+          drained: () => (stream.writableNeedDrain ? drain(stream) : undefined),
+        };
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
@@ -247,4 +253,17 @@ function corker(socket: Duplex): () => void {
       socket.uncork();
     });
   };
+}
+
+/** Resolves once the socket has written out what it held, or has closed. */
+function drain(socket: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }

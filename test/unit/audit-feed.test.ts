@@ -354,6 +354,31 @@ describe('AuditFeed grouped fan-out (subscriptions with frames)', () => {
     expect(personal.sent).toEqual(Array.from({ length: 10 }, (_, i) => `B:${i + 31}/own`));
   });
 
+  it('sends a replay as frames at the pace of a slow consumer: it waits for the transport to drain, and the subscriber is not closed', async () => {
+    const { store, bus, feed } = await setup(3_000);
+    for (let id = 1; id <= 100; id++) store.add(id);
+    await feed.start();
+    const frames = new FakeFrames('A');
+    let release: (() => void) | null = null;
+    let overflowed = 0;
+    const sink = frames.sink({
+      overflow: () => (overflowed += 1),
+      drained: () => (frames.sent.length === 30 && !release ? new Promise<void>((resolve) => (release = resolve)) : undefined),
+    });
+    const sub = feed.subscribe(admin, { after: '0' }, sink);
+    consume(sub);
+    await waitFor(() => release !== null);
+    // The transport holds what was sent: nothing more is sent while live events come, past the cap.
+    for (let id = 101; id <= 140; id++) bus.publishEvents([store.add(id)]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(frames.sent.length).toBe(30);
+    release!();
+    await waitFor(() => frames.sent.length === 140);
+    expect(frames.sent).toEqual(Array.from({ length: 140 }, (_, i) => `A:${i + 1}`));
+    expect(overflowed).toBe(0);
+    expect(sub.replayExtensions).toBeGreaterThan(0);
+  });
+
   it('ends a subscription whose replayed event cannot be rendered with the error, rather than leave a gap', async () => {
     const { store, feed } = await setup();
     for (let id = 1; id <= 3; id++) store.add(id);
