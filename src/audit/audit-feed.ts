@@ -10,6 +10,7 @@ import { parseEventId, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 import { FeedGroup, selectorKey } from './feed-group.js';
 import { FeedSubscription, type FeedSink } from './feed-subscription.js';
+import { RecentEvents } from './recent-events.js';
 import { ReplayPacer } from './replay-pacer.js';
 
 export interface AuditFeedOptions {
@@ -25,6 +26,9 @@ export interface AuditFeedOptions {
   maxPerMerchant?: number;
   /** Replayed events per second, all catch-up replays of this instance together. */
   replayEventsPerSecond?: number;
+  /** Events fanned out lately that replays read from memory (see RecentEvents): how many, and for how long. */
+  recentEvents?: number;
+  recentMs?: number;
 }
 
 /** Which cap a new subscription would pass: its key's or its merchant's, and its size. */
@@ -92,6 +96,7 @@ export class AuditFeed {
   private readonly pageSize: number;
   private readonly gapGraceMs: number;
   private readonly pacer: ReplayPacer;
+  private readonly recent: RecentEvents;
   readonly stats: FeedStats = { subscribers: 0, opened: 0, head: '0', directBatches: 0, storeReads: 0, gapsSkipped: 0, groups: 0, renders: 0 };
 
   constructor(
@@ -104,12 +109,14 @@ export class AuditFeed {
     this.pageSize = options.pageSize ?? 500;
     this.gapGraceMs = options.gapGraceMs ?? 1_000;
     this.pacer = new ReplayPacer({ eventsPerSecond: options.replayEventsPerSecond ?? 5_000 });
+    this.recent = new RecentEvents({ maxEvents: options.recentEvents ?? 20_000, maxAgeMs: options.recentMs ?? 5 * 60_000 });
   }
 
   /** Listens to the bus, then takes the ledger's current end as the head. */
   async start(): Promise<void> {
     this.stopListening = this.bus.onEvents((events) => this.onPublished(events));
     this.setHead(await this.store.maxId());
+    this.recent.reset(this.head);
     this.started = true;
     // Anything committed between listening and reading the head is read from the store.
     if (this.missedWhileStarting) this.wake();
@@ -126,15 +133,18 @@ export class AuditFeed {
     const holders = this.placesFor(actor);
     const frames = sink?.frames;
     const groupKey = frames ? `${selectorKey(selector)}\n${frames.shape}` : '';
+    const group = frames ? this.groupFor(groupKey, selector) : null;
     const subscription = new FeedSubscription({
       selector,
       after,
       head: this.head,
       currentHead: () => this.head,
       store: this.store,
+      recent: this.recent,
       pageSize: Math.min(this.pageSize, 200),
       maxQueuedBytes: this.options.maxQueuedBytes,
       sink,
+      renderReplayed: group && frames ? (event) => group.renderReplayed(frames, event) : undefined,
       pacer: this.pacer,
       onClose: (closed) => {
         this.subscribers.delete(closed);
@@ -150,7 +160,7 @@ export class AuditFeed {
     for (const holder of holders) this.held.add(holder);
     // Same synchronous turn as reading `head` above: nothing can be fanned out in between.
     this.subscribers.add(subscription);
-    if (frames) this.groupFor(groupKey, selector).add(subscription, frames);
+    if (group && frames) group.add(subscription, frames);
     else this.loose.add(subscription);
     this.stats.subscribers = this.subscribers.size;
     this.stats.groups = this.groups.size;
@@ -263,6 +273,8 @@ export class AuditFeed {
         if (now - this.gap.since < this.gapGraceMs) return run;
         this.logger.warn({ from: String(expected), to: String(id - 1n) }, 'audit feed stepped over ids that never committed');
         this.stats.gapsSkipped += 1;
+        // Should one of them commit after all, it is in the store only: replays across the hole read the store.
+        this.recent.reset(String(id - 1n));
       }
       if (this.gap) {
         clearTimeout(this.gap.timer);
@@ -276,6 +288,7 @@ export class AuditFeed {
 
   private fanOut(events: readonly AuditEventRecord[]): void {
     this.setHead(events.at(-1)!.id);
+    this.recent.append(events);
     if (this.subscribers.size === 0) return;
     // One estimate per event, shared by every subscriber's queue accounting.
     const sizes = events.map((event) => JSON.stringify(event).length + 96);

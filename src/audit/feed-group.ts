@@ -2,6 +2,9 @@ import { matches, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 import type { FeedFrames, FeedSubscription, Rendered } from './feed-subscription.js';
 
+/** Replayed payloads a group keeps (a few hundred bytes each). */
+const REPLAYED_PAYLOADS = 4_096;
+
 /**
  * The subscriptions that would receive the same payload for every event: equal selector
  * (filter and tenancy) and equal frames shape (document, variables, visibility). Each event
@@ -17,6 +20,8 @@ import type { FeedFrames, FeedSubscription, Rendered } from './feed-subscription
 export class FeedGroup {
   readonly members = new Map<FeedSubscription, FeedFrames>();
   private pending: Promise<void> | null = null;
+  /** Shared payloads of replayed events, by id (the oldest rendered go first): members replaying the same events render each once. */
+  private readonly replayed = new Map<string, string>();
 
   constructor(
     readonly selector: EventSelector,
@@ -35,6 +40,24 @@ export class FeedGroup {
 
   get size(): number {
     return this.members.size;
+  }
+
+  /**
+   * A replayed event as `frames` (a member's) renders it: the payload already rendered for the
+   * group when there is one, else rendered now and, when shared, kept for the other members.
+   */
+  renderReplayed(frames: FeedFrames, event: AuditEventRecord): Rendered | Promise<Rendered> {
+    const payload = this.replayed.get(event.id);
+    if (payload !== undefined) return { payload, shared: true };
+    const keep = (rendered: Rendered): Rendered => {
+      if (rendered.shared) {
+        if (this.replayed.size >= REPLAYED_PAYLOADS) this.replayed.delete(this.replayed.keys().next().value!);
+        this.replayed.set(event.id, rendered.payload);
+      }
+      return rendered;
+    };
+    const rendered = frames.render(event);
+    return rendered instanceof Promise ? rendered.then(keep) : keep(rendered);
   }
 
   /** From the sequencer, in id order; `sizes` are the events' estimated sizes for the queue caps. */

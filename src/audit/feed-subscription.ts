@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditStore } from './audit-store.js';
+import type { RecentEvents, ReplayPage } from './recent-events.js';
 import type { ReplayPacer } from './replay-pacer.js';
 import { compareIds } from '../protocol.js';
 import { matches, type EventSelector } from './event-filter.js';
@@ -11,6 +12,14 @@ export interface FeedSink {
   pendingBytes?(): number;
   /** The subscriber fell further behind than the cap allows: the transport closes it (4008 over WebSocket). */
   overflow(): void;
+  /** Holds what the transport sends until the end of this turn of the event loop (a replayed burst goes out in one write). */
+  cork?(): void;
+  /**
+   * A promise when the transport holds more than it should before more is sent (the consumer
+   * reads slower than it is sent to), resolved once that has gone out or the transport closed.
+   * A replay sent as frames waits on it between bursts, so that it goes at the consumer's pace.
+   */
+  drained?(): Promise<void> | undefined;
   /**
    * Present when the transport sends live events as ready-made frames: the feed then renders
    * each event once for all the subscriptions of one group (equal `shape`, equal selector) and
@@ -46,9 +55,16 @@ export interface FeedSubscriptionOptions {
   /** The sequencer's head now (to extend a replay whose live buffer had to be dropped). */
   currentHead(): string;
   store: AuditStore;
+  /** The events fanned out lately: a replay page they cover is read there, not from the store. */
+  recent?: RecentEvents;
   pageSize: number;
   maxQueuedBytes: number;
   sink?: FeedSink;
+  /**
+   * With frames: renders a replayed event for this subscription (its group's rendering, shared by
+   * members replaying the same events). Replayed bursts are then sent as frames too, not yielded.
+   */
+  renderReplayed?(event: AuditEventRecord): Rendered | Promise<Rendered>;
   /** Bounds the rate of all replays together; without one, a replay only yields once per burst. */
   pacer?: ReplayPacer;
   onClose(subscription: FeedSubscription): void;
@@ -80,12 +96,13 @@ const DONE: Result = { done: true, value: undefined };
  * the subscriber as a slow consumer.
  *
  * With frames (a transport that sends rendered events itself), live events come from the
- * subscription's FeedGroup, rendered once for the group. While the replay runs they are queued
- * as above (with their payloads); once the consumer asks for more after the last replayed
- * event (so that event is already sent), the queue is sent and every later event goes straight
- * to the transport as the group delivers it: the socket's own buffer is then the queue, and
- * passing the cap closes the subscriber as a slow consumer. The iterator yields nothing more;
- * it ends when the subscription does.
+ * subscription's FeedGroup, rendered once for the group. The replay is sent as frames too, a
+ * burst at a time in one write, each event rendered once for the group whichever member replays
+ * it first (`renderReplayed`). While the replay runs, live events are queued as above (with
+ * their payloads); once the last replayed event is sent, the queue is sent and every later event
+ * goes straight to the transport as the group delivers it: the socket's own buffer is then the
+ * queue, and passing the cap closes the subscriber as a slow consumer. The iterator yields
+ * nothing (without `renderReplayed`, only the replay); it ends when the subscription does.
  *
  * A manual iterator rather than an async generator: a generator parked on an `await`
  * cannot be returned from until it wakes, which would leak the subscription of a client
@@ -195,9 +212,18 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
     while (!this.closed) {
       if (this.replay.length > 0) {
         if (this.burst === 0) {
-          this.burst = Math.min(REPLAY_BURST, this.replay.length);
-          await (this.options.pacer ? this.options.pacer.turn(this.burst) : nextTurn());
+          // A replay sent as frames goes at the consumer's pace, as one the consumer pulls does:
+          // a slow reader's replay waits (its live events queue, or extend the replay), it is not closed.
+          const draining = this.options.renderReplayed ? this.options.sink?.drained?.() : undefined;
+          if (draining) await draining;
           if (this.closed) break;
+          this.burst = Math.min(REPLAY_BURST, this.replay.length);
+          await (this.options.pacer ? this.options.pacer.turn(this.burst, () => this.closed) : nextTurn());
+          if (this.closed) break;
+        }
+        if (this.options.renderReplayed) {
+          await this.sendBurst();
+          continue;
         }
         this.burst -= 1;
         const event = this.replay.shift()!;
@@ -205,21 +231,20 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
         return { done: false, value: event };
       }
       if (this.replayCursor === null) break;
-      const { store, selector, pageSize } = this.options;
       // A page read waits its turn of the event loop too.
       await nextTurn();
       if (this.closed) break;
       const until = this.until;
-      const rows = await store.range(selector, this.replayCursor, until, pageSize);
+      const page = await this.readPage(this.replayCursor, until);
       if (this.closed) break;
-      this.replay = rows;
-      // A full page continues after its last row; a short one has read up to `until`, which
-      // may have been extended while the read was in flight.
-      if (rows.length === pageSize) this.replayCursor = rows.at(-1)!.id;
+      this.replay = page.rows;
+      // A page continues after the id it reached; one that reached `until` is the last, unless
+      // `until` was extended while the read was in flight.
+      if (compareIds(page.reached, until) < 0) this.replayCursor = page.reached;
       else this.replayCursor = until === this.until ? null : until;
     }
     if (!this.closed && this.options.sink?.frames) {
-      // Every replayed event has been handed to the consumer, which sent it before asking again:
+      // Every replayed event has been sent (as frames, or by the consumer before asking again):
       // from here on the frames go out directly, and this promise only resolves at the end.
       if (!this.direct) this.goDirect();
       if (this.closed) return DONE;
@@ -234,6 +259,42 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
     }
     if (this.closed) return DONE;
     return new Promise<Result>((resolve) => (this.waiter = resolve));
+  }
+
+  /**
+   * With frames: the current burst of replayed events, rendered (each once for the group) and
+   * sent as frames, in one write. A render that fails ends the subscription with its error.
+   */
+  private async sendBurst(): Promise<void> {
+    const { sink, renderReplayed } = this.options;
+    const frames = sink!.frames!;
+    const events = this.replay.splice(0, this.burst);
+    this.burst = 0;
+    sink!.cork?.();
+    for (const event of events) {
+      let rendered: Rendered | Promise<Rendered>;
+      try {
+        rendered = renderReplayed!(event);
+        if (rendered instanceof Promise) rendered = await rendered;
+      } catch (error) {
+        this.close();
+        throw error;
+      }
+      if (this.closed) return;
+      this.sent = event.id;
+      frames.send(rendered.payload);
+    }
+    this.checkPending();
+  }
+
+  /** The selected events after `after` up to `until`, a page at most: from memory when the recent events cover them, else from the store. */
+  private async readPage(after: string, until: string): Promise<ReplayPage> {
+    const { store, recent, selector, pageSize } = this.options;
+    const held = recent?.range(selector, after, until, pageSize, pageSize * 20);
+    if (held) return held;
+    const rows = await store.range(selector, after, until, pageSize);
+    // A full page continues after its last row; a short one has read up to `until`.
+    return { rows, reached: rows.length === pageSize ? rows.at(-1)!.id : until };
   }
 
   async return(): Promise<Result> {

@@ -24,10 +24,16 @@ export class ReplayPacer {
     this.bucket = new TokenBucket(options.eventsPerSecond, Math.max(1, options.eventsPerSecond / 10), options.now ?? (() => performance.now()));
   }
 
-  /** Resolves when a burst of `events` may be sent: after a turn of the event loop, in arrival order. */
-  turn(events: number): Promise<void> {
+  /**
+   * Resolves when a burst of `events` may be sent: after a turn of the event loop, in arrival
+   * order. A ticket whose replay has ended meanwhile (`abandoned`) resolves when its turn comes
+   * without waiting or taking anything, so subscribers that leave cost the others nothing.
+   */
+  turn(events: number, abandoned: () => boolean = () => false): Promise<void> {
     const ticket = this.queue.then(async () => {
+      if (abandoned()) return;
       await nextTurn();
+      if (abandoned()) return;
       const wanted = Math.min(events, this.bucket.capacity);
       while (!this.bucket.take(wanted)) {
         await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(this.bucket.msUntil(wanted)))));

@@ -1,5 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { getOperationAST, GraphQLError, Kind, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -116,7 +117,13 @@ export function attachWebSockets(
         extra.principal = admission.principal;
         extra.credential = credential!;
         extra.requestIds = new Map();
-        extra.sink = { pendingBytes: () => socket.bufferedAmount, overflow: () => slowConsumer(socket) };
+        const stream = extra.request.socket;
+        extra.sink = {
+          pendingBytes: () => socket.bufferedAmount,
+          overflow: () => slowConsumer(socket),
+          cork: corker(stream),
+          drained: () => (stream.writableNeedDrain ? drain(stream) : undefined),
+        };
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
@@ -229,4 +236,34 @@ export function attachWebSockets(
 function validationFailure(error: GraphQLError): GraphQLError {
   if (error.extensions?.code) return error;
   return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, originalError: error.originalError, extensions: { ...error.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } });
+}
+
+/**
+ * Holds a socket's writes until the end of the current turn of the event loop, so that a burst of
+ * replayed events leaves in one write rather than one system call per message.
+ */
+function corker(socket: Duplex): () => void {
+  let corked = false;
+  return () => {
+    if (corked) return;
+    corked = true;
+    socket.cork();
+    setImmediate(() => {
+      corked = false;
+      socket.uncork();
+    });
+  };
+}
+
+/** Resolves once the socket has written out what it held, or has closed. */
+function drain(socket: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }

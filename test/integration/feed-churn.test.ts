@@ -70,7 +70,7 @@ describe('the audit feed under subscriber churn', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`keeps other clients served (p99 in tens of ms, figures printed) while ${SUBSCRIBERS} subscribers of one merchant churn`, { timeout: 90_000 }, async () => {
+  it(`serves the churning subscribers it lets in and keeps other clients served (p99 in tens of ms, figures printed) while ${SUBSCRIBERS} subscribers of one merchant churn`, { timeout: 90_000 }, async () => {
     server = await spawnServer({ DATABASE_URL: `sqlite:${join(dir, 'keyring.db')}`, IP_RATE_LIMIT: '1000000', MAX_CONNECTIONS_PER_IP: '1000' });
     const gql = async (key: string, query: string, variables: Record<string, unknown> = {}) => {
       const res = await fetch(`${server!.url}/graphql`, {
@@ -130,19 +130,21 @@ describe('the audit feed under subscriber churn', () => {
         `other client p99 ${busyP99.toFixed(1)} ms over ${busy.length} requests vs idle p99 ${idleP99.toFixed(1)} ms (ratio ${(busyP99 / idleP99).toFixed(2)})`,
     );
     expect(counts.otherErrors).toBe(0);
-    expect(counts.accepted).toBeGreaterThan(0);
     // The merchant's cap (50 by default) turned most of the 300 away.
     expect(counts.refused).toBeGreaterThan(0);
-    // The issue asks for 2x idle. That does not hold here, for a reason measured (issue note and
-    // docs/BENCHMARKS.md): the churn itself (about 200 subscribes a second, most refused at the
-    // caps before they are counted, the rest recorded as KEY_USED and sent to every live
-    // subscriber of the merchant, and ~2,000 replayed events a second) keeps the one event loop
-    // busy most of the time, and a request waits its turn behind that.
+    // Those let in are served: their replay starts within the second they wait (from memory, the
+    // recent events, rendered once for their group, in paced bursts). With each subscribe's replay
+    // read and hydrated from the store, and executed event by event, a loaded machine served a
+    // handful of ~1,000 subscribes and sent a few hundred events; now 150-330 and 10,000-30,000.
+    expect(counts.accepted).toBeGreaterThanOrEqual(50);
+    expect(counts.events).toBeGreaterThanOrEqual(3_000);
+    // The issue asks for 2x idle. Measured on a machine shared with other work (load 5-9 on two
+    // cores), the ratio was 1.4-4.7 (p99 16-156 ms), so 2x is printed, not asserted (docs/BENCHMARKS.md):
+    // what holds there, and is asserted, is a p99 under 250 ms and within 8x idle.
     // Without the caps and the paced replay, the issue's 300 sockets kept other clients waiting
-    // 2.8 s (18 s with replays from "0"); what holds, and is asserted, is a p99 in tens of
-    // milliseconds. 5 ms is the floor of "idle" (a millisecond-scale p99 on a shared machine
-    // moves by a few ms on its own).
+    // 2.8 s (18 s with replays from "0"). 5 ms is the floor of "idle" (a millisecond-scale p99 on a
+    // shared machine moves by a few ms on its own).
     expect(busyP99).toBeLessThan(250);
-    expect(busyP99).toBeLessThanOrEqual(15 * Math.max(idleP99, 5));
+    expect(busyP99).toBeLessThanOrEqual(8 * Math.max(idleP99, 5));
   });
 });

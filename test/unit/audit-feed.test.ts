@@ -41,7 +41,9 @@ class MemoryStore {
     this.reads += 1;
     return this.rows.filter((r) => compareIds(r.id, after) > 0).slice(0, limit);
   }
+  rangeReads = 0;
   async range(selector: EventSelector, after: string, until: string, limit: number) {
+    this.rangeReads += 1;
     await new Promise((resolve) => setTimeout(resolve, 1));
     return this.rows.filter((r) => compareIds(r.id, after) > 0 && compareIds(r.id, until) <= 0 && matches(selector, r)).slice(0, limit);
   }
@@ -167,6 +169,33 @@ describe('AuditFeed sequencer', () => {
     expect(gotM1).toEqual(store.rows.filter((r) => r.merchantId === 'm1').map((r) => r.id));
   });
 
+  it('replays what it fanned out lately from memory, and reads the store for older events and across a hole it stepped over', async () => {
+    const { store, bus, feed } = await setup(50, 5);
+    for (let id = 1; id <= 10; id++) store.add(id);
+    await feed.start();
+    for (let id = 11; id <= 20; id++) bus.publishEvents([store.add(id)]);
+    await waitFor(() => feed.stats.head === '20');
+    // From before the start: the store up to the head the feed started from, then memory.
+    expect(await collect(feed.subscribe(admin, { after: '3' }), 17)).toEqual(Array.from({ length: 17 }, (_, i) => String(i + 4)));
+    expect(store.rangeReads).toBe(2);
+    store.rangeReads = 0;
+    expect(await collect(feed.subscribe(admin, { after: '12' }), 8)).toEqual(Array.from({ length: 8 }, (_, i) => String(i + 13)));
+    expect(store.rangeReads).toBe(0);
+
+    // 21 does not commit within the grace period: the feed steps over it. It commits later: a replay across it reads the store, which has it.
+    bus.publishEvents([store.add(22)]);
+    await waitFor(() => feed.stats.head === '22');
+    expect(feed.stats.gapsSkipped).toBe(1);
+    store.add(21);
+    bus.publishEvents([store.add(23)]);
+    await waitFor(() => feed.stats.head === '23');
+    expect(await collect(feed.subscribe(admin, { after: '15' }), 8)).toEqual(Array.from({ length: 8 }, (_, i) => String(i + 16)));
+    expect(store.rangeReads).toBeGreaterThan(0);
+    store.rangeReads = 0;
+    expect(await collect(feed.subscribe(admin, { after: '21' }), 2)).toEqual(['22', '23']);
+    expect(store.rangeReads).toBe(0);
+  });
+
   it('keeps a reading subscriber whose replay outlasts its live buffer: the replay is extended instead', async () => {
     const store = new MemoryStore();
     const bus = new LocalEventBus();
@@ -286,7 +315,7 @@ describe('AuditFeed grouped fan-out (subscriptions with frames)', () => {
     expect(feed.stats.renders).toBe(40);
   });
 
-  it('resumes exactly: replay through the iterator, then frames, no gap and no duplicate while events are written', async () => {
+  it('resumes exactly: the replay as frames, then live frames, no gap and no duplicate while events are written', async () => {
     const { store, bus, feed } = await setup();
     for (let id = 1; id <= 23; id++) store.add(id);
     await feed.start();
@@ -300,12 +329,63 @@ describe('AuditFeed grouped fan-out (subscriptions with frames)', () => {
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     })();
-    const replayed = await collect(sub, 19);
-    consume(sub);
+    // The iterator yields nothing: the replay, and then live events, go out as frames.
+    let yielded = false;
+    void sub.next().then((result) => (yielded = !result.done));
     await writer;
     await waitFor(() => frames.sent.at(-1) === 'A:60');
-    expect([...replayed, ...frames.sent.map((payload) => payload.slice(2))]).toEqual(Array.from({ length: 56 }, (_, i) => String(i + 5)));
+    expect(frames.sent).toEqual(Array.from({ length: 56 }, (_, i) => `A:${i + 5}`));
     expect(other.sent).toEqual(Array.from({ length: 37 }, (_, i) => `A:${i + 24}`));
+    await sub.return!();
+    expect(yielded).toBe(false);
+  });
+
+  it('renders a replayed event once for the group, whichever member replays it first; a payload of its own is rendered for each', async () => {
+    const { store, feed } = await setup();
+    for (let id = 1; id <= 40; id++) store.add(id);
+    await feed.start();
+    const replaying = [new FakeFrames('A'), new FakeFrames('A'), new FakeFrames('A')];
+    for (const frames of replaying) consume(feed.subscribe(admin, { after: '0' }, frames.sink()));
+    const personal = new FakeFrames('B', { personal: '/own' });
+    consume(feed.subscribe(admin, { after: '30' }, personal.sink()));
+    await waitFor(() => replaying.every((frames) => frames.sent.length === 40) && personal.sent.length === 10);
+    for (const frames of replaying) expect(frames.sent).toEqual(Array.from({ length: 40 }, (_, i) => `A:${i + 1}`));
+    expect(replaying.reduce((renders, frames) => renders + frames.renders, 0)).toBe(40);
+    expect(personal.sent).toEqual(Array.from({ length: 10 }, (_, i) => `B:${i + 31}/own`));
+  });
+
+  it('sends a replay as frames at the pace of a slow consumer: it waits for the transport to drain, and the subscriber is not closed', async () => {
+    const { store, bus, feed } = await setup(3_000);
+    for (let id = 1; id <= 100; id++) store.add(id);
+    await feed.start();
+    const frames = new FakeFrames('A');
+    let release: (() => void) | null = null;
+    let overflowed = 0;
+    const sink = frames.sink({
+      overflow: () => (overflowed += 1),
+      drained: () => (frames.sent.length === 30 && !release ? new Promise<void>((resolve) => (release = resolve)) : undefined),
+    });
+    const sub = feed.subscribe(admin, { after: '0' }, sink);
+    consume(sub);
+    await waitFor(() => release !== null);
+    // The transport holds what was sent: nothing more is sent while live events come, past the cap.
+    for (let id = 101; id <= 140; id++) bus.publishEvents([store.add(id)]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(frames.sent.length).toBe(30);
+    release!();
+    await waitFor(() => frames.sent.length === 140);
+    expect(frames.sent).toEqual(Array.from({ length: 140 }, (_, i) => `A:${i + 1}`));
+    expect(overflowed).toBe(0);
+    expect(sub.replayExtensions).toBeGreaterThan(0);
+  });
+
+  it('ends a subscription whose replayed event cannot be rendered with the error, rather than leave a gap', async () => {
+    const { store, feed } = await setup();
+    for (let id = 1; id <= 3; id++) store.add(id);
+    await feed.start();
+    const sub = feed.subscribe(admin, { after: '0' }, new FakeFrames('A', { fail: true }).sink());
+    await expect(sub.next()).rejects.toThrow('render failed');
+    expect(feed.stats.subscribers).toBe(0);
   });
 
   it('closes a member whose socket holds more than the cap, and only that one', async () => {

@@ -30,3 +30,18 @@ describe('ReplayPacer', () => {
     expect(order).toEqual(['atrue', 'b']);
   });
 });
+
+describe('ReplayPacer and subscribers that leave', () => {
+  it('lets a ticket whose replay has ended pass without waiting or taking tokens', async () => {
+    // 100 a second, 10 at most in the bucket: five bursts of 10 that were still served would hold the sixth about 0.4 s.
+    const pacer = new ReplayPacer({ eventsPerSecond: 100 });
+    await pacer.turn(10);
+    const left = Array.from({ length: 5 }, () => pacer.turn(10, () => true));
+    const started = performance.now();
+    await Promise.all(left);
+    await pacer.turn(10);
+    // The bucket was empty: the one real burst waits for its own 10 tokens (0.1 s), no more.
+    expect(performance.now() - started).toBeLessThan(300);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(80);
+  });
+});
