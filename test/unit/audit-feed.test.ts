@@ -11,25 +11,14 @@ import { compareIds } from '../../src/protocol.js';
 import type { AuditEventRecord } from '../../src/audit/event-types.js';
 import type { FeedFrames, FeedSink, Rendered } from '../../src/audit/feed-subscription.js';
 import { waitFor } from '../helpers/server.js';
+import { keyUsedRecord } from '../helpers/event-record.js';
 
 /** The ledger as a sorted array; `visible` ids are the committed ones a reader can see. */
 class MemoryStore {
   rows: AuditEventRecord[] = [];
   reads = 0;
   add(id: number, merchantId = 'm1'): AuditEventRecord {
-    const row: AuditEventRecord = {
-      id: String(id),
-      type: 'KEY_USED',
-      occurredAt: new Date(),
-      merchantId,
-      keyId: null,
-      actorKeyId: null,
-      requestId: null,
-      operationName: null,
-      ip: null,
-      reason: null,
-      metadata: null,
-    };
+    const row = keyUsedRecord(id, merchantId);
     this.rows.push(row);
     this.rows.sort((a, b) => compareIds(a.id, b.id));
     return row;

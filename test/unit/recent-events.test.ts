@@ -2,20 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { EventSelector } from '../../src/audit/event-filter.js';
 import type { AuditEventRecord } from '../../src/audit/event-types.js';
 import { RecentEvents } from '../../src/audit/recent-events.js';
+import { keyUsedRecord } from '../helpers/event-record.js';
 
-const event = (id: number, merchantId = 'm1'): AuditEventRecord => ({
-  id: String(id),
-  type: 'KEY_USED',
-  occurredAt: new Date(),
-  merchantId,
-  keyId: null,
-  actorKeyId: null,
-  requestId: null,
-  operationName: null,
-  ip: null,
-  reason: null,
-  metadata: null,
-});
+const event = keyUsedRecord;
 const all: EventSelector = { types: null, keyId: null, merchantId: null };
 const m2: EventSelector = { ...all, merchantId: 'm2' };
 const ids = (page: { rows: AuditEventRecord[] } | null) => page?.rows.map((row) => row.id);
