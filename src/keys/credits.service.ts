@@ -6,7 +6,7 @@ import type { Credits } from '../throttle/credits.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import { CREDITS_MAX, creditsAt, grantProblems } from './credits.js';
 import { keyEvent } from './key-events.js';
-import { storedCreditsOfEntity, toView, type ApiKeyView } from './key-record.js';
+import { recordGrant, storedCreditsOfEntity, toView, type ApiKeyView } from './key-record.js';
 import type { KeyTransaction } from './key-transaction.js';
 import type { KeysService } from './keys.service.js';
 import type { UpdateKeyRequest } from './update-key.js';
@@ -76,10 +76,7 @@ export class CreditsService {
         const live = await this.credits.counter.grant(entity.id, plan, amount, { remaining: entity.creditsRemaining, period: current.period });
         counted = { keyId: entity.id, plan };
         // Without a refill, a new grant of the live count it leaves: CREDITS_LOW measures against it, and may be sent once more.
-        if (!stored.refill) {
-          entity.creditsGranted = live.remaining;
-          entity.creditGrant = (entity.creditGrant ?? 0) + 1;
-        }
+        if (!stored.refill) recordGrant(entity, live.remaining);
         return {
           result: toView(entity),
           events: [keyEvent('KEY_UPDATED', actor, entity, { reason: reason ?? null, metadata: { changed: ['credits'], granted: amount } })],

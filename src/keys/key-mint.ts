@@ -4,6 +4,7 @@ import type { Em } from '../db/orm.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import type { StoredCredits } from './credits.js';
 import { digestKey, generateKey, prefixOf, randomId } from './key-material.js';
+import { creditColumns } from './key-record.js';
 
 /** Everything a new key is made of, once policy and validation have passed it. */
 export type MintFields = Pick<ApiKeyEntity, 'merchantId' | 'name' | 'type' | 'environment' | 'scopes' | 'rateLimit' | 'rateWindowSeconds'> & {
@@ -26,12 +27,7 @@ export function mintKey(em: Em, actor: Actor, fields: MintFields): { entity: Api
   const entity = em.create(ApiKeyEntity, {
     id: randomId('key'),
     ...columns,
-    creditsRemaining: credits?.remaining ?? null,
-    creditPeriod: credits?.period ?? null,
-    creditRefillAmount: credits?.refill?.amount ?? null,
-    creditRefillInterval: credits?.refill?.interval ?? null,
-    creditRefillAnchorDay: credits?.refill?.anchorDay ?? null,
-    creditsGranted: credits?.grant?.granted ?? null,
+    ...creditColumns(credits ?? null),
     // A new key's credits are its first grant; a rotated key's carry the old one's on.
     creditGrant: credits ? (credits.grant?.number ?? 1) : null,
     scopes: [...fields.scopes],

@@ -61,6 +61,32 @@ export function storedCreditsOfEntity(entity: ApiKeyEntity): StoredCredits | nul
   });
 }
 
+/**
+ * The credits columns that hold a key's stored credits (all null: unlimited), as
+ * storedCreditsOfEntity reads them back. The grant's number is not among them: it only grows
+ * (see recordGrant), and a rotated key carries its predecessor's on.
+ */
+export function creditColumns(credits: StoredCredits | null) {
+  return {
+    creditsRemaining: credits?.remaining ?? null,
+    creditPeriod: credits?.period ?? null,
+    creditRefillAmount: credits?.refill?.amount ?? null,
+    creditRefillInterval: credits?.refill?.interval ?? null,
+    creditRefillAnchorDay: credits?.refill?.anchorDay ?? null,
+    creditsGranted: credits?.grant?.granted ?? null,
+  } satisfies Partial<ApiKeyEntity>;
+}
+
+/**
+ * A new grant on the key: `granted` is what CREDITS_LOW measures a key without a refill against
+ * (null with a refill), and the next number lets the alert be sent once more. Numbers only grow,
+ * kept while the key is unlimited, so a claim for an earlier grant never matches a later one.
+ */
+export function recordGrant(entity: ApiKeyEntity, granted: number | null): void {
+  entity.creditsGranted = granted;
+  entity.creditGrant = (entity.creditGrant ?? 0) + 1;
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const inner of Object.values(value)) deepFreeze(inner);

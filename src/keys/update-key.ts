@@ -3,6 +3,7 @@ import type { InputProblem } from '../errors.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
 import { creditsProblems, storedCreditsOf, type CreditsRequest, type StoredCredits } from './credits.js';
 import { checkAllowedIps } from './ip-allowlist.js';
+import { creditColumns, recordGrant } from './key-record.js';
 import { within } from '../errors.js';
 import type { ScopeCatalogue } from './scopes.js';
 import { expiresAtProblems, metadataProblems, nameProblems, rateLimitProblems, scopeProblems } from './validation.js';
@@ -110,14 +111,9 @@ export function applyUpdate(entity: ApiKeyEntity, update: KeyUpdate, changed: re
     else if (field === 'metadata') entity.metadata = update.metadata ?? null;
     else if (field === 'credits') {
       const credits = update.credits ?? null;
-      entity.creditsRemaining = credits?.remaining ?? null;
-      entity.creditPeriod = credits?.period ?? null;
-      entity.creditRefillAmount = credits?.refill?.amount ?? null;
-      entity.creditRefillInterval = credits?.refill?.interval ?? null;
-      entity.creditRefillAnchorDay = credits?.refill?.anchorDay ?? null;
-      // Credits set anew are a new grant, numbered after the key's last (kept while unlimited, so numbers never repeat).
-      entity.creditsGranted = credits?.grant?.granted ?? null;
-      if (credits) entity.creditGrant = (entity.creditGrant ?? 0) + 1;
+      Object.assign(entity, creditColumns(credits));
+      // Credits set anew are a new grant.
+      if (credits) recordGrant(entity, credits.grant?.granted ?? null);
     }
     else {
       entity.expiresAt = update.expiresAt ?? null;
