@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { matches, type EventSelector } from './event-filter.js';
 import type { AuditEventRecord } from './event-types.js';
 import type { FeedFrames, FeedSubscription, Rendered } from './feed-subscription.js';
@@ -20,8 +21,8 @@ const REPLAYED_PAYLOADS = 4_096;
 export class FeedGroup {
   readonly members = new Map<FeedSubscription, FeedFrames>();
   private pending: Promise<void> | null = null;
-  /** Shared payloads of replayed events, by id (the oldest rendered go first): members replaying the same events render each once. */
-  private readonly replayed = new Map<string, string>();
+  /** Shared payloads of replayed events, by id: members replaying the same events render each once. */
+  private readonly replayed = new LRUCache<string, string>({ max: REPLAYED_PAYLOADS });
 
   constructor(
     readonly selector: EventSelector,
@@ -50,10 +51,7 @@ export class FeedGroup {
     const payload = this.replayed.get(event.id);
     if (payload !== undefined) return { payload, shared: true };
     const keep = (rendered: Rendered): Rendered => {
-      if (rendered.shared) {
-        if (this.replayed.size >= REPLAYED_PAYLOADS) this.replayed.delete(this.replayed.keys().next().value!);
-        this.replayed.set(event.id, rendered.payload);
-      }
+      if (rendered.shared) this.replayed.set(event.id, rendered.payload);
       return rendered;
     };
     const rendered = frames.render(event);

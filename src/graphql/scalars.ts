@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { JSONObjectResolver } from 'graphql-scalars';
 
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -21,8 +22,7 @@ function parse(value: unknown, node?: ValueNode): Date {
  * The texts of recent instants: a keyUsage answer names the same few bucket starts for every key
  * (2,400 DateTimes, 24 instants, for 100 keys × 24 hours), and toISOString was a tenth of its CPU.
  */
-const isoTexts = new Map<number, string>();
-const ISO_TEXTS_KEPT = 4_096;
+const isoTexts = new LRUCache<number, string>({ max: 4_096 });
 
 /** ISO 8601 with zone, named `DateTime` as the contract says (type-graphql's own is `DateTimeISO`). */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
@@ -33,10 +33,7 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     const time = date.getTime();
     if (Number.isNaN(time)) throw new GraphQLError('DateTime cannot represent an invalid date.');
     let text = isoTexts.get(time);
-    if (text === undefined) {
-      if (isoTexts.size >= ISO_TEXTS_KEPT) isoTexts.clear();
-      isoTexts.set(time, (text = date.toISOString()));
-    }
+    if (text === undefined) isoTexts.set(time, (text = date.toISOString()));
     return text;
   },
   parseValue: (value) => parse(value),
