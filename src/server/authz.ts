@@ -108,24 +108,14 @@ function answerOfError(error: GraphQLError): AuthzAnswer {
   return { status, code, headers: { [CODE_HEADER]: code, ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}) } };
 }
 
-/**
- * The answer in one writeHead of name/value pairs, the request id first (the HTTP layer leaves it
- * to /authz): with no header set before it, Node writes the pairs as given instead of storing
- * each through setHeader first. `close`: the connection is closed after the answer.
- */
-function sendAuthz(res: ServerResponse, answer: AuthzAnswer, requestId: string, close: boolean): void {
-  const head = ['x-request-id', requestId];
-  if (close) head.push('connection', 'close');
-  for (const name in answer.headers) head.push(name, answer.headers[name]!);
-  head.push('content-length', '0');
-  res.writeHead(answer.status, head);
+function sendAuthz(res: ServerResponse, answer: AuthzAnswer): void {
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': 0 });
   res.end();
 }
 
 /**
  * The HTTP edge of /authz, behind the same connection guard, body limit, request id and log
- * line as every request; never GraphQL. Fills the log line's operationName, code and key, and
- * writes the X-Request-Id header itself (see sendAuthz).
+ * line as every request; never GraphQL. Fills the log line's operationName, code and key.
  */
 export async function serveAuthz(
   req: IncomingMessage,
@@ -134,7 +124,6 @@ export async function serveAuthz(
   request: { requestId: string; ip: string; log: Record<string, unknown> },
 ): Promise<void> {
   let answer: AuthzAnswer;
-  let close = false;
   try {
     // Gateways send no body (NGINX, Traefik) or a bounded one (Envoy's with_request_body): read within the limit, unused.
     const length = req.headers['content-length'];
@@ -143,7 +132,7 @@ export async function serveAuthz(
   } catch (error) {
     if (!(error instanceof GraphQLError && error.extensions?.code)) throw error;
     answer = answerOfError(error);
-    close = error instanceof PayloadTooLargeError;
+    if (error instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
   }
   request.log.operationName = 'authz';
   request.log.code = answer.code;
@@ -151,5 +140,5 @@ export async function serveAuthz(
     request.log.keyId = answer.keyId;
     request.log.merchantId = answer.merchantId;
   }
-  sendAuthz(res, answer, request.requestId, close);
+  sendAuthz(res, answer);
 }

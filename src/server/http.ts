@@ -164,8 +164,7 @@ export function createHttpHandler(deps: HttpDeps) {
     // The request id is a field of the line rather than a child logger: a child per request is
     // measurable on the hot path, and the error logging through requestScope names the id itself.
     const log: Record<string, unknown> = { requestId, method: req.method, path, ip };
-    // /authz writes it among its few headers in one writeHead (see sendAuthz).
-    if (!authzPath) res.setHeader('x-request-id', requestId);
+    res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
       log.status = res.statusCode;
       log.durationMs = Math.round((Number(process.hrtime.bigint() - started) / 1e6) * 100) / 100;
@@ -207,7 +206,6 @@ export function createHttpHandler(deps: HttpDeps) {
           res.destroy();
           return;
         }
-        if (!res.hasHeader('x-request-id')) res.setHeader('x-request-id', requestId);
         if (error instanceof Error && 'extensions' in error && (error as GraphQLError).extensions?.code) {
           if (error instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
           log.code = (error as GraphQLError).extensions.code;
