@@ -14,6 +14,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { LRUCache } from 'lru-cache';
 
 type Gateway = ApolloServerOptionsWithGateway<never>['gateway'];
 type Executor = NonNullable<Awaited<ReturnType<Gateway['load']>>['executor']>;
@@ -38,14 +39,11 @@ const COMPILED_KEPT = 256;
  * on the document's own nodes: what Apollo formats is then the same error graphql-js raises.
  */
 export function jitGateway(schema: GraphQLSchema): Gateway {
-  const compiled = new Map<DocumentNode, Map<string | null, CompiledQuery | null>>();
+  const compiled = new LRUCache<DocumentNode, Map<string | null, CompiledQuery | null>>({ max: COMPILED_KEPT });
 
   const compiledFor = (document: DocumentNode, operation: OperationDefinitionNode, operationName: string | null): CompiledQuery | null => {
     let byName = compiled.get(document);
-    if (!byName) {
-      if (compiled.size >= COMPILED_KEPT) compiled.clear();
-      compiled.set(document, (byName = new Map()));
-    }
+    if (!byName) compiled.set(document, (byName = new Map()));
     if (!byName.has(operationName)) {
       const eligible = operation.operation === 'query' && rootFieldsCompilable(operation.selectionSet);
       const query = eligible ? compileQuery(schema, document, operationName ?? undefined) : null;
