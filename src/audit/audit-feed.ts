@@ -263,14 +263,20 @@ export class AuditFeed {
     for (const row of rows) {
       const id = BigInt(row.id);
       if (id !== expected) {
-        const now = Date.now();
+        // A monotonic clock: a stepped wall clock must neither skip the grace nor stretch it.
+        const now = performance.now();
         if (!this.gap || this.gap.at !== expected) {
           if (this.gap) clearTimeout(this.gap.timer);
-          const timer = setTimeout(() => this.wake(), this.gapGraceMs);
-          timer.unref();
-          this.gap = { at: expected, since: now, timer };
+          this.gap = { at: expected, since: now, timer: this.gapTimer(this.gapGraceMs) };
         }
-        if (now - this.gap.since < this.gapGraceMs) return run;
+        const left = this.gapGraceMs - (now - this.gap.since);
+        if (left > 0) {
+          // Woken before the grace is over (by another event, or by a timer that fired a little
+          // early by this clock): look again when it is over, so the hole is never left unwatched.
+          clearTimeout(this.gap.timer);
+          this.gap.timer = this.gapTimer(left);
+          return run;
+        }
         this.logger.warn({ from: String(expected), to: String(id - 1n) }, 'audit feed stepped over ids that never committed');
         this.stats.gapsSkipped += 1;
         // Should one of them commit after all, it is in the store only: replays across the hole read the store.
@@ -284,6 +290,12 @@ export class AuditFeed {
       expected = id + 1n;
     }
     return run;
+  }
+
+  private gapTimer(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.wake(), Math.ceil(ms) + 1);
+    timer.unref();
+    return timer;
   }
 
   private fanOut(events: readonly AuditEventRecord[]): void {
