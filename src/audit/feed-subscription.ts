@@ -17,7 +17,8 @@ export interface FeedSink {
   /**
    * A promise when the transport holds more than it should before more is sent (the consumer
    * reads slower than it is sent to), resolved once that has gone out or the transport closed.
-   * A replay sent as frames waits on it between bursts, so that it goes at the consumer's pace.
+   * A replay sent as frames waits on it between bursts and within one, so that it goes at the
+   * consumer's pace.
    */
   drained?(): Promise<void> | undefined;
   /**
@@ -283,6 +284,14 @@ export class FeedSubscription implements AsyncIterableIterator<AuditEventRecord>
       if (this.closed) return;
       this.sent = event.id;
       frames.send(rendered.payload);
+      // Large events: a whole burst may be more than the cap. Once the socket holds more than it
+      // should, wait until it has written that out, then hold the rest of the burst again.
+      const draining = sink!.drained?.();
+      if (draining) {
+        await draining;
+        if (this.closed) return;
+        sink!.cork?.();
+      }
     }
     this.checkPending();
   }

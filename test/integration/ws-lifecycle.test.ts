@@ -95,6 +95,39 @@ describe('websocket lifecycle', () => {
     expect(await slowClosed).toBe(4008);
   });
 
+  it('keeps a slow reader of a long replay of large events open, and gives it every event', async () => {
+    // 1,000 stored events of ~16 KB: one burst of replayed events (32) is twice the 256 KB cap,
+    // so the replay must wait for the socket to drain rather than queue a whole burst.
+    const pad = 'y'.repeat(16_000);
+    const total = 1_000;
+    const head = server.app.services.feed.stats.head;
+    for (let i = 0; i < total; i++) server.app.services.ledger.append({ type: 'KEY_USED', merchantId: 'm_replay_big', metadata: { i, pad } });
+    await server.app.services.ledger.flush();
+
+    const reader = new WebSocket(`${server.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    const seen: number[] = [];
+    let closeCode: number | null = null;
+    reader.on('close', (code) => (closeCode = code));
+    reader.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString('utf8')) as { type: string; payload?: { data?: { auditEvents: { metadata: { i: number } } } } };
+      if (message.type === 'next') seen.push(message.payload!.data!.auditEvents.metadata.i);
+    });
+    await new Promise((resolve) => reader.once('open', resolve));
+    reader.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${server.adminKey}` } }));
+    await new Promise((resolve) => reader.once('message', resolve));
+    reader.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: FEED, variables: { merchantId: 'm_replay_big', after: String(head) } } }));
+    // A reader that stops reading for a while, then reads on.
+    await waitFor(() => seen.length > 0, 5_000);
+    reader.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(closeCode).toBeNull();
+    reader.resume();
+    await waitFor(() => seen.length === total || closeCode !== null, 30_000);
+    expect(closeCode).toBeNull();
+    expect(seen).toEqual([...Array(total).keys()]);
+    reader.close();
+  });
+
   it('publishes nothing when the change rolls back', async () => {
     const key = await createKey(server, { merchantId: 'm_rollback', scopes: ['audit:read'] });
     const watcher = await subscribed(server, server.adminKey, { keyId: key.id });
