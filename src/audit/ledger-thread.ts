@@ -73,9 +73,12 @@ export class ThreadBatchWriter implements BatchWriter {
     const worker = new Worker(WORKER_URL, {
       workerData: { file: this.file, busyTimeoutMs: this.busyTimeoutMs } satisfies LedgerWorkerData,
       name: 'keyring-ledger',
-      // A thread inherits the process's flags; `--input-type` (a service started from `node -e`)
-      // is refused for a module file and would stop the thread before it wrote anything.
-      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
+      // None of the process's flags: the thread needs none, and some would stop it before it
+      // wrote anything. A thread refuses V8 and per-process flags given here (the
+      // `--max-old-space-size` that production starts often set: ERR_WORKER_INVALID_EXEC_ARGV on
+      // every batch), and `--input-type` (a service started from `node -e`) for a module file.
+      // V8's flags are the process's own and hold for the thread anyway.
+      execArgv: [],
     });
     // An idle thread does not keep the process alive (write() and close() hold it while they wait).
     worker.unref();

@@ -19,11 +19,11 @@ export interface ChildServer {
 
 /**
  * Runs the built service (dist/, made by test/global-setup.ts) as a real process on the
- * project's Node, and resolves once it listens. PORT=0 picks a free port; the port is read
+ * project's Node (with `nodeFlags` before the script, as an operator may start it), and resolves once it listens. PORT=0 picks a free port; the port is read
  * from the "keyring listening" log line.
  */
-export async function spawnServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildServer> {
-  const child = spawn(process.execPath, [MAIN], {
+export async function spawnServer(env: Record<string, string>, timeoutMs = 20_000, nodeFlags: readonly string[] = []): Promise<ChildServer> {
+  const child = spawn(process.execPath, [...nodeFlags, MAIN], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -26,6 +26,35 @@ describe('the service process', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('records every request when started with V8 flags (a heap size, as production starts often set)', async () => {
+    const flagged = { DATABASE_URL: `sqlite:${join(dir, 'flagged.db')}`, LEDGER_FLUSH_MS: '20' };
+    const server = await spawnServer(flagged, 20_000, ['--max-old-space-size=512', '--max-semi-space-size=16']);
+    started.push(server);
+    for (let i = 0; i < 3; i++) expect((await viewer(server, server.adminKey!)).status).toBe(200);
+    // The ledger's thread runs under the process's flags: the three requests' KEY_USED rows are written.
+    const stored = async () => {
+      const res = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
+        body: JSON.stringify({ query: '{ auditEvents(filter: { types: [KEY_USED] }) { totalCount } }' }),
+      });
+      const body = (await res.json()) as { data?: { auditEvents: { totalCount: number } }; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      return body.data!.auditEvents.totalCount;
+    };
+    // Written (nothing pending) within a few flushes; a thread that could not start leaves them pending.
+    let pending = -1;
+    for (let tries = 0; tries < 50 && pending !== 0; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      pending = ((await (await fetch(`${server.url}/readyz`)).json()) as { ledger: { pending: number } }).ledger.pending;
+    }
+    expect(pending).toBe(0);
+    expect(await stored()).toBeGreaterThanOrEqual(3);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.stdout.filter((line) => line.includes('ledger flush failed'))).toEqual([]);
+  });
+
   it('prints the admin key once on a line of its own, serves, and exits 0 on SIGTERM; a second start prints none', async () => {
     const first = await spawnServer(env);
     started.push(first);
