@@ -51,7 +51,9 @@ const authzSuite: BenchSuite = {
       log(
         `/authz: ${round(median(pairs.map((p) => p.authz.requestsPerSecond)))} req/s, raw ${round(median(pairs.map((p) => p.bare.requestsPerSecond)))} req/s; ` +
           `ratio ${round(ratio, 2)} (rounds ${pairs.map((p) => round(p.authz.requestsPerSecond / p.bare.requestsPerSecond, 2)).join(', ')}); ` +
-          `p99 ${authzP99} ms vs raw ${rawP99} ms; ${JSON.stringify(statusCounts)}`,
+          `p99 ${authzP99} ms vs raw ${rawP99} ms; mean ${median(pairs.map((p) => p.authz.meanMs))} ms vs raw ${median(pairs.map((p) => p.bare.meanMs))} ms ` +
+          `(at ${connections} connections a server's mean is at most connections ÷ its req/s, equal when it is the bottleneck: the p99 ratio follows the throughput ratio; docs/BENCHMARKS.md); ` +
+          `${JSON.stringify(statusCounts)}`,
       );
       const results: BenchResult[] = [
         {

@@ -38,6 +38,7 @@ async function together(servers: ChildServer<InstanceInfo>[], connections: numbe
     requestsPerSecond: each.reduce((sum, m) => sum + m.requestsPerSecond, 0),
     // The slower instance's p99: a client of the load balancer sees both.
     p99Ms: Math.max(...each.map((m) => m.p99Ms)),
+    meanMs: each.reduce((sum, m) => sum + m.meanMs * m.total, 0) / total,
     total,
     statusCounts,
     errors: each.reduce((sum, m) => sum + m.errors, 0),

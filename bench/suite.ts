@@ -48,6 +48,8 @@ export interface BenchSuite {
 export interface Measured {
   requestsPerSecond: number;
   p99Ms: number;
+  /** Mean latency: at a fixed number of connections at most connections ÷ requests per second (Little's law), equal when the server is the bottleneck. */
+  meanMs: number;
   total: number;
   statusCounts: Record<string, number>;
   errors: number;
@@ -103,6 +105,7 @@ export async function load(options: LoadOptions): Promise<Measured> {
   return {
     requestsPerSecond: result.requests.average,
     p99Ms: result.latency.p99,
+    meanMs: result.latency.mean,
     total: result.requests.total,
     statusCounts,
     errors: result.errors,
