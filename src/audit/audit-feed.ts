@@ -91,7 +91,7 @@ export class AuditFeed {
   private readonly held = new Tally();
   private reading: Promise<void> | null = null;
   private readAgain = false;
-  private gap: { at: bigint; since: number; timer: NodeJS.Timeout } | null = null;
+  private gap: { at: bigint; since: number; timer?: NodeJS.Timeout } | null = null;
   private stopListening: (() => void) | null = null;
   private readonly pageSize: number;
   private readonly gapGraceMs: number;
@@ -265,16 +265,16 @@ export class AuditFeed {
       if (id !== expected) {
         // A monotonic clock: a stepped wall clock must neither skip the grace nor stretch it.
         const now = performance.now();
-        if (!this.gap || this.gap.at !== expected) {
-          if (this.gap) clearTimeout(this.gap.timer);
-          this.gap = { at: expected, since: now, timer: this.gapTimer(this.gapGraceMs) };
+        if (this.gap?.at !== expected) {
+          clearTimeout(this.gap?.timer);
+          this.gap = { at: expected, since: now };
         }
         const left = this.gapGraceMs - (now - this.gap.since);
         if (left > 0) {
-          // Woken before the grace is over (by another event, or by a timer that fired a little
-          // early by this clock): look again when it is over, so the hole is never left unwatched.
+          // Within the grace (a new hole, a wake-up by another event, or a timer that fired a
+          // little early by this clock): look again when it is over, so the hole is never unwatched.
           clearTimeout(this.gap.timer);
-          this.gap.timer = this.gapTimer(left);
+          this.gap.timer = setTimeout(() => this.wake(), Math.ceil(left) + 1).unref();
           return run;
         }
         this.logger.warn({ from: String(expected), to: String(id - 1n) }, 'audit feed stepped over ids that never committed');
@@ -290,12 +290,6 @@ export class AuditFeed {
       expected = id + 1n;
     }
     return run;
-  }
-
-  private gapTimer(ms: number): NodeJS.Timeout {
-    const timer = setTimeout(() => this.wake(), Math.ceil(ms) + 1);
-    timer.unref();
-    return timer;
   }
 
   private fanOut(events: readonly AuditEventRecord[]): void {
