@@ -19,8 +19,8 @@ export interface ChildServer {
 
 /**
  * Runs the built service (dist/, made by test/global-setup.ts) as a real process on the
- * project's Node (with `nodeFlags` before the script, as an operator may start it), and resolves once it listens. PORT=0 picks a free port; the port is read
- * from the "keyring listening" log line.
+ * project's Node, with `nodeFlags` before the script as an operator may start it, and resolves
+ * once it listens. PORT=0 picks a free port; the port is read from the "keyring listening" log line.
  */
 export async function spawnServer(env: Record<string, string>, timeoutMs = 20_000, nodeFlags: readonly string[] = []): Promise<ChildServer> {
   const child = spawn(process.execPath, [...nodeFlags, MAIN], {

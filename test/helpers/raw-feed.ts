@@ -15,11 +15,13 @@ export interface RawFeed {
   other: string[];
   closeCode: number | null;
   close(): void;
+  /** The socket itself (to pause reading, as a slow consumer does). */
+  socket: WebSocket;
 }
 
 export function openRawFeed(url: string, key: string, query: string, variables: Record<string, unknown>): RawFeed {
   const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
-  const feed: RawFeed = { payloads: [], other: [], closeCode: null, close: () => socket.close() };
+  const feed: RawFeed = { payloads: [], other: [], closeCode: null, close: () => socket.close(), socket };
   socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } })));
   socket.on('message', (data: Buffer) => {
     const text = data.toString('utf8');

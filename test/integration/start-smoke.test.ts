@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnServer, type ChildServer } from '../helpers/child.js';
+import { childGql, spawnServer, type ChildServer } from '../helpers/child.js';
+import { waitFor } from '../helpers/server.js';
 
 const ADMIN_LINE = /^Admin key \(shown once\): sk_live_[0-9A-Za-z]{38}$/;
 
@@ -32,24 +33,13 @@ describe('the service process', () => {
     started.push(server);
     for (let i = 0; i < 3; i++) expect((await viewer(server, server.adminKey!)).status).toBe(200);
     // The ledger's thread runs under the process's flags: the three requests' KEY_USED rows are written.
-    const stored = async () => {
-      const res = await fetch(`${server.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
-        body: JSON.stringify({ query: '{ auditEvents(filter: { types: [KEY_USED] }) { totalCount } }' }),
-      });
-      const body = (await res.json()) as { data?: { auditEvents: { totalCount: number } }; errors?: unknown };
-      expect(body.errors).toBeUndefined();
-      return body.data!.auditEvents.totalCount;
-    };
     // Written (nothing pending) within a few flushes; a thread that could not start leaves them pending.
-    let pending = -1;
-    for (let tries = 0; tries < 50 && pending !== 0; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      pending = ((await (await fetch(`${server.url}/readyz`)).json()) as { ledger: { pending: number } }).ledger.pending;
-    }
-    expect(pending).toBe(0);
-    expect(await stored()).toBeGreaterThanOrEqual(3);
+    const pending = async () => ((await (await fetch(`${server.url}/readyz`)).json()) as { ledger: { pending: number } }).ledger.pending;
+    await waitFor(async () => (await pending()) === 0, 5_000, 100).catch(() => undefined);
+    expect(await pending()).toBe(0);
+    const stored = await childGql(server, server.adminKey!, '{ auditEvents(filter: { types: [KEY_USED] }) { totalCount } }');
+    expect(stored.errors).toBeUndefined();
+    expect(stored.data.auditEvents.totalCount).toBeGreaterThanOrEqual(3);
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.stdout.filter((line) => line.includes('ledger flush failed'))).toEqual([]);

@@ -126,7 +126,7 @@ describe('webhook delivery', () => {
     const a = await emit(server, 'm_tenant_a', 5, 'tenant-a');
     const b = await emit(server, 'm_tenant_b', 5, 'tenant-b');
     // Both endpoints also get the KEY_USED of the keys' own requests (the admin's, the writer's): wait for these ids, not a count.
-    const has = (receiver: typeof own, ids: readonly string[]) => ids.every((id) => receiver.acknowledged().includes(id));
+    const has = (receiver: Receiver, ids: readonly string[]) => ids.every((id) => receiver.acknowledged().includes(id));
     await waitFor(() => has(own, a) && has(all, [...a, ...b]), 20_000);
     const extra = await emit(server, 'm_tenant_a', 1, 'tenant-a-last');
     await waitFor(() => own.acknowledged().includes(extra[0]!), 20_000);

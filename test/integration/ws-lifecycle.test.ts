@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity.js';
 import { generateKey } from '../../src/keys/key-material.js';
 import { FEED, openFeed, type FeedClient } from '../helpers/feed.js';
+import { eventOf, openRawFeed } from '../helpers/raw-feed.js';
 import { createKey, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
 const DISABLE = 'mutation($id: ID!, $reason: String) { disableKey(id: $id, reason: $reason) { status } }';
@@ -104,27 +105,17 @@ describe('websocket lifecycle', () => {
     for (let i = 0; i < total; i++) server.app.services.ledger.append({ type: 'KEY_USED', merchantId: 'm_replay_big', metadata: { i, pad } });
     await server.app.services.ledger.flush();
 
-    const reader = new WebSocket(`${server.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
-    const seen: number[] = [];
-    let closeCode: number | null = null;
-    reader.on('close', (code) => (closeCode = code));
-    reader.on('message', (data: Buffer) => {
-      const message = JSON.parse(data.toString('utf8')) as { type: string; payload?: { data?: { auditEvents: { metadata: { i: number } } } } };
-      if (message.type === 'next') seen.push(message.payload!.data!.auditEvents.metadata.i);
-    });
-    await new Promise((resolve) => reader.once('open', resolve));
-    reader.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${server.adminKey}` } }));
-    await new Promise((resolve) => reader.once('message', resolve));
-    reader.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: FEED, variables: { merchantId: 'm_replay_big', after: String(head) } } }));
+    const reader = openRawFeed(server.url, server.adminKey, FEED, { merchantId: 'm_replay_big', after: String(head) });
+    const seen = () => reader.payloads.map((payload) => (eventOf(payload).metadata as { i: number }).i);
     // A reader that stops reading for a while, then reads on.
-    await waitFor(() => seen.length > 0, 5_000);
-    reader.pause();
+    await waitFor(() => reader.payloads.length > 0, 5_000);
+    reader.socket.pause();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(closeCode).toBeNull();
-    reader.resume();
-    await waitFor(() => seen.length === total || closeCode !== null, 30_000);
-    expect(closeCode).toBeNull();
-    expect(seen).toEqual([...Array(total).keys()]);
+    expect(reader.closeCode).toBeNull();
+    reader.socket.resume();
+    await waitFor(() => reader.payloads.length === total || reader.closeCode !== null, 30_000);
+    expect(reader.closeCode).toBeNull();
+    expect(seen()).toEqual([...Array(total).keys()]);
     reader.close();
   });
 
